@@ -1,0 +1,69 @@
+//! # sbert — Sentence-BERT in Rust
+//!
+//! What Python's `sentence-transformers` does, with the same names and the same numbers, for Rust
+//! programs and Rust Jupyter notebooks (evcxr).
+//!
+//! ```
+//! use sbert::prelude::*;
+//!
+//! # fn main() -> sbert::Result<()> {
+//! // Loads from a folder or the Hugging Face cache (see `scripts/provision-model.sh` to work offline).
+//! let model = SentenceTransformer::load("all-MiniLM-L6-v2")?;
+//!
+//! // model.encode(sentences)
+//! let emb = model.encode(&["This is a red cat with a hat.", "Have you seen my red cat?"], &EncodeOptions::default())?;
+//! assert_eq!(emb.shape(), (2, 384));
+//!
+//! // util.cos_sim(emb[0], emb[1])
+//! let score = cos_sim(&emb[0], &emb[1])?.item()?;
+//! assert!((score - 0.6153).abs() < 1e-4);
+//!
+//! // the most similar pairs of a list, and util.semantic_search
+//! let pairs = top_pairs(&emb, 5)?;
+//! assert_eq!((pairs[0].i, pairs[0].j), (0, 1));
+//! let hits = semantic_search(&emb, &emb, &SearchOptions::default().top_k(1))?;
+//! assert_eq!(hits[1][0].corpus_id, 1);
+//! println!("{pairs}"); // a table in a terminal; `pairs.evcxr_display()` gives HTML in a notebook
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Core concepts (Python name → Rust)
+//!
+//! | Python | sbert |
+//! |---|---|
+//! | `SentenceTransformer(name)` | [`SentenceTransformer::load`] |
+//! | `model.encode(sentences, batch_size=32, …)` | [`SentenceTransformer::encode`] with [`EncodeOptions`] → [`Embeddings`] |
+//! | `util.cos_sim(a, b)` / `util.dot_score(a, b)` | [`util::cos_sim`] / [`util::dot_score`] → [`util::SimilarityMatrix`] |
+//! | top-k most similar pairs of a list | [`util::top_pairs`] → [`util::ScoredPairs`] |
+//! | `util.semantic_search(q, c, top_k=10, …)` | [`util::semantic_search`] with [`util::SearchOptions`] → [`util::SearchResults`] |
+//! | `models.Transformer`, `Pooling`, `Dense`, `Normalize` | [`models`] |
+//!
+//! ## Data flow
+//!
+//! `modules.json` lists the pipeline. `encode` tokenizes every sentence (truncating at
+//! `max_seq_length`, reported in [`Embeddings::truncated`]), sorts them by length, runs batches
+//! through BERT, pools the token embeddings with the attention mask, optionally applies Dense and
+//! Normalize, and returns the rows in input order. Every result type owns its data, so it can live
+//! in a notebook variable, and prints as a table (`Display`) or as HTML (`evcxr_display`).
+//!
+//! Nothing in the public API panics on bad input: errors are [`Error`] values.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod display;
+pub mod embeddings;
+pub mod error;
+pub mod hub;
+pub mod models;
+pub mod npy;
+pub mod prelude;
+pub mod progress;
+pub mod util;
+pub mod weights;
+
+pub use embeddings::{AsEmbeddings, Embeddings};
+pub use error::{Error, Result};
+pub use models::{EncodeOptions, SentenceTransformer};
+pub use util::{cos_sim, dot_score, semantic_search, top_pairs, SearchOptions};
