@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod data;
 pub mod display;
 pub mod embeddings;
 pub mod error;
