@@ -50,13 +50,26 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// Box-drawing borders, a rule under the header, no rules between rows.
+fn table_format() -> prettytable::format::TableFormat {
+    use prettytable::format::{FormatBuilder, LinePosition, LineSeparator};
+    FormatBuilder::new()
+        .column_separator('│')
+        .borders('│')
+        .separator(LinePosition::Top, LineSeparator::new('─', '┬', '┌', '┐'))
+        .separator(LinePosition::Title, LineSeparator::new('─', '┼', '├', '┤'))
+        .separator(LinePosition::Bottom, LineSeparator::new('─', '┴', '└', '┘'))
+        .padding(1, 1)
+        .build()
+}
+
 pub(crate) fn write_text(sections: &[Section], f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for s in sections {
         if let Some(t) = &s.title {
             writeln!(f, "{t}")?;
         }
         let mut table = prettytable::Table::new();
-        table.set_format(*prettytable::format::consts::FORMAT_BOX_CHARS);
+        table.set_format(table_format());
         table.set_titles(prettytable::Row::new(s.header.iter().map(|h| prettytable::Cell::new(h)).collect()));
         for r in &s.rows {
             table.add_row(prettytable::Row::new(r.iter().map(|c| prettytable::Cell::new(c)).collect()));
