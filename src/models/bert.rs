@@ -18,8 +18,8 @@ use crate::error::Result;
 /// `y = x Wᵀ + b` over the last dimension of a 2-D or 3-D input.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
-    weight: Tensor,
-    bias: Option<Tensor>,
+    pub(super) weight: Tensor,
+    pub(super) bias: Option<Tensor>,
 }
 
 impl Linear {
@@ -49,10 +49,10 @@ impl Linear {
 
 /// LayerNorm with weight and bias, fused in inference and differentiable in training.
 #[derive(Debug, Clone)]
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+pub(super) struct LayerNorm {
+    pub(super) weight: Tensor,
+    pub(super) bias: Tensor,
+    pub(super) eps: f64,
 }
 
 impl LayerNorm {
@@ -80,11 +80,11 @@ fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
 }
 
 #[derive(Debug, Clone)]
-struct BertEmbeddings {
-    word_embeddings: Embedding,
-    position_embeddings: Embedding,
-    token_type_embeddings: Embedding,
-    layer_norm: LayerNorm,
+pub(super) struct BertEmbeddings {
+    pub(super) word_embeddings: Embedding,
+    pub(super) position_embeddings: Embedding,
+    pub(super) token_type_embeddings: Embedding,
+    pub(super) layer_norm: LayerNorm,
     dropout: f64,
 }
 
@@ -121,18 +121,18 @@ impl BertEmbeddings {
 }
 
 #[derive(Debug, Clone)]
-struct BertLayer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attn_output: Linear,
-    attn_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
-    num_heads: usize,
-    head_dim: usize,
-    act: HiddenAct,
+pub(super) struct BertLayer {
+    pub(super) query: Linear,
+    pub(super) key: Linear,
+    pub(super) value: Linear,
+    pub(super) attn_output: Linear,
+    pub(super) attn_norm: LayerNorm,
+    pub(super) intermediate: Linear,
+    pub(super) output: Linear,
+    pub(super) output_norm: LayerNorm,
+    pub(super) num_heads: usize,
+    pub(super) head_dim: usize,
+    pub(super) act: HiddenAct,
     hidden_dropout: f64,
     attn_dropout: f64,
 }
@@ -194,8 +194,8 @@ impl BertLayer {
 /// A BERT encoder: embeddings and transformer layers (the pooler is loaded separately, where needed).
 #[derive(Debug, Clone)]
 pub struct Bert {
-    embeddings: BertEmbeddings,
-    layers: Vec<BertLayer>,
+    pub(super) embeddings: BertEmbeddings,
+    pub(super) layers: Vec<BertLayer>,
     config: BertConfig,
 }
 

@@ -4,6 +4,7 @@
 //! [`Transformer`] (tokenizer + BERT) → [`Pooling`] → optional [`Dense`] → optional [`Normalize`].
 
 pub mod bert;
+mod cpu;
 pub mod dense;
 pub mod normalize;
 pub mod pooling;
@@ -258,11 +259,17 @@ impl SentenceTransformer {
 
     /// Runs the pipeline on one padded batch. `ids`, `type_ids`, `mask`: `[b, s]`. Returns `[b, dim]`.
     pub fn forward_t(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        let mut tokens: Option<Tensor> = None;
+        let tokens = self.transformer().bert.forward_t(ids, type_ids, mask, train)?;
+        self.forward_from_tokens(tokens, mask)
+    }
+
+    /// The modules after the Transformer: token embeddings `[b, s, h]` + mask `[b, s]` → `[b, dim]`.
+    fn forward_from_tokens(&self, tokens: Tensor, mask: &Tensor) -> Result<Tensor> {
+        let tokens = Some(tokens);
         let mut sentence: Option<Tensor> = None;
         for m in &self.modules {
             match m {
-                Module::Transformer(t) => tokens = Some(t.bert.forward_t(ids, type_ids, mask, train)?),
+                Module::Transformer(_) => {}
                 Module::Pooling(p) => {
                     let tok = tokens.as_ref().ok_or_else(|| Error::InvalidInput("Pooling before Transformer".into()))?;
                     sentence = Some(p.forward(tok, mask)?);
@@ -331,10 +338,27 @@ impl SentenceTransformer {
                 types[r * s..r * s + l].copy_from_slice(e.get_type_ids());
                 mask[r * s..r * s + l].iter_mut().for_each(|m| *m = 1);
             }
-            let ids = Tensor::from_vec(ids, (b, s), &self.device)?;
-            let types = Tensor::from_vec(types, (b, s), &self.device)?;
             let mask = Tensor::from_vec(mask, (b, s), &self.device)?;
-            let emb = self.forward_t(&ids, &types, &mask, false)?;
+            let emb = if self.device.is_cpu() {
+                // Fast path: no padding inside BERT; the hidden states are laid out padded only for pooling.
+                let seqs: Vec<(&[u32], &[u32])> =
+                    batch.iter().map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids())).collect();
+                let hidden = cpu::forward(&self.transformer().bert, &seqs)?;
+                let h = self.transformer().bert.config().hidden_size;
+                let mut padded = vec![0f32; b * s * h];
+                let mut at = 0;
+                for (r, &i) in batch.iter().enumerate() {
+                    let l = lens[i];
+                    padded[r * s * h..(r * s + l) * h].copy_from_slice(&hidden[at * h..(at + l) * h]);
+                    at += l;
+                }
+                let tokens = Tensor::from_vec(padded, (b, s, h), &self.device)?;
+                self.forward_from_tokens(tokens, &mask)?
+            } else {
+                let ids = Tensor::from_vec(ids, (b, s), &self.device)?;
+                let types = Tensor::from_vec(types, (b, s), &self.device)?;
+                self.forward_t(&ids, &types, &mask, false)?
+            };
             let emb = emb.to_device(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
             if emb.len() != b * dim {
                 return Err(Error::DimensionMismatch { what: "pipeline output".into(), left: emb.len() / b.max(1), right: dim });
