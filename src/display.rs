@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::embeddings::Embeddings;
+use crate::evaluation::{EvalReport, IrEvaluation};
 use crate::util::{ScoredPairs, SearchResults, SimilarityMatrix};
 
 /// Rows shown before a table is cut (with a "… N more" line).
@@ -138,7 +139,7 @@ macro_rules! displays {
         }
     )*};
 }
-displays!(Embeddings, SimilarityMatrix, ScoredPairs, SearchResults);
+displays!(Embeddings, SimilarityMatrix, ScoredPairs, SearchResults, EvalReport, IrEvaluation);
 
 fn fmt_score(s: f32) -> String {
     format!("{s:.4}")
@@ -251,5 +252,29 @@ impl Tabular for SearchResults {
                 }
             })
             .collect()
+    }
+}
+
+impl Tabular for EvalReport {
+    fn sections(&self) -> Vec<Section> {
+        let rows = self
+            .metrics
+            .iter()
+            .map(|(k, v)| vec![if *k == self.primary { format!("{k} (primary)") } else { k.clone() }, format!("{v:.6}")])
+            .collect();
+        let title = if self.name.is_empty() { "Evaluation".to_string() } else { format!("Evaluation: {}", self.name) };
+        vec![Section { title: Some(title), header: vec!["metric".into(), "value".into()], rows, more: 0 }]
+    }
+}
+
+impl Tabular for IrEvaluation {
+    fn sections(&self) -> Vec<Section> {
+        let rows = self.measures.iter().map(|m| vec![m.clone(), format!("{:.4}", self.mean[m])]).collect();
+        vec![Section {
+            title: Some(format!("trec_eval measures, mean over {} queries", self.per_query.len())),
+            header: vec!["measure".into(), "all".into()],
+            rows,
+            more: 0,
+        }]
     }
 }

@@ -53,9 +53,11 @@
 
 pub mod config;
 pub mod data;
+pub mod datasets;
 pub mod display;
 pub mod embeddings;
 pub mod error;
+pub mod evaluation;
 pub mod hub;
 pub mod models;
 pub mod npy;

@@ -1,0 +1,97 @@
+//! SciFact as shipped in `scifact.zip` (`corpus_train.csv`, `claims_train.csv`, …) plus the BEIR
+//! test topics and qrels beside it.
+//!
+//! The `abstract` column is a numpy repr of a string array, `['s1'\n 's2' "s3"]`, with **no commas**:
+//! each literal is one sentence; they are joined with one space. Document text =
+//! `(title + " " + abstract).strip()`.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::text::{parse_csv, parse_str_list};
+use super::{trec, Document, RetrievalDataset};
+use crate::error::{Error, Result};
+
+/// Reads one member of a zip archive as UTF-8 text.
+pub fn read_zip_member(zip_path: &Path, member: &str) -> Result<String> {
+    let f = std::fs::File::open(zip_path).map_err(|e| Error::io(format!("opening {}", zip_path.display()), e))?;
+    let mut z = zip::ZipArchive::new(f)
+        .map_err(|e| Error::InvalidInput(format!("{}: not a readable zip file: {e}", zip_path.display())))?;
+    let mut entry = z
+        .by_name(member)
+        .map_err(|e| Error::InvalidInput(format!("{}: no member {member}: {e}", zip_path.display())))?;
+    let mut s = String::new();
+    entry
+        .read_to_string(&mut s)
+        .map_err(|e| Error::io(format!("reading {member} from {}", zip_path.display()), e))?;
+    Ok(s)
+}
+
+fn columns<'a>(header: &'a [String], want: &[&str], what: &str) -> Result<Vec<usize>> {
+    want.iter()
+        .map(|w| {
+            header
+                .iter()
+                .position(|h| h.trim() == *w)
+                .ok_or_else(|| Error::InvalidInput(format!("{what}: no column '{w}' in header {header:?}")))
+        })
+        .collect()
+}
+
+/// The 5,183 documents of `corpus_train.csv`, in file order (abstract only in `text`).
+pub fn read_corpus(zip_path: &Path) -> Result<Vec<Document>> {
+    let what = format!("{}/corpus_train.csv", zip_path.display());
+    let rows = parse_csv(&read_zip_member(zip_path, "corpus_train.csv")?, &what)?;
+    let (_, header) = rows.first().ok_or_else(|| Error::InvalidInput(format!("{what}: empty")))?;
+    let c = columns(header, &["doc_id", "title", "abstract"], &what)?;
+    rows[1..]
+        .iter()
+        .map(|(line, r)| {
+            let get = |i: usize| r.get(c[i]).ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: too few columns")));
+            let sentences = parse_str_list(get(2)?)
+                .ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: abstract is not a list of quoted sentences")))?;
+            Ok(Document { id: get(0)?.trim().to_string(), title: get(1)?.to_string(), text: sentences.join(" ") })
+        })
+        .collect()
+}
+
+/// A training claim with the documents it cites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Claim id.
+    pub id: String,
+    /// The claim (the query).
+    pub claim: String,
+    /// Ids of the cited documents (`cited_doc_ids`, a numpy repr such as `[ 5152028 11705328]`).
+    pub cited_doc_ids: Vec<String>,
+}
+
+/// The rows of `claims_train.csv` (1,261 rows for 809 claims; one row per evidence document).
+pub fn read_claims(zip_path: &Path, member: &str) -> Result<Vec<Claim>> {
+    let what = format!("{}/{member}", zip_path.display());
+    let rows = parse_csv(&read_zip_member(zip_path, member)?, &what)?;
+    let (_, header) = rows.first().ok_or_else(|| Error::InvalidInput(format!("{what}: empty")))?;
+    let c = columns(header, &["id", "claim", "cited_doc_ids"], &what)?;
+    rows[1..]
+        .iter()
+        .map(|(line, r)| {
+            let get = |i: usize| r.get(c[i]).ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: too few columns")));
+            let cited = get(2)?
+                .split(|ch: char| !ch.is_ascii_digit())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            Ok(Claim { id: get(0)?.trim().to_string(), claim: get(1)?.to_string(), cited_doc_ids: cited })
+        })
+        .collect()
+}
+
+/// The BEIR SciFact test collection from `../shared/data/beir-scifact/` (or another folder with
+/// `scifact.zip`, `topics.beir-v1.0.0-scifact.test.tsv.gz` and `qrels.beir-v1.0.0-scifact.test.txt`).
+pub fn load_test(dir: &Path) -> Result<RetrievalDataset> {
+    Ok(RetrievalDataset {
+        corpus: read_corpus(&dir.join("scifact.zip"))?,
+        queries: trec::read_topics_tsv(&dir.join("topics.beir-v1.0.0-scifact.test.tsv.gz"))?,
+        qrels: trec::read_qrels(&dir.join("qrels.beir-v1.0.0-scifact.test.txt"))?,
+    })
+}

@@ -1,0 +1,310 @@
+//! The course project's Part 3: the same queries through two systems (e.g. pretrained vs
+//! fine-tuned), compared query by query — who gained, who lost, the best and worst queries with
+//! their text and top hits — and a "ski-jump" plot of the per-query metric, sorted.
+
+use std::collections::BTreeMap;
+
+use super::ir_metrics::{evaluate, trec_eval_order, Measure, Qrels, Run};
+use crate::datasets::{Document, Query};
+use crate::display::{shorten, Section, Tabular};
+
+/// One query's metric in both runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QueryRow {
+    /// Query id.
+    pub qid: String,
+    /// Metric in run A.
+    pub a: f64,
+    /// Metric in run B.
+    pub b: f64,
+}
+
+impl QueryRow {
+    /// `b − a`.
+    pub fn delta(&self) -> f64 {
+        self.b - self.a
+    }
+}
+
+/// Which of the two runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Run A.
+    A,
+    /// Run B.
+    B,
+}
+
+/// A per-query comparison of two runs on one measure.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunComparison {
+    /// The measure compared (trec_eval name).
+    pub measure: String,
+    /// Names of the runs.
+    pub names: (String, String),
+    /// Per-query values, by query id. A judged query missing from one run scores 0 there.
+    pub rows: Vec<QueryRow>,
+    /// Mean over `rows` of A and B.
+    pub mean: (f64, f64),
+    #[serde(skip)]
+    query_texts: BTreeMap<String, String>,
+    #[serde(skip)]
+    doc_texts: BTreeMap<String, String>,
+    #[serde(skip)]
+    top: (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>),
+    #[serde(skip)]
+    qrels: Qrels,
+    #[serde(skip)]
+    rel_level: i32,
+}
+
+impl RunComparison {
+    /// Compares `run_a` and `run_b` on `measure` over the judged queries that either run answers.
+    pub fn new(qrels: &Qrels, run_a: &Run, run_b: &Run, measure: Measure, rel_level: i32) -> Self {
+        let ea = evaluate(qrels, run_a, &[measure], rel_level);
+        let eb = evaluate(qrels, run_b, &[measure], rel_level);
+        let m = measure.to_string();
+        let mut qids: Vec<&String> = ea.per_query.keys().chain(eb.per_query.keys()).collect();
+        qids.sort();
+        qids.dedup();
+        let rows: Vec<QueryRow> = qids
+            .into_iter()
+            .map(|q| QueryRow { qid: q.clone(), a: ea.get(q, &m).unwrap_or(0.0), b: eb.get(q, &m).unwrap_or(0.0) })
+            .collect();
+        let n = rows.len().max(1) as f64;
+        let mean = (rows.iter().map(|r| r.a).sum::<f64>() / n, rows.iter().map(|r| r.b).sum::<f64>() / n);
+        let top3 = |run: &Run| -> BTreeMap<String, Vec<String>> {
+            run.iter().map(|(q, e)| (q.clone(), trec_eval_order(e).into_iter().take(3).map(|(d, _)| d).collect())).collect()
+        };
+        Self {
+            measure: m,
+            names: ("A".into(), "B".into()),
+            rows,
+            mean,
+            query_texts: BTreeMap::new(),
+            doc_texts: BTreeMap::new(),
+            top: (top3(run_a), top3(run_b)),
+            qrels: qrels.clone(),
+            rel_level,
+        }
+    }
+
+    /// Names the two runs (e.g. "pretrained", "fine-tuned").
+    #[must_use]
+    pub fn names(mut self, a: &str, b: &str) -> Self {
+        self.names = (a.to_string(), b.to_string());
+        self
+    }
+
+    /// Attaches query and document texts, so tables show what the queries and top hits say.
+    #[must_use]
+    pub fn with_texts(mut self, queries: &[Query], docs: &[Document]) -> Self {
+        self.query_texts = queries.iter().map(|q| (q.id.clone(), q.text.clone())).collect();
+        let wanted: std::collections::BTreeSet<&String> = self.top.0.values().chain(self.top.1.values()).flatten().collect();
+        self.doc_texts = docs.iter().filter(|d| wanted.contains(&d.id)).map(|d| (d.id.clone(), d.contents())).collect();
+        self
+    }
+
+    /// The `n` queries that gained most from A to B (largest positive delta first).
+    pub fn gained(&self, n: usize) -> Vec<&QueryRow> {
+        let mut v: Vec<&QueryRow> = self.rows.iter().filter(|r| r.delta() > 0.0).collect();
+        v.sort_by(|x, y| y.delta().total_cmp(&x.delta()).then(x.qid.cmp(&y.qid)));
+        v.truncate(n);
+        v
+    }
+
+    /// The `n` queries that lost most from A to B (most negative delta first).
+    pub fn lost(&self, n: usize) -> Vec<&QueryRow> {
+        let mut v: Vec<&QueryRow> = self.rows.iter().filter(|r| r.delta() < 0.0).collect();
+        v.sort_by(|x, y| x.delta().total_cmp(&y.delta()).then(x.qid.cmp(&y.qid)));
+        v.truncate(n);
+        v
+    }
+
+    fn value(r: &QueryRow, side: Side) -> f64 {
+        match side {
+            Side::A => r.a,
+            Side::B => r.b,
+        }
+    }
+
+    /// The `n` best queries of one run (highest metric first, ties by query id).
+    pub fn best(&self, side: Side, n: usize) -> Vec<&QueryRow> {
+        let mut v: Vec<&QueryRow> = self.rows.iter().collect();
+        v.sort_by(|x, y| Self::value(y, side).total_cmp(&Self::value(x, side)).then(x.qid.cmp(&y.qid)));
+        v.truncate(n);
+        v
+    }
+
+    /// The `n` worst queries of one run (lowest metric first, ties by query id).
+    pub fn worst(&self, side: Side, n: usize) -> Vec<&QueryRow> {
+        let mut v: Vec<&QueryRow> = self.rows.iter().collect();
+        v.sort_by(|x, y| Self::value(x, side).total_cmp(&Self::value(y, side)).then(x.qid.cmp(&y.qid)));
+        v.truncate(n);
+        v
+    }
+
+    /// Counts of queries that improved, got worse, and stayed equal.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let up = self.rows.iter().filter(|r| r.delta() > 0.0).count();
+        let down = self.rows.iter().filter(|r| r.delta() < 0.0).count();
+        (up, down, self.rows.len() - up - down)
+    }
+
+    /// The ski-jump plot as SVG: each run's per-query metric sorted from best to worst.
+    pub fn ski_jump_svg(&self) -> String {
+        let (w, h, l, r, t, b) = (640.0, 360.0, 56.0, 16.0, 36.0, 48.0);
+        let (pw, ph) = (w - l - r, h - t - b);
+        let n = self.rows.len();
+        let max_y = self.rows.iter().flat_map(|q| [q.a, q.b]).fold(1.0f64, f64::max);
+        let series = |side: Side| -> String {
+            let mut v: Vec<f64> = self.rows.iter().map(|q| Self::value(q, side)).collect();
+            v.sort_by(|x, y| y.total_cmp(x));
+            v.iter()
+                .enumerate()
+                .map(|(i, y)| {
+                    let x = l + if n > 1 { pw * i as f64 / (n - 1) as f64 } else { pw / 2.0 };
+                    format!("{x:.1},{:.1}", t + ph * (1.0 - y / max_y))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let mut s = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\
+             <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\
+             <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Per-query {} sorted (ski-jump), {} queries</text>",
+            w / 2.0,
+            esc(&self.measure),
+            n
+        );
+        for k in 0..=4 {
+            let v = max_y * k as f64 / 4.0;
+            let y = t + ph * (1.0 - k as f64 / 4.0);
+            s.push_str(&format!(
+                "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.2}</text>",
+                l + pw,
+                l - 6.0,
+                y + 4.0
+            ));
+        }
+        s.push_str(&format!(
+            "<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">queries, best to worst</text>\
+             <text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">{}</text>",
+            t + ph,
+            t + ph,
+            l + pw,
+            t + ph,
+            l + pw / 2.0,
+            h - 12.0,
+            t + ph / 2.0,
+            t + ph / 2.0,
+            esc(&self.measure)
+        ));
+        for (side, color, name, (mean_y, ly)) in [
+            (Side::A, "#1f77b4", &self.names.0, (self.mean.0, t + 14.0)),
+            (Side::B, "#ff7f0e", &self.names.1, (self.mean.1, t + 30.0)),
+        ] {
+            s.push_str(&format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", series(side)));
+            s.push_str(&format!(
+                "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">{} (mean {mean_y:.4})</text>",
+                l + pw - 210.0,
+                l + pw - 190.0,
+                l + pw - 184.0,
+                ly + 4.0,
+                esc(name)
+            ));
+        }
+        s.push_str("</svg>");
+        s
+    }
+
+    fn hits_cell(&self, side: Side, qid: &str) -> String {
+        let top = match side {
+            Side::A => &self.top.0,
+            Side::B => &self.top.1,
+        };
+        let judged = self.qrels.get(qid);
+        top.get(qid)
+            .map(|docs| {
+                docs.iter()
+                    .map(|d| {
+                        let rel = judged.and_then(|j| j.get(d)).is_some_and(|&g| g >= self.rel_level);
+                        let text = self.doc_texts.get(d).map_or(String::new(), |t| format!(" {}", shorten(t, 50)));
+                        format!("{}{d}{text}", if rel { "✓ " } else { "✗ " })
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .unwrap_or_default()
+    }
+
+    fn rows_section(&self, title: String, rows: &[&QueryRow], hits: Option<Side>) -> Section {
+        let mut header = vec!["qid".to_string(), self.names.0.clone(), self.names.1.clone(), "Δ".into(), "query".into()];
+        if let Some(s) = hits {
+            header.push(format!("top 3 of {} (✓ relevant)", if s == Side::A { &self.names.0 } else { &self.names.1 }));
+        }
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let mut row = vec![
+                    r.qid.clone(),
+                    format!("{:.4}", r.a),
+                    format!("{:.4}", r.b),
+                    format!("{:+.4}", r.delta()),
+                    self.query_texts.get(&r.qid).map_or(String::new(), |t| shorten(t, 60)),
+                ];
+                if let Some(s) = hits {
+                    row.push(self.hits_cell(s, &r.qid));
+                }
+                row
+            })
+            .collect();
+        Section { title: Some(title), header, rows, more: 0 }
+    }
+}
+
+impl Tabular for RunComparison {
+    fn sections(&self) -> Vec<Section> {
+        let (up, down, same) = self.counts();
+        let summary = Section {
+            title: Some(format!("{}: {} vs {}", self.measure, self.names.0, self.names.1)),
+            header: ["queries", "mean A", "mean B", "Δ mean", "improved", "hurt", "unchanged"].map(String::from).to_vec(),
+            rows: vec![vec![
+                self.rows.len().to_string(),
+                format!("{:.4}", self.mean.0),
+                format!("{:.4}", self.mean.1),
+                format!("{:+.4}", self.mean.1 - self.mean.0),
+                up.to_string(),
+                down.to_string(),
+                same.to_string(),
+            ]],
+            more: 0,
+        };
+        vec![
+            summary,
+            self.rows_section("Gained most".into(), &self.gained(5), Some(Side::B)),
+            self.rows_section("Lost most".into(), &self.lost(5), Some(Side::B)),
+            self.rows_section(format!("Best queries of {}", self.names.1), &self.best(Side::B, 5), Some(Side::B)),
+            self.rows_section(format!("Worst queries of {}", self.names.1), &self.worst(Side::B, 5), Some(Side::B)),
+        ]
+    }
+}
+
+impl std::fmt::Display for RunComparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::display::write_text(&self.sections(), f)
+    }
+}
+
+impl RunComparison {
+    /// Tables and the ski-jump plot as HTML.
+    pub fn to_html(&self) -> String {
+        format!("{}{}", crate::display::to_html(&self.sections()), self.ski_jump_svg())
+    }
+    /// Rich notebook output (evcxr): the tables and the plot.
+    pub fn evcxr_display(&self) {
+        crate::display::emit_html(&self.to_html());
+    }
+}

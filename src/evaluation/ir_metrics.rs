@@ -1,0 +1,263 @@
+//! IR metrics with trec_eval's exact semantics (checked against pytrec_eval on
+//! `../shared/golden/ir_metrics_cases.json` to 1e-9).
+//!
+//! The rules, from trec_eval 9:
+//! - **Ordering.** The rank column and the list order are ignored. Scores are cast to `f32` (C
+//!   `float`), sorted descending, ties broken by **docid descending** in byte order (`strcmp`), so
+//!   `"9" > "2" > "100" > "10"`. A docid listed twice keeps its highest-scoring occurrence.
+//! - **Relevant** means grade ≥ `rel_level` (1 by default; the course counts grades 1 and 2) for P,
+//!   recall, MAP, MRR and bpref. nDCG uses the grade itself as the gain (linear), discount
+//!   1/log2(rank + 1), and the ideal ranking of *all* judged documents of the query.
+//! - `P_k` divides by k even when fewer than k documents were retrieved; `recall_k` divides by R
+//!   (the number of relevant documents, 0 when R = 0); `map` uses the whole run; `recip_rank` is
+//!   1/rank of the first relevant document; `bpref` counts judged non-relevant documents ranked above
+//!   each relevant one.
+//! - A query without any relevant judgement scores 0 everywhere and counts in the mean; a query in
+//!   the run but not in the qrels is ignored; a query in the qrels but not in the run has no row.
+//!   The mean is over the rows (pytrec_eval's and BEIR's convention).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Relevance judgements: query id → document id → grade.
+pub type Qrels = BTreeMap<String, BTreeMap<String, i32>>;
+
+/// A ranked run: query id → `(document id, score)` (any order; trec_eval re-sorts).
+pub type Run = BTreeMap<String, Vec<(String, f64)>>;
+
+/// A measure, named as trec_eval names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Measure {
+    /// `P_k`: precision at k.
+    P(usize),
+    /// `recall_k`: recall at k.
+    Recall(usize),
+    /// `ndcg_cut_k`: nDCG at k.
+    NdcgCut(usize),
+    /// `ndcg`: nDCG over the whole run.
+    Ndcg,
+    /// `map`: mean average precision over the whole run.
+    Map,
+    /// `map_cut_k`: average precision counting the top k only.
+    MapCut(usize),
+    /// `recip_rank`: reciprocal rank of the first relevant document (MRR when averaged).
+    RecipRank,
+    /// `bpref`.
+    Bpref,
+    /// `Rprec`: precision at R.
+    RPrec,
+}
+
+impl Measure {
+    /// The measures of the course project: P@1, P@5, nDCG@5, MRR, MAP.
+    pub fn course() -> Vec<Measure> {
+        vec![Measure::P(1), Measure::P(5), Measure::NdcgCut(5), Measure::RecipRank, Measure::Map]
+    }
+    /// BEIR's headline measures: nDCG@10, recall@100, MAP, MRR, P@5.
+    pub fn beir() -> Vec<Measure> {
+        vec![Measure::NdcgCut(10), Measure::Recall(100), Measure::Map, Measure::RecipRank, Measure::P(5)]
+    }
+    /// Parses a comma-separated list (`"P_5,ndcg_cut_10,map"`).
+    pub fn parse_list(s: &str) -> Result<Vec<Measure>> {
+        s.split(',').filter(|p| !p.trim().is_empty()).map(|p| p.trim().parse()).collect()
+    }
+}
+
+impl fmt::Display for Measure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Measure::P(k) => write!(f, "P_{k}"),
+            Measure::Recall(k) => write!(f, "recall_{k}"),
+            Measure::NdcgCut(k) => write!(f, "ndcg_cut_{k}"),
+            Measure::Ndcg => write!(f, "ndcg"),
+            Measure::Map => write!(f, "map"),
+            Measure::MapCut(k) => write!(f, "map_cut_{k}"),
+            Measure::RecipRank => write!(f, "recip_rank"),
+            Measure::Bpref => write!(f, "bpref"),
+            Measure::RPrec => write!(f, "Rprec"),
+        }
+    }
+}
+
+impl FromStr for Measure {
+    type Err = Error;
+    /// trec_eval names (`P_5`, `recall_100`, `ndcg_cut_10`, `ndcg`, `map`, `map_cut_10`,
+    /// `recip_rank`, `bpref`, `Rprec`) and common aliases (`P@5`, `nDCG@10`, `MRR`, `MAP`).
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.trim().to_ascii_lowercase().replace('@', "_");
+        let cut = |prefix: &str| -> Option<Result<usize>> {
+            lower.strip_prefix(prefix).map(|k| {
+                k.parse::<usize>()
+                    .ok()
+                    .filter(|&k| k > 0)
+                    .ok_or_else(|| Error::InvalidInput(format!("bad cutoff in measure '{s}'")))
+            })
+        };
+        if let Some(k) = cut("p_") {
+            return Ok(Measure::P(k?));
+        }
+        if let Some(k) = cut("recall_") {
+            return Ok(Measure::Recall(k?));
+        }
+        if let Some(k) = cut("ndcg_cut_") {
+            return Ok(Measure::NdcgCut(k?));
+        }
+        if let Some(k) = cut("map_cut_") {
+            return Ok(Measure::MapCut(k?));
+        }
+        if let Some(k) = cut("ndcg_") {
+            return Ok(Measure::NdcgCut(k?));
+        }
+        match lower.as_str() {
+            "ndcg" => Ok(Measure::Ndcg),
+            "map" => Ok(Measure::Map),
+            "recip_rank" | "mrr" => Ok(Measure::RecipRank),
+            "bpref" => Ok(Measure::Bpref),
+            "rprec" => Ok(Measure::RPrec),
+            _ => Err(Error::InvalidInput(format!(
+                "unknown measure '{s}' (use P_k, recall_k, ndcg_cut_k, ndcg, map, map_cut_k, recip_rank, bpref, Rprec)"
+            ))),
+        }
+    }
+}
+
+/// The documents of one query's run in trec_eval's order: unique docids, f32 scores descending,
+/// ties by docid descending (byte order).
+pub fn trec_eval_order(entries: &[(String, f64)]) -> Vec<(String, f32)> {
+    let mut best: BTreeMap<&str, f32> = BTreeMap::new();
+    for (doc, score) in entries {
+        let s = *score as f32;
+        best.entry(doc.as_str()).and_modify(|b| *b = b.max(s)).or_insert(s);
+    }
+    let mut v: Vec<(String, f32)> = best.into_iter().map(|(d, s)| (d.to_string(), s)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.as_bytes().cmp(a.0.as_bytes())));
+    v
+}
+
+/// Computes one query's measures. `judged` is the query's qrels (may hold no relevant document).
+pub fn evaluate_query(judged: &BTreeMap<String, i32>, ranked: &[(String, f32)], measures: &[Measure], rel_level: i32) -> BTreeMap<String, f64> {
+    let grades: Vec<Option<i32>> = ranked.iter().map(|(d, _)| judged.get(d).copied()).collect();
+    let is_rel: Vec<bool> = grades.iter().map(|g| g.is_some_and(|g| g >= rel_level)).collect();
+    let num_rel = judged.values().filter(|&&g| g >= rel_level).count();
+    let num_nonrel = judged.values().filter(|&&g| g < rel_level).count();
+    let r = num_rel as f64;
+    let mut ideal: Vec<i32> = judged.values().copied().filter(|&g| g > 0).collect();
+    ideal.sort_unstable_by(|a, b| b.cmp(a));
+    let dcg = |gains: &mut dyn Iterator<Item = i32>, k: usize| -> f64 {
+        gains.take(k).enumerate().map(|(i, g)| g.max(0) as f64 / ((i + 2) as f64).log2()).sum()
+    };
+    let ndcg_at = |k: usize| -> f64 {
+        let idcg = dcg(&mut ideal.iter().copied(), k);
+        if idcg == 0.0 {
+            0.0
+        } else {
+            dcg(&mut grades.iter().map(|g| g.unwrap_or(0)), k) / idcg
+        }
+    };
+    let rel_in_top = |k: usize| is_rel.iter().take(k).filter(|&&x| x).count() as f64;
+    let ap_to = |k: usize| -> f64 {
+        if num_rel == 0 {
+            return 0.0;
+        }
+        let mut found = 0.0;
+        let mut sum = 0.0;
+        for (i, &rel) in is_rel.iter().take(k).enumerate() {
+            if rel {
+                found += 1.0;
+                sum += found / (i + 1) as f64;
+            }
+        }
+        sum / r
+    };
+    let mut out = BTreeMap::new();
+    for m in measures {
+        let v = if num_rel == 0 {
+            0.0
+        } else {
+            match *m {
+                Measure::P(k) => rel_in_top(k) / k as f64,
+                Measure::Recall(k) => rel_in_top(k) / r,
+                Measure::NdcgCut(k) => ndcg_at(k),
+                Measure::Ndcg => ndcg_at(usize::MAX),
+                Measure::Map => ap_to(usize::MAX),
+                Measure::MapCut(k) => ap_to(k),
+                Measure::RecipRank => is_rel.iter().position(|&x| x).map_or(0.0, |i| 1.0 / (i + 1) as f64),
+                Measure::RPrec => rel_in_top(num_rel) / r,
+                Measure::Bpref => {
+                    let mut nonrel_above = 0usize;
+                    let mut sum = 0.0;
+                    for (g, &rel) in grades.iter().zip(&is_rel) {
+                        if rel {
+                            sum += if nonrel_above == 0 {
+                                1.0
+                            } else {
+                                1.0 - nonrel_above.min(num_rel) as f64 / num_rel.min(num_nonrel) as f64
+                            };
+                        } else if g.is_some() {
+                            nonrel_above += 1;
+                        }
+                    }
+                    sum / r
+                }
+            }
+        };
+        out.insert(m.to_string(), v);
+    }
+    out
+}
+
+/// Per-query and mean values of some measures over a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IrEvaluation {
+    /// The measures, in the order asked.
+    pub measures: Vec<String>,
+    /// query id → measure → value (queries of both the run and the qrels).
+    pub per_query: BTreeMap<String, BTreeMap<String, f64>>,
+    /// measure → arithmetic mean over `per_query`.
+    pub mean: BTreeMap<String, f64>,
+}
+
+impl IrEvaluation {
+    /// The value of a measure for a query.
+    pub fn get(&self, qid: &str, measure: &str) -> Option<f64> {
+        self.per_query.get(qid)?.get(measure).copied()
+    }
+    /// trec_eval's text format: `measure \t qid \t value`, per query (if asked) then `all`.
+    pub fn to_trec_eval(&self, per_query: bool) -> String {
+        let mut s = String::new();
+        if per_query {
+            for (q, vals) in &self.per_query {
+                for m in &self.measures {
+                    s.push_str(&format!("{:<22}\t{}\t{:.4}\n", m, q, vals[m]));
+                }
+            }
+        }
+        for m in &self.measures {
+            s.push_str(&format!("{:<22}\tall\t{:.4}\n", m, self.mean[m]));
+        }
+        s
+    }
+}
+
+/// Evaluates a run against qrels with trec_eval's semantics (see the module docs).
+pub fn evaluate(qrels: &Qrels, run: &Run, measures: &[Measure], rel_level: i32) -> IrEvaluation {
+    let mut per_query = BTreeMap::new();
+    for (qid, entries) in run {
+        let Some(judged) = qrels.get(qid) else { continue };
+        let ranked = trec_eval_order(entries);
+        per_query.insert(qid.clone(), evaluate_query(judged, &ranked, measures, rel_level));
+    }
+    let names: Vec<String> = measures.iter().map(Measure::to_string).collect();
+    let mean = names
+        .iter()
+        .map(|m| {
+            let n = per_query.len();
+            let sum: f64 = per_query.values().map(|v: &BTreeMap<String, f64>| v[m]).sum();
+            (m.clone(), if n == 0 { 0.0 } else { sum / n as f64 })
+        })
+        .collect();
+    IrEvaluation { measures: names, per_query, mean }
+}

@@ -1,0 +1,128 @@
+//! `InformationRetrievalEvaluator`: retrieve with the model, score with trec_eval's measures.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::ir_metrics::{evaluate, IrEvaluation, Measure, Run};
+use super::{append_csv, prefixed, EvalReport, Evaluator};
+use crate::datasets::RetrievalDataset;
+use crate::error::Result;
+use crate::models::{EncodeOptions, SentenceTransformer};
+use crate::util::{semantic_search, ScoreFunction, SearchOptions};
+
+/// A ranked run in our order (best first per query), ready to write as TREC or evaluate.
+pub type RankedRun = Vec<(String, Vec<(String, f32)>)>;
+
+/// Converts a ranked run into the [`Run`] map the metrics take.
+pub fn to_run(ranked: &RankedRun) -> Run {
+    ranked
+        .iter()
+        .map(|(q, docs)| (q.clone(), docs.iter().map(|(d, s)| (d.clone(), *s as f64)).collect()))
+        .collect()
+}
+
+/// Encodes the corpus and the queries and returns each query's `top_k` documents (exact search).
+pub fn retrieve(
+    model: &SentenceTransformer,
+    dataset: &RetrievalDataset,
+    top_k: usize,
+    score_function: ScoreFunction,
+    encode: &EncodeOptions,
+) -> Result<RankedRun> {
+    let corpus = model.encode(&dataset.corpus_texts(), encode)?;
+    let queries = model.encode(&dataset.query_texts(), encode)?;
+    let hits = semantic_search(&queries, &corpus, &SearchOptions::default().top_k(top_k).score_function(score_function))?;
+    Ok(dataset
+        .queries
+        .iter()
+        .zip(hits.iter())
+        .map(|(q, hs)| (q.id.clone(), hs.iter().map(|h| (dataset.corpus[h.corpus_id].id.clone(), h.score)).collect()))
+        .collect())
+}
+
+/// Evaluates a model on a retrieval collection (Python's `InformationRetrievalEvaluator`, with
+/// trec_eval's exact measures instead of its own approximations).
+#[derive(Debug, Clone)]
+pub struct InformationRetrievalEvaluator {
+    /// The collection; only queries with judgements are searched.
+    pub dataset: RetrievalDataset,
+    /// Key prefix and CSV name.
+    pub name: String,
+    /// Measures reported (default: nDCG@10, recall@100, MAP, MRR, P@5). The first is primary.
+    pub measures: Vec<Measure>,
+    /// Retrieval depth (default 100).
+    pub top_k: usize,
+    /// Grade from which a document counts as relevant (default 1).
+    pub rel_level: i32,
+    /// Cosine (default) or dot.
+    pub score_function: ScoreFunction,
+    /// Encoding options (batch 32 by default).
+    pub encode: EncodeOptions,
+}
+
+impl InformationRetrievalEvaluator {
+    /// An evaluator over the judged queries of `dataset`.
+    pub fn new(dataset: RetrievalDataset) -> Self {
+        Self {
+            dataset: dataset.judged_queries_only(),
+            name: String::new(),
+            measures: Measure::beir(),
+            top_k: 100,
+            rel_level: 1,
+            score_function: ScoreFunction::Cosine,
+            encode: EncodeOptions::default(),
+        }
+    }
+    /// Sets the name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+    /// Sets the measures (the first is primary).
+    #[must_use]
+    pub fn measures(mut self, m: &[Measure]) -> Self {
+        self.measures = m.to_vec();
+        self
+    }
+
+    /// Retrieves with `model` (the run that [`Self::evaluate_run`] scores).
+    pub fn retrieve(&self, model: &SentenceTransformer) -> Result<RankedRun> {
+        retrieve(model, &self.dataset, self.top_k, self.score_function, &self.encode)
+    }
+
+    /// trec_eval measures of a run against this collection's qrels.
+    pub fn evaluate_run(&self, run: &RankedRun) -> IrEvaluation {
+        evaluate(&self.dataset.qrels, &to_run(run), &self.measures, self.rel_level)
+    }
+
+    fn report(&self, ev: &IrEvaluation) -> EvalReport {
+        let metrics: BTreeMap<String, f64> = ev.mean.iter().map(|(k, v)| (prefixed(&self.name, k), *v)).collect();
+        let primary = prefixed(&self.name, &self.measures.first().map_or("ndcg_cut_10".into(), Measure::to_string));
+        EvalReport { name: self.name.clone(), primary, metrics }
+    }
+
+    /// Evaluates and, with `output_path`, appends `epoch,steps,…` to
+    /// `Information-Retrieval_evaluation_{name}_results.csv` there.
+    pub fn evaluate_and_log(&self, model: &SentenceTransformer, output_path: Option<&Path>, epoch: i64, steps: i64) -> Result<EvalReport> {
+        let report = self.evaluate(model)?;
+        if let Some(dir) = output_path {
+            let header: Vec<String> = self.measures.iter().map(Measure::to_string).collect();
+            let values: Vec<f64> = header.iter().map(|m| report.metrics[&prefixed(&self.name, m)]).collect();
+            let file = if self.name.is_empty() {
+                "Information-Retrieval_evaluation_results.csv".to_string()
+            } else {
+                format!("Information-Retrieval_evaluation_{}_results.csv", self.name)
+            };
+            append_csv(&dir.join(file), &header, epoch, steps, &values)?;
+        }
+        Ok(report)
+    }
+}
+
+impl Evaluator for InformationRetrievalEvaluator {
+    fn evaluate(&self, model: &SentenceTransformer) -> Result<EvalReport> {
+        let run = self.retrieve(model)?;
+        Ok(self.report(&self.evaluate_run(&run)))
+    }
+}
