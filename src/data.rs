@@ -1,8 +1,9 @@
-//! Reading sentences, corpora and queries from files.
+//! Reading sentences and id-tagged texts from files (the CLI's inputs).
 
 use std::io::Read;
 use std::path::Path;
 
+use crate::datasets::{beir, Document};
 use crate::error::{Error, Result};
 
 /// Reads a whole file, or standard input for `-`.
@@ -21,47 +22,36 @@ pub fn read_lines(path: &Path) -> Result<Vec<String>> {
     Ok(read_text(path)?.lines().map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect())
 }
 
-/// A document or query with its id.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Record {
-    /// The id (`_id` in BEIR).
-    pub id: String,
-    /// The text to embed.
-    pub text: String,
-}
-
-/// Reads a BEIR jsonl file (`{"_id", "title"?, "text"}` per line; text = `(title + " " + text).strip()`,
-/// as BEIR does) or an `id<TAB>text` TSV file. The format is taken from the first non-blank character.
-pub fn read_records(path: &Path) -> Result<Vec<Record>> {
+/// Reads a BEIR jsonl file (`{"_id", "title"?, "text"}` per line) or an `id<TAB>text` TSV file.
+/// The format is taken from the first non-blank character (`{` → jsonl). Embed
+/// [`Document::contents`] (`(title + " " + text).strip()`, as BEIR does).
+pub fn read_records(path: &Path) -> Result<Vec<Document>> {
     let text = read_text(path)?;
-    let jsonl = text.trim_start().starts_with('{');
+    if text.trim_start().starts_with('{') {
+        return beir::read_jsonl_documents(path);
+    }
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
-        let at = || format!("{}:{}", path.display(), n + 1);
-        if jsonl {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| Error::InvalidInput(format!("{}: invalid JSON: {e}", at())))?;
-            let id = match &v["_id"] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(x) => x.to_string(),
-                _ => return Err(Error::InvalidInput(format!("{}: missing \"_id\"", at()))),
-            };
-            let body = v["text"].as_str().ok_or_else(|| Error::InvalidInput(format!("{}: missing \"text\"", at())))?;
-            let text = match v.get("title").and_then(|t| t.as_str()) {
-                Some(title) => format!("{title} {body}").trim().to_string(),
-                None => body.trim().to_string(),
-            };
-            out.push(Record { id, text });
-        } else {
-            let (id, body) = line
-                .split_once('\t')
-                .ok_or_else(|| Error::InvalidInput(format!("{}: expected id<TAB>text", at())))?;
-            out.push(Record { id: id.trim().to_string(), text: body.to_string() });
-        }
+        let (id, body) = line
+            .split_once('\t')
+            .ok_or_else(|| Error::InvalidInput(format!("{}:{}: expected id<TAB>text", path.display(), n + 1)))?;
+        out.push(Document { id: id.trim().to_string(), title: String::new(), text: body.to_string() });
     }
     Ok(out)
+}
+
+/// Reads qrels in TREC format (`qid iter docid grade`) or BEIR TSV (`query-id corpus-id score`,
+/// with a header), told apart by the number of columns.
+pub fn read_any_qrels(path: &Path) -> Result<crate::evaluation::Qrels> {
+    let text = read_text(path)?;
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if first.split_whitespace().count() == 4 {
+        crate::datasets::trec::read_qrels(path)
+    } else {
+        beir::read_qrels(path)
+    }
 }

@@ -59,6 +59,7 @@ pub mod embeddings;
 pub mod error;
 pub mod evaluation;
 pub mod hub;
+pub mod losses;
 pub mod models;
 pub mod npy;
 pub mod prelude;

@@ -85,6 +85,89 @@ enum Command {
         #[arg(long)]
         progress: bool,
     },
+    /// trec_eval measures of a run (TREC or BEIR qrels).
+    Evaluate {
+        /// Qrels: TREC (`qid 0 docid grade`) or BEIR TSV (`query-id corpus-id score`, header).
+        #[arg(long)]
+        qrels: PathBuf,
+        /// TREC run (`qid Q0 docid rank score tag`).
+        #[arg(long)]
+        run: PathBuf,
+        /// Comma-separated trec_eval measures.
+        #[arg(long, default_value = "P_1,P_5,P_10,recall_100,ndcg_cut_5,ndcg_cut_10,recip_rank,map,bpref")]
+        metrics: String,
+        /// Grade from which a document counts as relevant (all measures but nDCG).
+        #[arg(long, default_value_t = 1)]
+        rel_level: i32,
+        /// Also print each query's values.
+        #[arg(long)]
+        per_query: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// STS evaluation: Spearman and Pearson of cosine similarity vs gold scores (STS Benchmark TSV).
+    Sts {
+        #[arg(long, default_value = "all-MiniLM-L6-v2")]
+        model: String,
+        /// An STS Benchmark file (e.g. sts-test.csv).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Project Part 3: compare two runs query by query; optional ski-jump plot as SVG.
+    Compare {
+        #[arg(long)]
+        qrels: PathBuf,
+        /// Run A (e.g. the pretrained model's).
+        run_a: PathBuf,
+        /// Run B (e.g. the fine-tuned model's).
+        run_b: PathBuf,
+        #[arg(long, default_value = "P_5")]
+        metric: String,
+        #[arg(long, default_value_t = 1)]
+        rel_level: i32,
+        /// Names of the two runs, comma-separated.
+        #[arg(long, default_value = "A,B")]
+        names: String,
+        /// Queries (BEIR jsonl or id<TAB>text) to show their text.
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// Corpus (BEIR jsonl or id<TAB>text) to show the top hits' text.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Write the ski-jump plot here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a data set to BEIR jsonl (corpus.jsonl, queries.jsonl, qrels/test.tsv) or STS pairs to jsonl.
+    Convert {
+        #[command(subcommand)]
+        what: ConvertKind,
+    },
+    /// Exact search benchmark on random seeded unit vectors: seconds and peak RSS.
+    BenchSearch {
+        #[arg(long, default_value_t = 1_000_000)]
+        corpus_size: usize,
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        #[arg(long, default_value_t = 384)]
+        dim: usize,
+        #[arg(long, default_value_t = 10)]
+        top_k: usize,
+        #[arg(long, default_value_t = 100)]
+        query_chunk_size: usize,
+        #[arg(long, default_value_t = 500_000)]
+        corpus_chunk_size: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encoding throughput benchmark: sentences/s, tokens/s, peak RSS.
     BenchEncode {
         #[arg(long, default_value = "all-MiniLM-L6-v2")]
@@ -99,6 +182,36 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConvertKind {
+    /// SciFact as shipped (scifact.zip + BEIR topics and qrels) → BEIR folder.
+    Scifact {
+        /// Folder with scifact.zip, topics.beir-v1.0.0-scifact.test.tsv.gz, qrels.beir-v1.0.0-scifact.test.txt.
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The course's StackExchange format (Answers.json, topics_N.json, qrel_N.tsv) → BEIR folder.
+    Stackexchange {
+        #[arg(long)]
+        answers: PathBuf,
+        #[arg(long)]
+        topics: PathBuf,
+        #[arg(long)]
+        qrels: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// STS Benchmark TSV → jsonl `{"texts": [s1, s2], "label": score / 5}` (the training format).
+    Sts {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -178,19 +291,113 @@ fn run(cli: Cli) -> sbert::Result<()> {
             }
             let model = SentenceTransformer::load(&model)?;
             let opts = EncodeOptions::default().batch_size(batch_size).show_progress_bar(progress);
-            let doc_texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
-            let q_texts: Vec<&str> = qs.iter().map(|q| q.text.as_str()).collect();
-            let c_emb = model.encode(&doc_texts, &opts)?;
-            let q_emb = model.encode(&q_texts, &opts)?;
-            let hits = semantic_search(&q_emb, &c_emb, &SearchOptions::default().top_k(top_k).score_function(score_function))?;
-            let mut out = String::new();
-            for (q, list) in qs.iter().zip(hits.iter()) {
-                for (rank, h) in list.iter().enumerate() {
-                    out.push_str(&format!("{} Q0 {} {} {} {}\n", q.id, docs[h.corpus_id].id, rank + 1, h.score, tag));
-                }
-            }
-            sbert::npy::write_atomic(&run, out.as_bytes())?;
+            let ds = sbert::datasets::RetrievalDataset {
+                corpus: docs.clone(),
+                queries: qs.iter().map(|q| sbert::datasets::Query { id: q.id.clone(), text: q.contents() }).collect(),
+                qrels: Default::default(),
+            };
+            let ranked = sbert::evaluation::retrieval::retrieve(&model, &ds, top_k, score_function, &opts)?;
+            sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
             eprintln!("searched {} queries in {} documents; wrote {}", qs.len(), docs.len(), run.display());
+        }
+        Command::Evaluate { qrels, run, metrics, rel_level, per_query, json } => {
+            let measures = sbert::evaluation::Measure::parse_list(&metrics)?;
+            let qrels = sbert::data::read_any_qrels(&qrels)?;
+            let run = sbert::datasets::trec::read_run(&run)?;
+            let mut ev = sbert::evaluation::evaluate(&qrels, &run, &measures, rel_level);
+            if json {
+                if !per_query {
+                    ev.per_query.clear();
+                }
+                print_json(&ev)?;
+            } else {
+                print!("{}", ev.to_trec_eval(per_query));
+            }
+        }
+        Command::Sts { model, data, batch_size, json } => {
+            let pairs = sbert::datasets::sts::read_sts(&data)?;
+            let model = SentenceTransformer::load(&model)?;
+            let mut ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)?;
+            ev.batch_size = batch_size;
+            let report = sbert::evaluation::Evaluator::evaluate(&ev, &model)?;
+            let (s, p) = (report.metrics["spearman_cosine"], report.metrics["pearson_cosine"]);
+            if json {
+                print_json(&serde_json::json!({"pairs": pairs.len(), "spearman_cosine": s, "pearson_cosine": p}))?;
+            } else {
+                println!("{} pairs: Spearman {s:.6}, Pearson {p:.6} (cosine)", pairs.len());
+            }
+        }
+        Command::Compare { qrels, run_a, run_b, metric, rel_level, names, queries, corpus, svg, json } => {
+            let measure: sbert::evaluation::Measure = metric.parse()?;
+            let qrels = sbert::data::read_any_qrels(&qrels)?;
+            let a = sbert::datasets::trec::read_run(&run_a)?;
+            let b = sbert::datasets::trec::read_run(&run_b)?;
+            let (na, nb) = names.split_once(',').unwrap_or(("A", "B"));
+            let mut cmp = sbert::evaluation::RunComparison::new(&qrels, &a, &b, measure, rel_level).names(na, nb);
+            let qs: Vec<sbert::datasets::Query> = match &queries {
+                Some(p) => sbert::data::read_records(p)?.into_iter().map(|d| sbert::datasets::Query { text: d.contents(), id: d.id }).collect(),
+                None => Vec::new(),
+            };
+            let docs = match &corpus {
+                Some(p) => sbert::data::read_records(p)?,
+                None => Vec::new(),
+            };
+            cmp = cmp.with_texts(&qs, &docs);
+            if let Some(path) = &svg {
+                sbert::npy::write_atomic(path, cmp.ski_jump_svg().as_bytes())?;
+                eprintln!("wrote {}", path.display());
+            }
+            if json {
+                print_json(&cmp)?;
+            } else {
+                print!("{cmp}");
+            }
+        }
+        Command::Convert { what } => match what {
+            ConvertKind::Scifact { data_dir, out } => {
+                let ds = sbert::datasets::scifact::load_test(&data_dir)?;
+                ds.write_beir(&out)?;
+                eprintln!("wrote {} documents, {} queries to {}", ds.corpus.len(), ds.queries.len(), out.display());
+            }
+            ConvertKind::Stackexchange { answers, topics, qrels, out } => {
+                let ds = sbert::datasets::stackexchange::load(&answers, &topics, qrels.as_deref())?;
+                ds.write_beir(&out)?;
+                eprintln!("wrote {} documents, {} queries to {}", ds.corpus.len(), ds.queries.len(), out.display());
+            }
+            ConvertKind::Sts { input, out } => {
+                let pairs = sbert::datasets::sts::read_sts(&input)?;
+                let mut text = String::new();
+                for p in &pairs {
+                    text.push_str(&serde_json::json!({"texts": [p.sentence1, p.sentence2], "label": p.score / 5.0}).to_string());
+                    text.push('\n');
+                }
+                sbert::npy::write_atomic(&out, text.as_bytes())?;
+                eprintln!("wrote {} pairs to {}", pairs.len(), out.display());
+            }
+        },
+        Command::BenchSearch { corpus_size, queries, dim, top_k, query_chunk_size, corpus_chunk_size, seed, json } => {
+            let t0 = Instant::now();
+            let corpus = sbert::embeddings::Embeddings::random_unit(corpus_size, dim, seed)?;
+            let q = sbert::embeddings::Embeddings::random_unit(queries, dim, seed.wrapping_add(1))?;
+            let gen_s = t0.elapsed().as_secs_f64();
+            let opts = SearchOptions::default().top_k(top_k).query_chunk_size(query_chunk_size).corpus_chunk_size(corpus_chunk_size);
+            let t1 = Instant::now();
+            let hits = semantic_search(&q, &corpus, &opts)?;
+            let secs = t1.elapsed().as_secs_f64();
+            let report = serde_json::json!({
+                "corpus_size": corpus_size, "queries": queries, "dim": dim, "top_k": top_k,
+                "threads": rayon::current_num_threads(), "seconds": secs, "data_generation_s": gen_s,
+                "peak_rss_mib": peak_rss_mib(), "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
+                "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
+            });
+            if json {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
+                    rayon::current_num_threads(), peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
+                );
+            }
         }
         Command::BenchEncode { model, input, limit, batch_size, json } => {
             let mut sentences = sbert::data::read_lines(&input)?;

@@ -114,3 +114,93 @@ fn bad_input_is_a_clear_error_and_leaves_no_file() {
     let o = sbert(&["search", "--corpus", dir.join("c.jsonl").to_str().unwrap(), "--queries", dir.join("c.jsonl").to_str().unwrap(), "--score", "l2", "--run", dir.join("r").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn evaluate_matches_pytrec_eval_on_the_golden_run() {
+    let g = golden("scifact_pretrained.json");
+    let qrels = shared().join("data/beir-scifact/qrels.beir-v1.0.0-scifact.test.txt");
+    let run = shared().join("golden/scifact_minilm.run");
+    let o = sbert(&["evaluate", "--qrels", qrels.to_str().unwrap(), "--run", run.to_str().unwrap(), "--metrics", "ndcg_cut_10,recall_100,map,recip_rank,P_5", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (m, want) in g["metrics_mean"].as_object().unwrap() {
+        assert!((v["mean"][m].as_f64().unwrap() - want.as_f64().unwrap()).abs() < 1e-9, "{m}");
+    }
+    // Text form: trec_eval rows; BEIR qrels give the same numbers.
+    let dir = temp_dir("cli-eval");
+    let o = sbert(&["convert", "scifact", "--data-dir", shared().join("data/beir-scifact").to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("corpus.jsonl")).unwrap().lines().count(), 5183);
+    assert_eq!(std::fs::read_to_string(dir.join("queries.jsonl")).unwrap().lines().count(), 300);
+    let o = sbert(&["evaluate", "--qrels", dir.join("qrels/test.tsv").to_str().unwrap(), "--run", run.to_str().unwrap(), "--metrics", "ndcg_cut_10,map", "--per-query"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let last: Vec<&str> = text.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(last, vec!["map", "all", "0.6031"]);
+    assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == vec!["ndcg_cut_10", "1", "0.3869"]), "{text}");
+    assert_eq!(text.lines().count(), 2 * 300 + 2);
+}
+
+#[test]
+fn compare_writes_svg_and_json() {
+    let dir = temp_dir("cli-compare");
+    let qrels = shared().join("data/beir-scifact/qrels.beir-v1.0.0-scifact.test.txt");
+    let run_a = shared().join("golden/scifact_minilm.run");
+    // Run B: the same run with each query's first two documents swapped.
+    let text = std::fs::read_to_string(&run_a).unwrap();
+    let mut rows: Vec<Vec<String>> = text.lines().map(|l| l.split(' ').map(str::to_string).collect()).collect();
+    for i in 0..rows.len() - 1 {
+        if rows[i][3] == "1" && rows[i + 1][3] == "2" {
+            let (s1, s2) = (rows[i][4].clone(), rows[i + 1][4].clone());
+            rows[i][4] = s2;
+            rows[i + 1][4] = s1;
+        }
+    }
+    let b: String = rows.iter().map(|c| format!("{} Q0 {} {} {} swapped\n", c[0], c[2], c[3], c[4])).collect();
+    std::fs::write(dir.join("b.run"), b).unwrap();
+    let svg = dir.join("ski.svg");
+    let o = sbert(&["compare", "--qrels", qrels.to_str().unwrap(), run_a.to_str().unwrap(), dir.join("b.run").to_str().unwrap(), "--metric", "recip_rank", "--names", "orig,swapped", "--svg", svg.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 300);
+    assert_eq!(v["names"], serde_json::json!(["orig", "swapped"]));
+    // A query whose relevant document was first now has it second: RR 1 → 0.5.
+    let row = v["rows"].as_array().unwrap().iter().find(|r| r["a"] == 1.0).unwrap();
+    assert_eq!(row["b"], 0.5);
+}
+
+#[test]
+fn sts_cli_and_convert_sts() {
+    let dir = temp_dir("cli-sts");
+    let full = std::fs::read_to_string(shared().join("data/stsbenchmark/sts-test.csv")).unwrap();
+    let head: String = full.lines().take(40).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("sts.csv"), head).unwrap();
+    let o = sbert(&["sts", "--data", dir.join("sts.csv").to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pairs"], 40);
+    let pairs = sbert::datasets::sts::read_sts(&dir.join("sts.csv")).unwrap();
+    let lib = sbert::evaluation::Evaluator::evaluate(&sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs).unwrap(), model()).unwrap();
+    assert!((v["spearman_cosine"].as_f64().unwrap() - lib.metrics["spearman_cosine"]).abs() < 1e-9);
+    let o = sbert(&["convert", "sts", "--input", shared().join("data/stsbenchmark/sts-test.csv").to_str().unwrap(), "--out", dir.join("sts.jsonl").to_str().unwrap()]);
+    assert!(o.status.success());
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("sts.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1379);
+    assert_eq!(lines[0]["texts"], serde_json::json!(["A girl is styling her hair.", "A girl is brushing her hair."]));
+    assert!((lines[0]["label"].as_f64().unwrap() - 0.5).abs() < 1e-6);
+}
+
+#[test]
+fn bench_search_reports_json() {
+    let o = sbert(&["bench-search", "--corpus-size", "3000", "--queries", "20", "--dim", "16", "--top-k", "5", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(v["corpus_size"], 3000);
+    // The benchmark's data are unit vectors and its first hit is the brute-force best.
+    let c = sbert::Embeddings::random_unit(3000, 16, 42).unwrap();
+    let q = sbert::Embeddings::random_unit(20, 16, 43).unwrap();
+    assert!(c.norms().iter().all(|n| (n - 1.0).abs() < 1e-5));
+    let best = (0..3000).map(|j| (j, q[0].iter().zip(&c[j]).map(|(a, b)| a * b).sum::<f32>())).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert_eq!(v["first_hit"][0], best.0);
+}

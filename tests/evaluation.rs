@@ -220,3 +220,39 @@ fn run_comparison_and_ski_jump() {
     let text = c.to_string();
     assert!(text.contains("Gained most") && text.contains("recip_rank"), "{text}");
 }
+
+/// End to end on the real model (≈4 min on 2 cores): SciFact test through the
+/// InformationRetrievalEvaluator matches Python's figures (README tolerances of the golden).
+#[test]
+fn scifact_end_to_end_matches_python() {
+    let g = golden("scifact_pretrained.json");
+    let ds = datasets::scifact::load_test(&shared().join("data/beir-scifact")).unwrap();
+    let ev = sbert::evaluation::InformationRetrievalEvaluator::new(ds).name("scifact-test");
+    let run = ev.retrieve(model()).unwrap();
+    let got = ev.evaluate_run(&run);
+    let want = &g["metrics_mean"];
+    for (m, tol) in [("ndcg_cut_10", 2e-3), ("map", 2e-3), ("recip_rank", 2e-3), ("recall_100", 5e-3), ("P_5", 5e-3)] {
+        let w = want[m].as_f64().unwrap();
+        assert!((got.mean[m] - w).abs() <= tol, "{m}: {} vs Python {w}", got.mean[m]);
+    }
+    eprintln!("SciFact test nDCG@10 = {:.6} (Python {:.6})", got.mean["ndcg_cut_10"], want["ndcg_cut_10"].as_f64().unwrap());
+    // Top-10 document sets overlap ≥ 99 % with Python's run; shared documents' scores within 1e-5.
+    let py = trec::read_run(&shared().join("golden/scifact_minilm.run")).unwrap();
+    let (mut same, mut total) = (0, 0);
+    for (q, docs) in &run {
+        let ours: std::collections::BTreeMap<&str, f32> = docs.iter().take(10).map(|(d, s)| (d.as_str(), *s)).collect();
+        for (d, s) in trec_eval_order(&py[q]).into_iter().take(10) {
+            total += 1;
+            if let Some(o) = ours.get(d.as_str()) {
+                same += 1;
+                assert!((*o - s).abs() < 1e-5, "score of {d} for {q}: {o} vs {s}");
+            }
+        }
+    }
+    assert!(same as f64 >= 0.99 * total as f64, "top-10 overlap {same}/{total}");
+    // The report form: prefixed keys, nDCG@10 primary.
+    let report = ev.report_for_run(&run);
+    assert_eq!(report.primary, "scifact-test_ndcg_cut_10");
+    assert_eq!(report.primary_score(), got.mean["ndcg_cut_10"]);
+    assert_eq!(report.get("map"), Some(got.mean["map"]));
+}

@@ -245,7 +245,7 @@ impl RunComparison {
         if let Some(s) = hits {
             header.push(format!("top 3 of {} (✓ relevant)", if s == Side::A { &self.names.0 } else { &self.names.1 }));
         }
-        let rows = rows
+        let mut rows: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
                 let mut row = vec![
@@ -261,6 +261,9 @@ impl RunComparison {
                 row
             })
             .collect();
+        if rows.is_empty() {
+            rows.push(header.iter().enumerate().map(|(i, _)| if i == 0 { "(none)".to_string() } else { String::new() }).collect());
+        }
         Section { title: Some(title), header, rows, more: 0 }
     }
 }

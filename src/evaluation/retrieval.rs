@@ -96,6 +96,11 @@ impl InformationRetrievalEvaluator {
         evaluate(&self.dataset.qrels, &to_run(run), &self.measures, self.rel_level)
     }
 
+    /// The report of a run already retrieved (what [`Evaluator::evaluate`] returns, without re-encoding).
+    pub fn report_for_run(&self, run: &RankedRun) -> EvalReport {
+        self.report(&self.evaluate_run(run))
+    }
+
     fn report(&self, ev: &IrEvaluation) -> EvalReport {
         let metrics: BTreeMap<String, f64> = ev.mean.iter().map(|(k, v)| (prefixed(&self.name, k), *v)).collect();
         let primary = prefixed(&self.name, &self.measures.first().map_or("ndcg_cut_10".into(), Measure::to_string));

@@ -62,13 +62,31 @@ impl LayerNorm {
         let bias = vb.get(size, "bias").or_else(|_| vb.get(size, "beta"))?;
         Ok(Self { weight, bias, eps })
     }
-    fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if train || !x.is_contiguous() {
+    fn forward_t(&self, x: &Tensor, differentiable: bool) -> Result<Tensor> {
+        if differentiable || !x.is_contiguous() {
             Ok(candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)?)
         } else {
             Ok(candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)?)
         }
     }
+}
+
+/// How a forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Use only ops that have gradients (LayerNorm and softmax composed of elementary ops).
+    pub differentiable: bool,
+    /// Apply dropout (training).
+    pub dropout: bool,
+}
+
+impl Mode {
+    /// Inference: fused kernels, no dropout.
+    pub const INFERENCE: Mode = Mode { differentiable: false, dropout: false };
+    /// Training: gradients and dropout.
+    pub const TRAIN: Mode = Mode { differentiable: true, dropout: true };
+    /// Gradients without dropout (PyTorch's `eval()` mode under autograd; used by gradient checks).
+    pub const EVAL_GRAD: Mode = Mode { differentiable: true, dropout: false };
 }
 
 fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
@@ -108,15 +126,15 @@ impl BertEmbeddings {
         })
     }
 
-    fn forward_t(&self, input_ids: &Tensor, token_type_ids: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward_t(&self, input_ids: &Tensor, token_type_ids: &Tensor, mode: Mode) -> Result<Tensor> {
         let (_b, seq_len) = input_ids.dims2()?;
         let words = self.word_embeddings.forward(input_ids)?;
         let types = self.token_type_embeddings.forward(token_type_ids)?;
         let positions = Tensor::arange(0u32, seq_len as u32, input_ids.device())?;
         let positions = self.position_embeddings.forward(&positions)?;
         let x = words.add(&types)?.broadcast_add(&positions)?;
-        let x = self.layer_norm.forward_t(&x, train)?;
-        dropout(&x, self.dropout, train)
+        let x = self.layer_norm.forward_t(&x, mode.differentiable)?;
+        dropout(&x, self.dropout, mode.dropout)
     }
 }
 
@@ -160,7 +178,7 @@ impl BertLayer {
     }
 
     /// `x`: `[b, s, h]`; `mask`: additive `[b, 1, 1, s]`.
-    fn forward_t(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward_t(&self, x: &Tensor, mask: &Tensor, mode: Mode) -> Result<Tensor> {
         let (b, s, h) = x.dims3()?;
         let heads = |t: Tensor| -> Result<Tensor> {
             Ok(t.reshape((b, s, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
@@ -170,15 +188,15 @@ impl BertLayer {
         let v = heads(self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let probs = if train {
+        let probs = if mode.differentiable {
             candle_nn::ops::softmax(&scores, D::Minus1)?
         } else {
             candle_nn::ops::softmax_last_dim(&scores)?
         };
-        let probs = dropout(&probs, self.attn_dropout, train)?;
+        let probs = dropout(&probs, self.attn_dropout, mode.dropout)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
-        let attn = dropout(&self.attn_output.forward(&ctx)?, self.hidden_dropout, train)?;
-        let x = self.attn_norm.forward_t(&(attn + x)?, train)?;
+        let attn = dropout(&self.attn_output.forward(&ctx)?, self.hidden_dropout, mode.dropout)?;
+        let x = self.attn_norm.forward_t(&(attn + x)?, mode.differentiable)?;
 
         let inter = self.intermediate.forward(&x)?;
         let inter = match self.act {
@@ -186,8 +204,8 @@ impl BertLayer {
             HiddenAct::GeluApproximate => inter.gelu()?,
             HiddenAct::Relu => inter.relu()?,
         };
-        let out = dropout(&self.output.forward(&inter)?, self.hidden_dropout, train)?;
-        self.output_norm.forward_t(&(out + x)?, train)
+        let out = dropout(&self.output.forward(&inter)?, self.hidden_dropout, mode.dropout)?;
+        self.output_norm.forward_t(&(out + x)?, mode.differentiable)
     }
 }
 
@@ -209,13 +227,32 @@ impl Bert {
         Ok(Self { embeddings, layers, config: config.clone() })
     }
 
+    /// A trainable encoder: every tensor of `tensors` (Hugging Face names, as returned by
+    /// [`crate::weights::load_safetensors`]) becomes a [`candle_core::Var`] in `varmap`, so an optimizer
+    /// over `varmap.all_vars()` trains it. The inference path keeps working on the same variables.
+    pub fn trainable(
+        config: &BertConfig,
+        tensors: std::collections::HashMap<String, Tensor>,
+        varmap: &candle_nn::VarMap,
+        device: &candle_core::Device,
+    ) -> Result<Self> {
+        {
+            let mut data = varmap.data().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (name, t) in tensors {
+                data.insert(name, candle_core::Var::from_tensor(&t.to_device(device)?)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(varmap, DType::F32, device);
+        Self::new(config, vb)
+    }
+
     /// The configuration this encoder was built from.
     pub fn config(&self) -> &BertConfig {
         &self.config
     }
 
     /// Runs the encoder. `input_ids`, `token_type_ids`, `attention_mask`: `[b, s]` u32.
-    /// Returns the last hidden state `[b, s, hidden]`.
+    /// Returns the last hidden state `[b, s, hidden]`. `train`: dropout and gradients.
     pub fn forward_t(
         &self,
         input_ids: &Tensor,
@@ -223,13 +260,25 @@ impl Bert {
         attention_mask: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
+        let mode = if train { Mode::TRAIN } else { Mode::INFERENCE };
+        self.forward_mode(input_ids, token_type_ids, attention_mask, mode)
+    }
+
+    /// Like [`Bert::forward_t`] with an explicit [`Mode`].
+    pub fn forward_mode(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: Mode,
+    ) -> Result<Tensor> {
         let (b, s) = input_ids.dims2()?;
         // Additive mask: 0 where attended, a very large negative number where padded (as PyTorch's finfo.min).
         let mask = attention_mask.to_dtype(DType::F32)?;
         let mask = ((mask.ones_like()? - mask)? * f32::MIN as f64)?.reshape((b, 1, 1, s))?;
-        let mut x = self.embeddings.forward_t(input_ids, token_type_ids, train)?;
+        let mut x = self.embeddings.forward_t(input_ids, token_type_ids, mode)?;
         for layer in &self.layers {
-            x = layer.forward_t(&x, &mask, train)?;
+            x = layer.forward_t(&x, &mask, mode)?;
         }
         Ok(x)
     }

@@ -226,6 +226,7 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     if t == 0 {
         return Ok(Vec::new());
     }
+    let _turn = crate::util::compute_lock();
 
     // Embeddings + LayerNorm.
     let e = &bert.embeddings;
