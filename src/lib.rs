@@ -64,6 +64,7 @@ pub mod models;
 pub mod npy;
 pub mod prelude;
 pub mod progress;
+pub mod train;
 pub mod util;
 pub mod weights;
 

@@ -246,6 +246,37 @@ impl Bert {
         Self::new(config, vb)
     }
 
+    /// Every weight under its Hugging Face name (what `model.safetensors` holds), for saving and training.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        let e = &self.embeddings;
+        out.push(("embeddings.word_embeddings.weight".to_string(), e.word_embeddings.embeddings().clone()));
+        out.push(("embeddings.position_embeddings.weight".to_string(), e.position_embeddings.embeddings().clone()));
+        out.push(("embeddings.token_type_embeddings.weight".to_string(), e.token_type_embeddings.embeddings().clone()));
+        out.push(("embeddings.LayerNorm.weight".to_string(), e.layer_norm.weight.clone()));
+        out.push(("embeddings.LayerNorm.bias".to_string(), e.layer_norm.bias.clone()));
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("encoder.layer.{i}");
+            let lin = |out: &mut Vec<(String, Tensor)>, name: String, x: &Linear| {
+                out.push((format!("{name}.weight"), x.weight.clone()));
+                if let Some(b) = &x.bias {
+                    out.push((format!("{name}.bias"), b.clone()));
+                }
+            };
+            lin(&mut out, format!("{p}.attention.self.query"), &l.query);
+            lin(&mut out, format!("{p}.attention.self.key"), &l.key);
+            lin(&mut out, format!("{p}.attention.self.value"), &l.value);
+            lin(&mut out, format!("{p}.attention.output.dense"), &l.attn_output);
+            out.push((format!("{p}.attention.output.LayerNorm.weight"), l.attn_norm.weight.clone()));
+            out.push((format!("{p}.attention.output.LayerNorm.bias"), l.attn_norm.bias.clone()));
+            lin(&mut out, format!("{p}.intermediate.dense"), &l.intermediate);
+            lin(&mut out, format!("{p}.output.dense"), &l.output);
+            out.push((format!("{p}.output.LayerNorm.weight"), l.output_norm.weight.clone()));
+            out.push((format!("{p}.output.LayerNorm.bias"), l.output_norm.bias.clone()));
+        }
+        out
+    }
+
     /// The configuration this encoder was built from.
     pub fn config(&self) -> &BertConfig {
         &self.config

@@ -264,6 +264,89 @@ impl SentenceTransformer {
     }
 
     /// The modules after the Transformer: token embeddings `[b, s, h]` + mask `[b, s]` → `[b, dim]`.
+    pub fn pool_tokens(&self, tokens: Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.forward_from_tokens(tokens, mask)
+    }
+
+    /// Replaces the encoder's weights (used by `fit` to switch to trainable variables).
+    pub fn set_bert(&mut self, bert: Bert) {
+        self.transformer_mut().bert = bert;
+    }
+
+    /// Saves the model in the sentence-transformers format (loadable by `SentenceTransformer::load`
+    /// and by Python's `SentenceTransformer(path)`). Written to a temporary folder beside `path`
+    /// and renamed into place, so a crash never leaves a half-written model.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let name = path.file_name().ok_or_else(|| Error::InvalidInput(format!("{} is not a folder path", path.display())))?;
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+        let tmp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let result = self.write_to(&tmp).and_then(|_| {
+            let old = parent.join(format!(".{}.old-{}", name.to_string_lossy(), std::process::id()));
+            if path.exists() {
+                std::fs::rename(path, &old).map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
+            }
+            std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            let _ = std::fs::remove_dir_all(&old);
+            Ok(())
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn write_to(&self, dir: &Path) -> Result<()> {
+        let io = |what: &Path| {
+            let what = what.display().to_string();
+            move |e| Error::io(format!("writing {what}"), e)
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let json = |p: &Path, v: &dyn erased_json::Json| -> Result<()> {
+            std::fs::write(p, v.to_pretty()).map_err(io(p))
+        };
+        // Weights: the encoder's, plus any other tensor of the source file (e.g. the pooler).
+        let mut tensors: std::collections::HashMap<String, Tensor> =
+            self.transformer().bert.named_tensors().into_iter().map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?))).collect::<Result<_>>()?;
+        let src = self.path.join("model.safetensors");
+        if src.exists() {
+            for (k, t) in crate::weights::load_safetensors(&src, &Device::Cpu)? {
+                tensors.entry(k).or_insert(t);
+            }
+        }
+        candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
+        for f in ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"] {
+            let from = self.path.join(f);
+            if from.exists() {
+                std::fs::copy(&from, dir.join(f)).map_err(io(&dir.join(f)))?;
+            }
+        }
+        json(&dir.join("modules.json"), &self.entries)?;
+        let mut sb = self.transformer().config.clone();
+        sb.max_seq_length = Some(self.max_seq_length());
+        json(&dir.join("sentence_bert_config.json"), &sb)?;
+        json(&dir.join("config_sentence_transformers.json"), &self.config)?;
+        for (e, m) in self.entries.iter().zip(&self.modules) {
+            let sub = dir.join(&e.path);
+            match m {
+                Module::Transformer(_) => {}
+                Module::Pooling(p) => {
+                    std::fs::create_dir_all(&sub).map_err(io(&sub))?;
+                    json(&sub.join("config.json"), &p.config)?;
+                }
+                Module::Dense(_) => {
+                    std::fs::create_dir_all(&sub).map_err(io(&sub))?;
+                    for f in ["config.json", "model.safetensors"] {
+                        std::fs::copy(self.path.join(&e.path).join(f), sub.join(f)).map_err(io(&sub.join(f)))?;
+                    }
+                }
+                Module::Normalize(_) => std::fs::create_dir_all(&sub).map_err(io(&sub))?,
+            }
+        }
+        Ok(())
+    }
+
     fn forward_from_tokens(&self, tokens: Tensor, mask: &Tensor) -> Result<Tensor> {
         let tokens = Some(tokens);
         let mut sentence: Option<Tensor> = None;
@@ -378,6 +461,18 @@ impl SentenceTransformer {
     /// Embeds one sentence with default options.
     pub fn encode_one(&self, sentence: &str) -> Result<Vec<f32>> {
         Ok(self.encode(&[sentence], &EncodeOptions::default())?.into_flat())
+    }
+}
+
+mod erased_json {
+    /// Serialises any serde value as pretty JSON (object-safe helper for `write_to`).
+    pub trait Json {
+        fn to_pretty(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_pretty(&self) -> String {
+            serde_json::to_string_pretty(self).unwrap_or_default()
+        }
     }
 }
 

@@ -1,0 +1,476 @@
+//! Fine-tuning: `InputExample`, a seeded data loader, the lecture's training set, and `fit` with
+//! sentence-transformers' semantics (round-robin objectives, one AdamW with no decay on biases and
+//! LayerNorm, WarmupLinear, gradient clipping, evaluation + callback, atomic save of the best model).
+
+pub mod schedule;
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use candle_core::{backprop::GradStore, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+
+use crate::error::{Error, Result};
+use crate::evaluation::{EvalReport, Evaluator};
+use crate::losses::Loss;
+use crate::models::bert::{Bert, Mode};
+use crate::models::SentenceTransformer;
+use crate::progress::Progress;
+pub use schedule::LrSchedule;
+
+/// One training example: texts (anchor, positive[, negative] or a pair) and a label.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputExample {
+    /// The texts, one per column.
+    pub texts: Vec<String>,
+    /// The label (1.0 similar / 0.0 dissimilar, or a similarity score).
+    #[serde(default = "one")]
+    pub label: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl InputExample {
+    /// A pair with a label.
+    pub fn pair(a: impl Into<String>, b: impl Into<String>, label: f32) -> Self {
+        Self { texts: vec![a.into(), b.into()], label }
+    }
+}
+
+/// Reads jsonl `InputExample`s (`{"texts": ["anchor", "other"], "label": 1.0}` per line).
+pub fn read_examples(path: &Path) -> Result<Vec<InputExample>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let ex: InputExample = serde_json::from_str(line)
+            .map_err(|e| Error::InvalidInput(format!("{}:{}: not an InputExample: {e}", path.display(), n + 1)))?;
+        if ex.texts.len() < 2 {
+            return Err(Error::InvalidInput(format!("{}:{}: an example needs at least 2 texts", path.display(), n + 1)));
+        }
+        out.push(ex);
+    }
+    Ok(out)
+}
+
+/// A small seeded pseudo-random generator (splitmix64): shuffles are reproducible from `seed`.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Batches of examples, reshuffled each epoch from a seed (Python's `DataLoader(shuffle=True)`).
+#[derive(Debug, Clone)]
+pub struct DataLoader {
+    /// The examples.
+    pub examples: Vec<InputExample>,
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// Reshuffle every epoch.
+    pub shuffle: bool,
+    /// Seed of the shuffles.
+    pub seed: u64,
+}
+
+impl DataLoader {
+    /// A shuffling loader with seed 42.
+    pub fn new(examples: Vec<InputExample>, batch_size: usize) -> Self {
+        Self { examples, batch_size: batch_size.max(1), shuffle: true, seed: 42 }
+    }
+    /// Number of batches per epoch (the last one may be short, as with PyTorch's default).
+    pub fn len(&self) -> usize {
+        self.examples.len().div_ceil(self.batch_size)
+    }
+    /// True without examples.
+    pub fn is_empty(&self) -> bool {
+        self.examples.is_empty()
+    }
+    /// The batches (example indices) of an epoch.
+    pub fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let mut idx: Vec<usize> = (0..self.examples.len()).collect();
+        if self.shuffle {
+            Rng::new(self.seed.wrapping_add(epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut idx);
+        }
+        idx.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
+    }
+}
+
+/// The lecture's training set: every (query, positive) pair with label 1, plus one random
+/// negative per positive (label 0, never one of the query's positives), drawn with `seed`.
+/// Queries in `exclude` (e.g. test queries) are left out. Returns (positives, positives + negatives).
+pub fn build_training_pairs(
+    positives: &[(String, String)],
+    documents: &[String],
+    is_positive: impl Fn(&str, &str) -> bool,
+    exclude: &std::collections::BTreeSet<String>,
+    seed: u64,
+) -> Result<(Vec<InputExample>, Vec<InputExample>)> {
+    if documents.is_empty() {
+        return Err(Error::InvalidInput("no documents to draw negatives from".into()));
+    }
+    let mut rng = Rng::new(seed);
+    let mut pos = Vec::new();
+    let mut all = Vec::new();
+    for (q, d) in positives.iter().filter(|(q, _)| !exclude.contains(q)) {
+        pos.push(InputExample::pair(q.clone(), d.clone(), 1.0));
+        all.push(InputExample::pair(q.clone(), d.clone(), 1.0));
+    }
+    let n = pos.len();
+    for ex in pos.iter().take(n) {
+        let q = &ex.texts[0];
+        let mut tries = 0;
+        let neg = loop {
+            let cand = &documents[rng.below(documents.len())];
+            tries += 1;
+            if !is_positive(q, cand) || tries > 1000 {
+                break cand.clone();
+            }
+        };
+        all.push(InputExample::pair(q.clone(), neg, 0.0));
+    }
+    Ok((pos, all))
+}
+
+/// What `fit` reports to the callback after each evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainEvent {
+    /// The evaluator's primary score (NaN without evaluator).
+    pub score: f64,
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Training steps done in this epoch (-1 at the epoch's end, as in Python).
+    pub steps: i64,
+    /// Optimizer steps done in total.
+    pub global_step: usize,
+    /// Mean training loss since the last event.
+    pub loss: f64,
+    /// The evaluator's report, if any.
+    pub report: Option<EvalReport>,
+}
+
+/// `fit`'s settings, with Python's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct FitConfig {
+    /// Passes over the data (default 1).
+    pub epochs: usize,
+    /// Linear warm-up steps (default 10,000 in Python; the lecture uses 100).
+    pub warmup_steps: usize,
+    /// Learning-rate schedule (default WarmupLinear).
+    pub scheduler: LrSchedule,
+    /// Peak learning rate (default 2e-5).
+    pub lr: f64,
+    /// AdamW weight decay (default 0.01; never applied to biases and LayerNorm).
+    pub weight_decay: f64,
+    /// Gradient-norm clipping (default 1.0).
+    pub max_grad_norm: f64,
+    /// Evaluate every this many steps (0: only at epoch ends).
+    pub evaluation_steps: usize,
+    /// Stop after this many training steps in total (None: no limit).
+    pub max_steps: Option<usize>,
+    /// Longest input in tokens during training (None: the model's).
+    pub max_seq_length: Option<usize>,
+    /// Save the best model (by the evaluator's primary score; the last one without evaluator) here.
+    pub output_path: Option<PathBuf>,
+    /// Save a numbered checkpoint every this many steps into `checkpoint_path` (0: never).
+    pub checkpoint_save_steps: usize,
+    /// Where numbered checkpoints go.
+    pub checkpoint_path: Option<PathBuf>,
+    /// How many checkpoints to keep (oldest removed first).
+    pub checkpoint_save_total_limit: usize,
+    /// Show a progress bar.
+    pub show_progress_bar: bool,
+    /// Seed of shuffling and dropout-free determinism where possible.
+    pub seed: u64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            warmup_steps: 10_000,
+            scheduler: LrSchedule::WarmupLinear,
+            lr: 2e-5,
+            weight_decay: 0.01,
+            max_grad_norm: 1.0,
+            evaluation_steps: 0,
+            max_steps: None,
+            max_seq_length: None,
+            output_path: None,
+            checkpoint_save_steps: 0,
+            checkpoint_path: None,
+            checkpoint_save_total_limit: 0,
+            show_progress_bar: true,
+            seed: 42,
+        }
+    }
+}
+
+/// What `fit` returns: the loss of every optimizer step and every evaluation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainLog {
+    /// (global step, objective index, loss, learning rate) per optimizer step.
+    pub steps: Vec<(usize, usize, f64, f64)>,
+    /// Every evaluation, in order.
+    pub evaluations: Vec<TrainEvent>,
+    /// True when the callback or `max_steps` stopped training early.
+    pub stopped_early: bool,
+}
+
+/// One objective: a loader and its loss.
+pub struct Objective<'a> {
+    /// The batches.
+    pub loader: DataLoader,
+    /// The loss.
+    pub loss: &'a dyn Loss,
+}
+
+/// Embeds one text column of a batch in training mode → `[batch, dim]` with gradients.
+fn embed_column(model: &SentenceTransformer, bert: &Bert, texts: &[&str], max_len: usize) -> Result<Tensor> {
+    let t = model.transformer();
+    let enc = t.tokenize(texts)?;
+    let s = enc.iter().map(|e| e.len().min(max_len)).max().unwrap_or(1).max(1);
+    let b = texts.len();
+    let pad = bert.config().pad_token_id as u32;
+    let (mut ids, mut types, mut mask) = (vec![pad; b * s], vec![0u32; b * s], vec![0u32; b * s]);
+    for (r, e) in enc.iter().enumerate() {
+        let l = e.len().min(max_len);
+        ids[r * s..r * s + l].copy_from_slice(&e.get_ids()[..l]);
+        types[r * s..r * s + l].copy_from_slice(&e.get_type_ids()[..l]);
+        mask[r * s..r * s + l].iter_mut().for_each(|m| *m = 1);
+        if l < e.len() && l > 0 {
+            // Keep the closing [SEP] when cutting shorter than the tokenizer did.
+            ids[r * s + l - 1] = e.get_ids()[e.len() - 1];
+        }
+    }
+    let dev = model.device();
+    let ids = Tensor::from_vec(ids, (b, s), dev)?;
+    let types = Tensor::from_vec(types, (b, s), dev)?;
+    let mask = Tensor::from_vec(mask, (b, s), dev)?;
+    let tokens = bert.forward_mode(&ids, &types, &mask, Mode::TRAIN)?;
+    model.pool_tokens(tokens, &mask)
+}
+
+/// Scales the gradients so their global L2 norm is at most `max_norm`; returns the norm before.
+fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Result<f64> {
+    let mut total = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            total += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+    }
+    let norm = total.sqrt();
+    if max_norm > 0.0 && norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        for v in vars {
+            if let Some(g) = grads.remove(v.as_tensor()) {
+                grads.insert(v.as_tensor(), (g * scale)?);
+            }
+        }
+    }
+    Ok(norm)
+}
+
+/// AdamW over two parameter groups, as sentence-transformers builds them: weight decay for
+/// every parameter whose name contains none of `bias`, `LayerNorm.bias`, `LayerNorm.weight`.
+pub struct GroupedAdamW {
+    decay: AdamW,
+    no_decay: AdamW,
+}
+
+impl GroupedAdamW {
+    /// Groups `varmap`'s variables by name.
+    pub fn new(varmap: &VarMap, lr: f64, weight_decay: f64) -> Result<Self> {
+        let data = varmap.data().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (mut d, mut nd) = (Vec::new(), Vec::new());
+        for (name, var) in data.iter() {
+            if ["bias", "LayerNorm.bias", "LayerNorm.weight"].iter().any(|s| name.contains(s)) {
+                nd.push(var.clone());
+            } else {
+                d.push(var.clone());
+            }
+        }
+        let p = |wd| ParamsAdamW { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: wd };
+        Ok(Self { decay: AdamW::new(d, p(weight_decay))?, no_decay: AdamW::new(nd, p(0.0))? })
+    }
+    /// Sets the learning rate of both groups.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.decay.set_learning_rate(lr);
+        self.no_decay.set_learning_rate(lr);
+    }
+    /// One update.
+    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.decay.step(grads)?;
+        self.no_decay.step(grads)?;
+        Ok(())
+    }
+}
+
+/// Fine-tunes `model` (Python's `model.fit(train_objectives, evaluator, epochs, warmup_steps, …,
+/// callback)`).
+///
+/// Each step visits every objective once (round-robin), one optimizer step each; an epoch has as
+/// many steps as the shortest loader. The learning rate follows `scheduler` over
+/// `t_total = steps_per_epoch × objectives × epochs` optimizer steps. After every
+/// `evaluation_steps` steps and at each epoch's end the evaluator runs and
+/// `callback(&TrainEvent)` is called; returning `ControlFlow::Break(())` stops training (a
+/// notebook's "interrupt" cannot stop Rust code; this and `max_steps` can). The best model is
+/// saved to `output_path` atomically.
+pub fn fit(
+    model: &mut SentenceTransformer,
+    objectives: &[Objective<'_>],
+    config: &FitConfig,
+    evaluator: Option<&dyn Evaluator>,
+    mut callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
+) -> Result<TrainLog> {
+    if objectives.is_empty() || objectives.iter().any(|o| o.loader.is_empty()) {
+        return Err(Error::InvalidInput("fit needs at least one objective, each with examples".into()));
+    }
+    let max_len = config.max_seq_length.unwrap_or_else(|| model.max_seq_length()).min(model.max_seq_length());
+    let varmap = VarMap::new();
+    let bert = Bert::trainable(
+        model.transformer().bert.config(),
+        model.transformer().bert.named_tensors().into_iter().collect(),
+        &varmap,
+        model.device(),
+    )?;
+    model.set_bert(bert.clone());
+    let vars = varmap.all_vars();
+    let mut opt = GroupedAdamW::new(&varmap, config.lr, config.weight_decay)?;
+    let steps_per_epoch = objectives.iter().map(|o| o.loader.len()).min().unwrap_or(0);
+    let t_total = steps_per_epoch * objectives.len() * config.epochs;
+    let mut log = TrainLog::default();
+    let mut best = f64::NEG_INFINITY;
+    let mut global = 0usize;
+    let mut train_steps = 0usize;
+    let mut loss_acc = (0.0, 0usize);
+    let mut progress = Progress::new((steps_per_epoch * config.epochs) as u64, "Iteration", config.show_progress_bar);
+
+    let mut evaluate = |model: &SentenceTransformer, epoch: usize, steps: i64, global: usize, loss_acc: &mut (f64, usize), log: &mut TrainLog| -> Result<ControlFlow<()>> {
+        let report = match evaluator {
+            Some(e) => Some(e.evaluate(model)?),
+            None => None,
+        };
+        let score = report.as_ref().map_or(f64::NAN, EvalReport::primary_score);
+        let loss = if loss_acc.1 == 0 { f64::NAN } else { loss_acc.0 / loss_acc.1 as f64 };
+        *loss_acc = (0.0, 0);
+        let event = TrainEvent { score, epoch, steps, global_step: global, loss, report };
+        if let Some(out) = &config.output_path {
+            if evaluator.is_some() && score > best {
+                best = score;
+                model.save(out)?;
+            }
+        }
+        let flow = callback(&event);
+        log.evaluations.push(event);
+        Ok(flow)
+    };
+
+    'outer: for epoch in 0..config.epochs {
+        let batches: Vec<Vec<Vec<usize>>> = objectives.iter().map(|o| o.loader.batches(epoch)).collect();
+        for step in 0..steps_per_epoch {
+            if config.max_steps.is_some_and(|m| train_steps >= m) {
+                log.stopped_early = true;
+                break 'outer;
+            }
+            for (k, obj) in objectives.iter().enumerate() {
+                let batch: Vec<&InputExample> = batches[k][step].iter().map(|&i| &obj.loader.examples[i]).collect();
+                let batch: Vec<&InputExample> =
+                    if obj.loss.positives_only() { batch.into_iter().filter(|e| e.label > 0.0).collect() } else { batch };
+                if batch.is_empty() {
+                    continue;
+                }
+                let columns = batch.iter().map(|e| e.texts.len()).min().unwrap_or(0);
+                let mut embs = Vec::with_capacity(columns);
+                for c in 0..columns {
+                    let texts: Vec<&str> = batch.iter().map(|e| e.texts[c].as_str()).collect();
+                    embs.push(embed_column(model, &bert, &texts, max_len)?);
+                }
+                let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
+                let loss = obj.loss.compute_loss_from_embeddings(&embs, &labels)?;
+                let lr = config.lr * config.scheduler.factor(global, config.warmup_steps, t_total);
+                opt.set_learning_rate(lr);
+                let mut grads = loss.backward()?;
+                clip_grad_norm(&mut grads, &vars, config.max_grad_norm)?;
+                opt.step(&grads)?;
+                let l = loss.to_scalar::<f32>()? as f64;
+                log.steps.push((global, k, l, lr));
+                loss_acc.0 += l;
+                loss_acc.1 += 1;
+                global += 1;
+            }
+            train_steps += 1;
+            progress.inc(1);
+            if config.evaluation_steps > 0 && (step + 1) % config.evaluation_steps == 0 {
+                if evaluate(model, epoch, (step + 1) as i64, global, &mut loss_acc, &mut log)?.is_break() {
+                    log.stopped_early = true;
+                    break 'outer;
+                }
+            }
+            if config.checkpoint_save_steps > 0 && train_steps % config.checkpoint_save_steps == 0 {
+                if let Some(dir) = &config.checkpoint_path {
+                    save_checkpoint(model, dir, train_steps, config.checkpoint_save_total_limit)?;
+                }
+            }
+        }
+        if evaluate(model, epoch, -1, global, &mut loss_acc, &mut log)?.is_break() {
+            log.stopped_early = true;
+            break;
+        }
+    }
+    progress.finish();
+    if let Some(out) = &config.output_path {
+        if evaluator.is_none() {
+            model.save(out)?;
+        }
+    }
+    Ok(log)
+}
+
+fn save_checkpoint(model: &SentenceTransformer, dir: &Path, step: usize, keep: usize) -> Result<()> {
+    model.save(&dir.join(format!("checkpoint-{step}")))?;
+    if keep > 0 {
+        let mut existing: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_prefix("checkpoint-").and_then(|n| n.parse().ok()).map(|n| (n, e.path()))
+            })
+            .collect();
+        existing.sort();
+        while existing.len() > keep {
+            let (_, p) = existing.remove(0);
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+    Ok(())
+}
