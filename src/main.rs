@@ -168,6 +168,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fine-tune a bi-encoder on jsonl InputExamples (`{"texts": [a, b], "label": 1.0}` per line).
+    Fit {
+        #[arg(long, default_value = "all-MiniLM-L6-v2")]
+        model: String,
+        /// Training examples (jsonl).
+        #[arg(long)]
+        train: PathBuf,
+        /// Losses, comma-separated, each one objective over the same data: mnrl (label-1 pairs),
+        /// online-contrastive, contrastive, cosine.
+        #[arg(long, default_value = "mnrl,online-contrastive")]
+        loss: String,
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 128)]
+        max_seq_length: usize,
+        #[arg(long, default_value_t = 100)]
+        warmup_steps: usize,
+        #[arg(long, default_value_t = 2e-5)]
+        lr: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Stop after this many training steps.
+        #[arg(long)]
+        max_steps: Option<usize>,
+        /// Evaluate on an STS Benchmark file after each epoch (best model is saved).
+        #[arg(long)]
+        eval_sts: Option<PathBuf>,
+        /// Output folder (sentence-transformers format, written atomically).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long)]
+        progress: bool,
+    },
+    /// Training throughput benchmark (MNRL, pairs/s) on the first N lines of a file paired with the next line.
+    BenchFit {
+        #[arg(long, default_value = "all-MiniLM-L6-v2")]
+        model: String,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value_t = 160)]
+        pairs: usize,
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 128)]
+        max_seq_length: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encoding throughput benchmark: sentences/s, tokens/s, peak RSS.
     BenchEncode {
         #[arg(long, default_value = "all-MiniLM-L6-v2")]
@@ -397,6 +447,69 @@ fn run(cli: Cli) -> sbert::Result<()> {
                     "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
                     rayon::current_num_threads(), peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
                 );
+            }
+        }
+        Command::Fit { model, train, loss, epochs, batch_size, max_seq_length, warmup_steps, lr, seed, max_steps, eval_sts, output, progress } => {
+            use sbert::losses::*;
+            let examples = sbert::train::read_examples(&train)?;
+            let mut m = SentenceTransformer::load(&model)?;
+            let losses: Vec<Box<dyn Loss>> = loss
+                .split(',')
+                .map(|l| -> sbert::Result<Box<dyn Loss>> {
+                    Ok(match l.trim() {
+                        "mnrl" | "MultipleNegativesRankingLoss" => Box::new(MultipleNegativesRankingLoss::default()),
+                        "online-contrastive" | "OnlineContrastiveLoss" => Box::new(OnlineContrastiveLoss::default()),
+                        "contrastive" | "ContrastiveLoss" => Box::new(ContrastiveLoss::default()),
+                        "cosine" | "CosineSimilarityLoss" => Box::new(CosineSimilarityLoss),
+                        other => return Err(Error::InvalidInput(format!("unknown loss '{other}' (mnrl, online-contrastive, contrastive, cosine)"))),
+                    })
+                })
+                .collect::<sbert::Result<_>>()?;
+            let objectives: Vec<sbert::train::Objective> = losses
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let ex: Vec<_> = if l.positives_only() { examples.iter().filter(|e| e.label > 0.0).cloned().collect() } else { examples.clone() };
+                    let mut loader = sbert::train::DataLoader::new(ex, batch_size);
+                    loader.seed = seed.wrapping_add(k as u64);
+                    sbert::train::Objective { loader, loss: l.as_ref() }
+                })
+                .collect();
+            let evaluator = match &eval_sts {
+                Some(p) => Some(sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&sbert::datasets::sts::read_sts(p)?)?.name("sts")),
+                None => None,
+            };
+            let config = sbert::train::FitConfig {
+                epochs, warmup_steps, lr, seed, max_steps, max_seq_length: Some(max_seq_length),
+                output_path: Some(output.clone()), show_progress_bar: progress, ..Default::default()
+            };
+            let ev = evaluator.as_ref().map(|e| e as &dyn sbert::evaluation::Evaluator);
+            let log = sbert::train::fit(&mut m, &objectives, &config, ev, |e| {
+                eprintln!("epoch {} steps {}: score {:.6}, mean loss {:.4}", e.epoch, e.steps, e.score, e.loss);
+                std::ops::ControlFlow::Continue(())
+            })?;
+            eprintln!("trained {} optimizer steps; saved to {}", log.steps.len(), output.display());
+        }
+        Command::BenchFit { model, input, pairs, batch_size, max_seq_length, json } => {
+            let lines = sbert::data::read_lines(&input)?;
+            if lines.len() < pairs + 1 {
+                return Err(Error::InvalidInput(format!("need at least {} lines", pairs + 1)));
+            }
+            let examples: Vec<_> = (0..pairs).map(|i| sbert::train::InputExample::pair(lines[i].clone(), lines[i + 1].clone(), 1.0)).collect();
+            let mut m = SentenceTransformer::load(&model)?;
+            let mnrl = sbert::losses::MultipleNegativesRankingLoss::default();
+            let objectives = [sbert::train::Objective { loader: sbert::train::DataLoader::new(examples, batch_size), loss: &mnrl }];
+            let config = sbert::train::FitConfig { warmup_steps: 10, max_seq_length: Some(max_seq_length), show_progress_bar: false, ..Default::default() };
+            let t0 = Instant::now();
+            let log = sbert::train::fit(&mut m, &objectives, &config, None, |_| std::ops::ControlFlow::Continue(()))?;
+            let secs = t0.elapsed().as_secs_f64();
+            let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
+                "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("fit (MNRL): {pairs} pairs, batch {batch_size}, max_seq_length {max_seq_length}: {secs:.1} s, {:.2} pairs/s ({:.2} s/step), peak RSS {} MiB",
+                    pairs as f64 / secs, secs / log.steps.len().max(1) as f64, peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")));
             }
         }
         Command::BenchEncode { model, input, limit, batch_size, json } => {

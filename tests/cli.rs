@@ -204,3 +204,33 @@ fn bench_search_reports_json() {
     let best = (0..3000).map(|j| (j, q[0].iter().zip(&c[j]).map(|(a, b)| a * b).sum::<f32>())).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
     assert_eq!(v["first_hit"][0], best.0);
 }
+
+#[test]
+fn fit_cli_trains_and_saves_a_loadable_model() {
+    let dir = temp_dir("cli-fit");
+    let model_dir = tiny_model_dir(true);
+    let mut lines = String::new();
+    for k in (5..60).step_by(4) {
+        lines.push_str(&format!("{}\n", serde_json::json!({"texts": [format!("w{k} w{}", k + 1), format!("w{} w{}", k + 2, k + 3)], "label": 1.0})));
+        lines.push_str(&format!("{}\n", serde_json::json!({"texts": [format!("w{k} w{}", k + 1), format!("w{} w{}", 90 - k / 2, 91 - k / 2)], "label": 0.0})));
+    }
+    std::fs::write(dir.join("train.jsonl"), lines).unwrap();
+    let out = dir.join("model");
+    let o = sbert(&["fit", "--model", model_dir.to_str().unwrap(), "--train", dir.join("train.jsonl").to_str().unwrap(), "--batch-size", "4", "--warmup-steps", "1", "--lr", "1e-3", "--max-steps", "3", "--output", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("trained 6 optimizer steps"), "{}", String::from_utf8_lossy(&o.stderr));
+    let trained = SentenceTransformer::load(out.to_str().unwrap()).unwrap();
+    let base = SentenceTransformer::load(model_dir.to_str().unwrap()).unwrap();
+    let a = trained.encode(&["w10 w11"], &EncodeOptions::default()).unwrap();
+    let b = base.encode(&["w10 w11"], &EncodeOptions::default()).unwrap();
+    assert!(max_abs_diff(&a[0], &b[0]) > 1e-6, "training should change the model");
+    for f in ["modules.json", "config.json", "tokenizer.json", "model.safetensors", "sentence_bert_config.json", "1_Pooling/config.json", "config_sentence_transformers.json"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    // Bad input: a line that is not an InputExample.
+    std::fs::write(dir.join("bad.jsonl"), "{\"texts\": [\"only one\"]}\n").unwrap();
+    let o = sbert(&["fit", "--model", model_dir.to_str().unwrap(), "--train", dir.join("bad.jsonl").to_str().unwrap(), "--output", dir.join("m2").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.jsonl:1"));
+    assert!(!dir.join("m2").exists());
+}
