@@ -111,10 +111,15 @@ pub(crate) fn to_html(sections: &[Section]) -> String {
     h
 }
 
-/// Prints HTML the way evcxr's Jupyter kernel expects rich output.
+/// The block evcxr's Jupyter kernel turns into rich output (`EVCXR_BEGIN_CONTENT <mime>` … `EVCXR_END_CONTENT`).
+pub fn evcxr_block(mime: &str, content: &str) -> String {
+    format!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT\n")
+}
+
+/// Prints HTML the way evcxr's Jupyter kernel expects rich output, in one write.
 pub(crate) fn emit_html(html: &str) {
     use std::io::Write;
-    let msg = format!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT\n");
+    let msg = evcxr_block("text/html", html);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(msg.as_bytes());
     let _ = out.flush();

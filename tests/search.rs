@@ -214,3 +214,12 @@ fn npy_round_trip_and_atomic_write() {
     // Writing into a missing folder fails cleanly.
     assert!(sbert::npy::write_npy(&dir.join("missing/x.npy"), &e).is_err());
 }
+
+#[test]
+fn evcxr_rich_output_block() {
+    let emb = Embeddings::from_vec2(vec![vec![1.0, 0.0], vec![0.6, 0.8]]).unwrap().with_texts(&["x", "y"]).unwrap();
+    let html = top_pairs(&emb, 1).unwrap().to_html();
+    let block = sbert::display::evcxr_block("text/html", &html);
+    assert!(block.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table"));
+    assert!(block.ends_with("</table>\nEVCXR_END_CONTENT\n"));
+}
