@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod cross_encoder;
 pub mod data;
 pub mod datasets;
 pub mod display;

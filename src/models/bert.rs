@@ -31,6 +31,9 @@ impl Linear {
     pub(crate) fn from_parts(weight: Tensor, bias: Option<Tensor>) -> Self {
         Self { weight, bias }
     }
+    pub(crate) fn out_dim(&self) -> usize {
+        self.weight.dims().first().copied().unwrap_or(0)
+    }
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let in_dim = *dims.last().unwrap_or(&0);
