@@ -219,3 +219,32 @@ impl Ranking {
         crate::display::emit_html(&self.to_html());
     }
 }
+
+/// Retrieve & re-rank: each query's bi-encoder top `rerank_top` documents of `run`, re-scored by the
+/// cross-encoder and sorted by that score (best first, ties by the bi-encoder's order). Documents
+/// past `rerank_top` are dropped. `doc_text(id)` gives a document's text.
+pub fn rerank_run(
+    cross_encoder: &CrossEncoder,
+    queries: &[crate::datasets::Query],
+    run: &crate::evaluation::retrieval::RankedRun,
+    doc_text: impl Fn(&str) -> Option<String>,
+    rerank_top: usize,
+    opts: &PredictOptions,
+) -> Result<crate::evaluation::retrieval::RankedRun> {
+    let texts: std::collections::HashMap<&str, &str> = queries.iter().map(|q| (q.id.as_str(), q.text.as_str())).collect();
+    let mut out = Vec::with_capacity(run.len());
+    for (qid, docs) in run {
+        let q = texts.get(qid.as_str()).ok_or_else(|| Error::InvalidInput(format!("query {qid} of the run has no text")))?;
+        let top: Vec<&(String, f32)> = docs.iter().take(rerank_top).collect();
+        let doc_texts: Vec<String> = top
+            .iter()
+            .map(|(d, _)| doc_text(d).ok_or_else(|| Error::InvalidInput(format!("document {d} of the run has no text"))))
+            .collect::<Result<_>>()?;
+        let pairs: Vec<(&str, &str)> = doc_texts.iter().map(|t| (*q, t.as_str())).collect();
+        let scores = cross_encoder.predict(&pairs, opts)?;
+        let mut order: Vec<usize> = (0..top.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        out.push((qid.clone(), order.into_iter().map(|i| (top[i].0.clone(), scores[i])).collect()));
+    }
+    Ok(out)
+}

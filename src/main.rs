@@ -84,6 +84,12 @@ enum Command {
         batch_size: usize,
         #[arg(long)]
         progress: bool,
+        /// Re-rank the bi-encoder's hits with this cross-encoder (folder or id).
+        #[arg(long)]
+        rerank: Option<String>,
+        /// How many bi-encoder hits per query the cross-encoder re-scores (the run keeps only these).
+        #[arg(long, default_value_t = 100)]
+        rerank_top: usize,
     },
     /// trec_eval measures of a run (TREC or BEIR qrels).
     Evaluate {
@@ -327,7 +333,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 print!("{pairs}");
             }
         }
-        Command::Search { model, corpus, queries, top_k, score, run, tag, batch_size, progress } => {
+        Command::Search { model, corpus, queries, top_k, score, run, tag, batch_size, progress, rerank, rerank_top } => {
             let score_function: ScoreFunction = score.parse()?;
             if tag.chars().any(char::is_whitespace) || tag.is_empty() {
                 return Err(Error::InvalidInput("--tag must be one word".into()));
@@ -346,7 +352,14 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 queries: qs.iter().map(|q| sbert::datasets::Query { id: q.id.clone(), text: q.contents() }).collect(),
                 qrels: Default::default(),
             };
-            let ranked = sbert::evaluation::retrieval::retrieve(&model, &ds, top_k, score_function, &opts)?;
+            let depth = if rerank.is_some() { top_k.max(rerank_top) } else { top_k };
+            let mut ranked = sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
+            if let Some(ce) = &rerank {
+                let ce = sbert::cross_encoder::CrossEncoder::load(ce)?;
+                let by_id: std::collections::HashMap<&str, String> = docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
+                let popts = sbert::cross_encoder::PredictOptions { show_progress_bar: progress, ..Default::default() };
+                ranked = sbert::cross_encoder::rerank_run(&ce, &ds.queries, &ranked, |id| by_id.get(id).cloned(), rerank_top, &popts)?;
+            }
             sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
             eprintln!("searched {} queries in {} documents; wrote {}", qs.len(), docs.len(), run.display());
         }

@@ -100,3 +100,35 @@ fn label_count_mismatch_and_missing_head_are_errors() {
     let e = CrossEncoder::from_dir(&dir, &Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("classifier.weight"), "{e}");
 }
+
+/// `sbert search --rerank`: the run holds the bi-encoder's top-N re-ordered by the cross-encoder.
+#[test]
+fn cli_search_with_rerank() {
+    let (ce_dir, _, _) = tiny_cross_encoder(1);
+    let bi = tiny_model_dir(true);
+    let dir = temp_dir("cli-rerank");
+    let docs: Vec<(String, String)> = (0..8).map(|i| (format!("d{i}"), format!("w{} w{} w{}", 10 + i, 20 + i, 30 + 2 * i))).collect();
+    std::fs::write(dir.join("c.tsv"), docs.iter().map(|(i, t)| format!("{i}\t{t}\n")).collect::<String>()).unwrap();
+    std::fs::write(dir.join("q.tsv"), "q1\tw11 w21\nq2\tw40 w41\n").unwrap();
+    let run = dir.join("run.txt");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
+        .args(["search", "--model", bi.to_str().unwrap(), "--corpus", dir.join("c.tsv").to_str().unwrap(), "--queries", dir.join("q.tsv").to_str().unwrap()])
+        .args(["--top-k", "5", "--rerank", ce_dir.to_str().unwrap(), "--rerank-top", "4", "--run", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Vec<String>> = std::fs::read_to_string(&run).unwrap().lines().map(|l| l.split(' ').map(str::to_string).collect()).collect();
+    assert_eq!(lines.len(), 8, "4 re-ranked hits per query");
+    let ce = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap();
+    for q in [("q1", "w11 w21"), ("q2", "w40 w41")] {
+        let mine: Vec<&Vec<String>> = lines.iter().filter(|l| l[0] == q.0).collect();
+        let texts: Vec<&str> = mine.iter().map(|l| docs.iter().find(|d| d.0 == l[2]).unwrap().1.as_str()).collect();
+        let pairs: Vec<(&str, &str)> = texts.iter().map(|t| (q.1, *t)).collect();
+        let scores = ce.predict(&pairs, &PredictOptions::default()).unwrap();
+        for (k, l) in mine.iter().enumerate() {
+            assert!((l[4].parse::<f32>().unwrap() - scores[k]).abs() < 1e-6);
+            assert_eq!(l[3], (k + 1).to_string());
+        }
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "run is in cross-encoder order");
+    }
+}
