@@ -108,16 +108,9 @@ impl CrossEncoder {
         let mut progress = Progress::new(enc.len().div_ceil(opts.batch_size) as u64, "Batches", opts.show_progress_bar);
         let pad = self.bert.config().pad_token_id as u32;
         for batch in order.chunks(opts.batch_size) {
-            let (b, s) = (batch.len(), batch.iter().map(|&i| enc[i].len()).max().unwrap_or(1).max(1));
-            let (mut ids, mut types, mut mask) = (vec![pad; b * s], vec![0u32; b * s], vec![0u32; b * s]);
-            for (r, &i) in batch.iter().enumerate() {
-                let e = &enc[i];
-                ids[r * s..r * s + e.len()].copy_from_slice(e.get_ids());
-                types[r * s..r * s + e.len()].copy_from_slice(e.get_type_ids());
-                mask[r * s..r * s + e.len()].iter_mut().for_each(|m| *m = 1);
-            }
-            let t = |v: Vec<u32>| Tensor::from_vec(v, (b, s), &self.device);
-            let hidden = self.bert.forward_t(&t(ids)?, &t(types)?, &t(mask)?, false)?;
+            let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &enc[i]).collect();
+            let p = crate::models::pad_batch(&encs, usize::MAX, pad, &self.device)?;
+            let hidden = self.bert.forward_t(&p.ids, &p.types, &p.mask, false)?;
             let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
             let logits = self.classifier.forward(&self.pooler.forward(&cls)?.tanh()?)?.to_vec2::<f32>()?;
             for (r, &i) in batch.iter().enumerate() {

@@ -274,7 +274,7 @@ impl Tabular for EvalReport {
 
 impl Tabular for IrEvaluation {
     fn sections(&self) -> Vec<Section> {
-        let rows = self.measures.iter().map(|m| vec![m.clone(), format!("{:.4}", self.mean[m])]).collect();
+        let rows = self.measures.iter().map(|m| vec![m.clone(), format!("{:.4}", self.mean.get(m).copied().unwrap_or(f64::NAN))]).collect();
         vec![Section {
             title: Some(format!("trec_eval measures, mean over {} queries", self.per_query.len())),
             header: vec!["measure".into(), "all".into()],

@@ -61,15 +61,9 @@ impl Embeddings {
         use rayon::prelude::*;
         let mut data = vec![0f32; n * dim];
         data.par_chunks_mut(dim.max(1)).enumerate().for_each(|(i, row)| {
-            // splitmix64 per row, Box–Muller for normal deviates.
-            let mut state = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let mut next = || {
-                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-            };
+            // One splitmix64 stream per row, Box–Muller for normal deviates.
+            let mut rng = crate::train::Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut next = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             for v in row.iter_mut() {
                 let (u1, u2) = (next().max(1e-300), next());
                 *v = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;

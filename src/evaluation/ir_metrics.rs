@@ -231,12 +231,12 @@ impl IrEvaluation {
         if per_query {
             for (q, vals) in &self.per_query {
                 for m in &self.measures {
-                    s.push_str(&format!("{:<22}\t{}\t{:.4}\n", m, q, vals[m]));
+                    s.push_str(&format!("{:<22}\t{}\t{:.4}\n", m, q, vals.get(m).copied().unwrap_or(f64::NAN)));
                 }
             }
         }
         for m in &self.measures {
-            s.push_str(&format!("{:<22}\tall\t{:.4}\n", m, self.mean[m]));
+            s.push_str(&format!("{:<22}\tall\t{:.4}\n", m, self.mean.get(m).copied().unwrap_or(f64::NAN)));
         }
         s
     }

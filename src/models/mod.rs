@@ -410,18 +410,10 @@ impl SentenceTransformer {
         let mut progress = Progress::new(n.div_ceil(opts.batch_size) as u64, "Batches", opts.show_progress_bar);
         for batch in order.chunks(opts.batch_size) {
             let b = batch.len();
-            let s = batch.iter().map(|&i| lens[i]).max().unwrap_or(0).max(1);
-            let mut ids = vec![pad; b * s];
-            let mut types = vec![0u32; b * s];
-            let mut mask = vec![0u32; b * s];
-            for (r, &i) in batch.iter().enumerate() {
-                let e = &encodings[i];
-                let l = e.len();
-                ids[r * s..r * s + l].copy_from_slice(e.get_ids());
-                types[r * s..r * s + l].copy_from_slice(e.get_type_ids());
-                mask[r * s..r * s + l].iter_mut().for_each(|m| *m = 1);
-            }
-            let mask = Tensor::from_vec(mask, (b, s), &self.device)?;
+            let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let padded_batch = pad_batch(&encs, usize::MAX, pad, &self.device)?;
+            let s = padded_batch.seq_len;
+            let mask = padded_batch.mask;
             let emb = if self.device.is_cpu() {
                 // Fast path: no padding inside BERT; the hidden states are laid out padded only for pooling.
                 let seqs: Vec<(&[u32], &[u32])> =
@@ -438,9 +430,7 @@ impl SentenceTransformer {
                 let tokens = Tensor::from_vec(padded, (b, s, h), &self.device)?;
                 self.forward_from_tokens(tokens, &mask)?
             } else {
-                let ids = Tensor::from_vec(ids, (b, s), &self.device)?;
-                let types = Tensor::from_vec(types, (b, s), &self.device)?;
-                self.forward_t(&ids, &types, &mask, false)?
+                self.forward_t(&padded_batch.ids, &padded_batch.types, &mask, false)?
             };
             let emb = emb.to_device(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
             if emb.len() != b * dim {
@@ -462,6 +452,37 @@ impl SentenceTransformer {
     pub fn encode_one(&self, sentence: &str) -> Result<Vec<f32>> {
         Ok(self.encode(&[sentence], &EncodeOptions::default())?.into_flat())
     }
+}
+
+/// Token ids, type ids and attention mask of a batch, right-padded to its longest sequence.
+pub(crate) struct PaddedBatch {
+    pub ids: Tensor,
+    pub types: Tensor,
+    pub mask: Tensor,
+    pub seq_len: usize,
+}
+
+/// Pads `encodings` into `[b, s]` tensors (`pad` in the padding, mask 0 there). Sequences longer
+/// than `max_len` are cut to it, keeping their final token (the closing `[SEP]`).
+pub(crate) fn pad_batch(encodings: &[&tokenizers::Encoding], max_len: usize, pad: u32, device: &Device) -> Result<PaddedBatch> {
+    let b = encodings.len();
+    let s = encodings.iter().map(|e| e.len().min(max_len)).max().unwrap_or(1).max(1);
+    let (mut ids, mut types, mut mask) = (vec![pad; b * s], vec![0u32; b * s], vec![0u32; b * s]);
+    for (r, e) in encodings.iter().enumerate() {
+        let l = e.len().min(max_len);
+        ids[r * s..r * s + l].copy_from_slice(&e.get_ids()[..l]);
+        types[r * s..r * s + l].copy_from_slice(&e.get_type_ids()[..l]);
+        mask[r * s..r * s + l].iter_mut().for_each(|m| *m = 1);
+        if l < e.len() && l > 0 {
+            ids[r * s + l - 1] = e.get_ids()[e.len() - 1];
+        }
+    }
+    Ok(PaddedBatch {
+        ids: Tensor::from_vec(ids, (b, s), device)?,
+        types: Tensor::from_vec(types, (b, s), device)?,
+        mask: Tensor::from_vec(mask, (b, s), device)?,
+        seq_len: s,
+    })
 }
 
 mod erased_json {

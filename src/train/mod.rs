@@ -255,26 +255,10 @@ pub struct Objective<'a> {
 
 /// Embeds one text column of a batch in training mode → `[batch, dim]` with gradients.
 fn embed_column(model: &SentenceTransformer, bert: &Bert, texts: &[&str], max_len: usize) -> Result<Tensor> {
-    let t = model.transformer();
-    let enc = t.tokenize(texts)?;
-    let s = enc.iter().map(|e| e.len().min(max_len)).max().unwrap_or(1).max(1);
-    let b = texts.len();
+    let enc = model.transformer().tokenize(texts)?;
+    let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
     let pad = bert.config().pad_token_id as u32;
-    let (mut ids, mut types, mut mask) = (vec![pad; b * s], vec![0u32; b * s], vec![0u32; b * s]);
-    for (r, e) in enc.iter().enumerate() {
-        let l = e.len().min(max_len);
-        ids[r * s..r * s + l].copy_from_slice(&e.get_ids()[..l]);
-        types[r * s..r * s + l].copy_from_slice(&e.get_type_ids()[..l]);
-        mask[r * s..r * s + l].iter_mut().for_each(|m| *m = 1);
-        if l < e.len() && l > 0 {
-            // Keep the closing [SEP] when cutting shorter than the tokenizer did.
-            ids[r * s + l - 1] = e.get_ids()[e.len() - 1];
-        }
-    }
-    let dev = model.device();
-    let ids = Tensor::from_vec(ids, (b, s), dev)?;
-    let types = Tensor::from_vec(types, (b, s), dev)?;
-    let mask = Tensor::from_vec(mask, (b, s), dev)?;
+    let crate::models::PaddedBatch { ids, types, mask, .. } = crate::models::pad_batch(&encs, max_len, pad, model.device())?;
     let tokens = bert.forward_mode(&ids, &types, &mask, Mode::TRAIN)?;
     model.pool_tokens(tokens, &mask)
 }
