@@ -61,13 +61,9 @@ impl Embeddings {
         use rayon::prelude::*;
         let mut data = vec![0f32; n * dim];
         data.par_chunks_mut(dim.max(1)).enumerate().for_each(|(i, row)| {
-            // One splitmix64 stream per row, Box–Muller for normal deviates.
+            // One splitmix64 stream per row.
             let mut rng = crate::train::Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let mut next = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            for v in row.iter_mut() {
-                let (u1, u2) = (next().max(1e-300), next());
-                *v = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
-            }
+            row.iter_mut().for_each(|v| *v = rng.normal() as f32);
         });
         crate::models::normalize::normalize_rows(&mut data, dim);
         Self::from_flat(data, n, dim)

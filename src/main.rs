@@ -87,7 +87,8 @@ enum Command {
         /// Re-rank the bi-encoder's hits with this cross-encoder (folder or id).
         #[arg(long)]
         rerank: Option<String>,
-        /// How many bi-encoder hits per query the cross-encoder re-scores (the run keeps only these).
+        /// How many bi-encoder hits per query the cross-encoder re-scores (retrieves max(top-k, this);
+        /// hits past it follow in bi-encoder order; the run keeps --top-k per query).
         #[arg(long, default_value_t = 100)]
         rerank_top: usize,
     },
@@ -204,6 +205,37 @@ enum Command {
         #[arg(long)]
         eval_sts: Option<PathBuf>,
         /// Output folder (sentence-transformers format, written atomically).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long)]
+        progress: bool,
+    },
+    /// Train a reranker (CrossEncoder, binary cross-entropy) on jsonl {"texts": [query, passage], "label": 0|1}.
+    FitCrossEncoder {
+        /// Bi-encoder or BERT checkpoint whose encoder (and pooler) starts the reranker.
+        #[arg(long, default_value = "all-MiniLM-L6-v2")]
+        model: String,
+        /// Training examples (jsonl).
+        #[arg(long)]
+        train: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Longest (query, passage) pair in tokens.
+        #[arg(long, default_value_t = 256)]
+        max_seq_length: usize,
+        #[arg(long, default_value_t = 100)]
+        warmup_steps: usize,
+        #[arg(long, default_value_t = 2e-5)]
+        lr: f64,
+        /// Seed of the shuffles and of the new classifier head.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Stop after this many training steps.
+        #[arg(long)]
+        max_steps: Option<usize>,
+        /// Output folder (Hugging Face sequence-classification format, written atomically).
         #[arg(long)]
         output: PathBuf,
         #[arg(long)]
@@ -359,6 +391,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 let by_id: std::collections::HashMap<&str, String> = docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
                 let popts = sbert::cross_encoder::PredictOptions { show_progress_bar: progress, ..Default::default() };
                 ranked = sbert::cross_encoder::rerank_run(&ce, &ds.queries, &ranked, |id| by_id.get(id).cloned(), rerank_top, &popts)?;
+                ranked.iter_mut().for_each(|(_, docs)| docs.truncate(top_k));
             }
             sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
             eprintln!("searched {} queries in {} documents; wrote {}", qs.len(), docs.len(), run.display());
@@ -499,6 +532,21 @@ fn run(cli: Cli) -> sbert::Result<()> {
             let ev = evaluator.as_ref().map(|e| e as &dyn sbert::evaluation::Evaluator);
             let log = sbert::train::fit(&mut m, &objectives, &config, ev, |e| {
                 eprintln!("epoch {} steps {}: score {:.6}, mean loss {:.4}", e.epoch, e.steps, e.score, e.loss);
+                std::ops::ControlFlow::Continue(())
+            })?;
+            eprintln!("trained {} optimizer steps; saved to {}", log.steps.len(), output.display());
+        }
+        Command::FitCrossEncoder { model, train, epochs, batch_size, max_seq_length, warmup_steps, lr, seed, max_steps, output, progress } => {
+            let examples = sbert::train::read_examples(&train)?;
+            let mut ce = sbert::cross_encoder::CrossEncoder::new_from_encoder(&model, 1, seed)?;
+            let mut loader = sbert::train::DataLoader::new(examples, batch_size);
+            loader.seed = seed;
+            let config = sbert::train::FitConfig {
+                epochs, warmup_steps, lr, seed, max_steps, max_seq_length: Some(max_seq_length),
+                output_path: Some(output.clone()), show_progress_bar: progress, ..Default::default()
+            };
+            let log = ce.fit(&loader, &config, None, |e| {
+                eprintln!("epoch {} steps {}: mean loss {:.4}", e.epoch, e.steps, e.loss);
                 std::ops::ControlFlow::Continue(())
             })?;
             eprintln!("trained {} optimizer steps; saved to {}", log.steps.len(), output.display());

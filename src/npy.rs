@@ -24,6 +24,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Writes a folder atomically: `write` fills a temporary sibling folder, which then replaces
+/// `path` by renames. A failure or a kill never leaves a half-written `path` (at worst a hidden
+/// `.NAME.tmp-PID` folder beside it).
+pub(crate) fn write_dir_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let name = path.file_name().ok_or_else(|| Error::InvalidInput(format!("{} is not a folder path", path.display())))?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    let tmp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = std::fs::create_dir_all(&tmp)
+        .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))
+        .and_then(|_| write(&tmp))
+        .and_then(|_| {
+            let old = parent.join(format!(".{}.old-{}", name.to_string_lossy(), std::process::id()));
+            if path.exists() {
+                std::fs::rename(path, &old).map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
+            }
+            std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            let _ = std::fs::remove_dir_all(&old);
+            Ok(())
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
 /// The bytes of a float32 `.npy` file of shape `[n, dim]`.
 pub fn to_npy_bytes(e: &Embeddings) -> Vec<u8> {
     let (n, d) = e.shape();

@@ -118,17 +118,162 @@ fn cli_search_with_rerank() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let lines: Vec<Vec<String>> = std::fs::read_to_string(&run).unwrap().lines().map(|l| l.split(' ').map(str::to_string).collect()).collect();
-    assert_eq!(lines.len(), 8, "4 re-ranked hits per query");
+    assert_eq!(lines.len(), 10, "--top-k 5 lines per query");
     let ce = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap();
+    let bi_run = dir.join("bi.txt");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
+        .args(["search", "--model", bi.to_str().unwrap(), "--corpus", dir.join("c.tsv").to_str().unwrap(), "--queries", dir.join("q.tsv").to_str().unwrap()])
+        .args(["--top-k", "5", "--run", bi_run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let bi_lines: Vec<Vec<String>> = std::fs::read_to_string(&bi_run).unwrap().lines().map(|l| l.split(' ').map(str::to_string).collect()).collect();
     for q in [("q1", "w11 w21"), ("q2", "w40 w41")] {
         let mine: Vec<&Vec<String>> = lines.iter().filter(|l| l[0] == q.0).collect();
-        let texts: Vec<&str> = mine.iter().map(|l| docs.iter().find(|d| d.0 == l[2]).unwrap().1.as_str()).collect();
+        let bi_mine: Vec<&Vec<String>> = bi_lines.iter().filter(|l| l[0] == q.0).collect();
+        // The bi-encoder's top 4, re-scored and re-ordered by the cross-encoder…
+        let mut top4: Vec<&str> = bi_mine[..4].iter().map(|l| l[2].as_str()).collect();
+        let texts: Vec<&str> = top4.iter().map(|id| docs.iter().find(|d| d.0 == *id).unwrap().1.as_str()).collect();
         let pairs: Vec<(&str, &str)> = texts.iter().map(|t| (q.1, *t)).collect();
         let scores = ce.predict(&pairs, &PredictOptions::default()).unwrap();
-        for (k, l) in mine.iter().enumerate() {
-            assert!((l[4].parse::<f32>().unwrap() - scores[k]).abs() < 1e-6);
+        let mut order: Vec<usize> = (0..4).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        top4 = order.iter().map(|&i| top4[i]).collect();
+        for (k, l) in mine[..4].iter().enumerate() {
+            assert_eq!(l[2], top4[k]);
+            assert!((l[4].parse::<f32>().unwrap() - scores[order[k]]).abs() < 1e-6);
             assert_eq!(l[3], (k + 1).to_string());
         }
-        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "run is in cross-encoder order");
+        // …then the bi-encoder's 5th hit, scored below every re-ranked one.
+        assert_eq!(mine[4][2], bi_mine[4][2]);
+        assert!(mine[4][4].parse::<f32>().unwrap() < mine[3][4].parse::<f32>().unwrap());
     }
+}
+
+/// A pair task the tiny BERT can learn: passages of words w50–w74 are relevant, w75–w99 are not.
+fn toy_pairs(n: usize, seed: u64) -> Vec<sbert::train::InputExample> {
+    let mut rng = Rng(seed);
+    (0..n)
+        .map(|i| {
+            let pos = i % 2 == 0;
+            let q = format!("w{} w{}", 10 + rng.below(30), 10 + rng.below(30));
+            let base = if pos { 50 } else { 75 };
+            let p = (0..3).map(|_| format!("w{}", base + rng.below(25))).collect::<Vec<_>>().join(" ");
+            sbert::train::InputExample::pair(q, p, if pos { 1.0 } else { 0.0 })
+        })
+        .collect()
+}
+
+struct Separation(Vec<sbert::train::InputExample>);
+
+/// Mean score of relevant minus irrelevant pairs (higher is better).
+impl sbert::evaluation::Evaluator<CrossEncoder> for Separation {
+    fn evaluate(&self, model: &CrossEncoder) -> sbert::Result<sbert::evaluation::EvalReport> {
+        let pairs: Vec<(&str, &str)> = self.0.iter().map(|e| (e.texts[0].as_str(), e.texts[1].as_str())).collect();
+        let s = model.predict(&pairs, &PredictOptions::default())?;
+        let mean = |lab: f32| {
+            let v: Vec<f32> = self.0.iter().zip(&s).filter(|(e, _)| e.label == lab).map(|(_, s)| *s).collect();
+            v.iter().sum::<f32>() as f64 / v.len() as f64
+        };
+        let mut metrics = std::collections::BTreeMap::new();
+        metrics.insert("separation".to_string(), mean(1.0) - mean(0.0));
+        Ok(sbert::evaluation::EvalReport { name: String::new(), primary: "separation".into(), metrics })
+    }
+}
+
+/// new_from_encoder + fit: the loss falls, held-out pairs separate, the best model is saved
+/// atomically in the HF format and reloads with identical scores and the training max_length.
+#[test]
+fn fit_a_reranker_from_a_bi_encoder() {
+    let bi = tiny_model_dir(true);
+    let mut ce = CrossEncoder::new_from_encoder(bi.to_str().unwrap(), 1, 7).unwrap();
+    assert_eq!(ce.max_length(), 64, "starts at the encoder's max_seq_length");
+    let held_out = Separation(toy_pairs(40, 99));
+    let before = sbert::evaluation::Evaluator::evaluate(&held_out, &ce).unwrap().primary_score();
+    let out = temp_dir("ce-fit").join("reranker");
+    let loader = sbert::train::DataLoader::new(toy_pairs(128, 1), 8);
+    let config = sbert::train::FitConfig {
+        epochs: 3,
+        warmup_steps: 4,
+        lr: 1e-2,
+        max_seq_length: Some(16),
+        evaluation_steps: 8,
+        output_path: Some(out.clone()),
+        show_progress_bar: false,
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    let log = ce
+        .fit(&loader, &config, Some(&held_out), |e| {
+            events.push((e.score, e.epoch, e.steps));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(log.steps.len(), 48, "16 batches × 3 epochs");
+    let mean = |s: &[(usize, usize, f64, f64)]| s.iter().map(|x| x.2).sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&log.steps[..8]), mean(&log.steps[40..]));
+    assert!(last < 0.5 * first, "BCE loss should fall: first 8 steps {first:.4}, last 8 {last:.4}");
+    assert_eq!(events.len(), 9, "2 mid-epoch evaluations + 1 at each epoch end, × 3");
+    assert_eq!(events[2].2, -1);
+    let best = events.iter().map(|e| e.0).fold(f64::NEG_INFINITY, f64::max);
+    assert!(best > before + 0.3, "held-out separation {before:.3} → {best:.3}");
+    assert_eq!(ce.max_length(), 16);
+
+    // The saved best model: HF layout, reloads with the training max_length and the best score.
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
+    assert_eq!(config["num_labels"], 1);
+    let names = sbert::weights::load_safetensors(&out.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert!(names.contains_key("classifier.weight") && names.contains_key("pooler.dense.weight"));
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name() != "reranker").collect();
+    assert!(leftovers.is_empty(), "no temporary folders left: {leftovers:?}");
+    let reloaded = CrossEncoder::from_dir(&out, &Device::Cpu).unwrap();
+    assert_eq!(reloaded.max_length(), 16);
+    let again = sbert::evaluation::Evaluator::evaluate(&held_out, &reloaded).unwrap().primary_score();
+    assert_eq!(again, best, "the saved model is the best one");
+
+    // Rust → Rust exactly: save the final model and reload it.
+    let last_dir = out.parent().unwrap().join("last");
+    ce.save(&last_dir).unwrap();
+    let back = CrossEncoder::from_dir(&last_dir, &Device::Cpu).unwrap();
+    let pairs: Vec<(&str, &str)> = held_out.0.iter().map(|e| (e.texts[0].as_str(), e.texts[1].as_str())).collect();
+    let opts = PredictOptions { apply_activation: false, ..Default::default() };
+    assert_eq!(ce.predict(&pairs, &opts).unwrap(), back.predict(&pairs, &opts).unwrap());
+
+    // Bad input and stopping.
+    let bad = sbert::train::DataLoader::new(vec![sbert::train::InputExample::pair("w10", "w11", 2.0)], 2);
+    assert!(ce.fit(&bad, &sbert::train::FitConfig { show_progress_bar: false, ..Default::default() }, None, |_| std::ops::ControlFlow::Continue(())).is_err());
+    let stop = sbert::train::FitConfig { max_steps: Some(3), show_progress_bar: false, ..Default::default() };
+    let log = ce.fit(&loader, &stop, None, |_| std::ops::ControlFlow::Continue(())).unwrap();
+    assert!(log.stopped_early && log.steps.len() == 3);
+}
+
+/// `sbert fit-cross-encoder` trains from jsonl and writes a reranker that loads and predicts;
+/// bad labels are an error with no output folder left behind.
+#[test]
+fn cli_fit_cross_encoder() {
+    let bi = tiny_model_dir(true);
+    let dir = temp_dir("cli-ce-fit");
+    let lines: String = toy_pairs(32, 3).iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    std::fs::write(dir.join("train.jsonl"), lines).unwrap();
+    let out = dir.join("ce");
+    let run = |train: &str, out: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
+            .args(["fit-cross-encoder", "--model", bi.to_str().unwrap(), "--train", dir.join(train).to_str().unwrap()])
+            .args(["--batch-size", "8", "--warmup-steps", "1", "--max-seq-length", "32", "--output", out.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = run("train.jsonl", &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("trained 4 optimizer steps"));
+    let ce = CrossEncoder::from_dir(&out, &Device::Cpu).unwrap();
+    assert_eq!(ce.max_length(), 32);
+    let s = ce.predict(&[("w10", "w50 w51")], &PredictOptions::default()).unwrap();
+    assert!(s[0] > 0.0 && s[0] < 1.0);
+    std::fs::write(dir.join("bad.jsonl"), "{\"texts\": [\"w10\", \"w11\"], \"label\": 3.0}\n").unwrap();
+    let o = run("bad.jsonl", &dir.join("ce-bad"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("label in 0..1"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dir.join("ce-bad").exists());
 }

@@ -63,3 +63,35 @@ fn losses_reject_bad_input() {
     assert!(MultipleNegativesRankingLoss::default().compute_loss_from_embeddings(&[t.clone()], &[]).is_err());
     assert!(OnlineContrastiveLoss::default().compute_loss_from_embeddings(&[t.clone(), t.clone()], &[1.0]).is_err());
 }
+
+/// BCEWithLogits against its textbook definition in f64 (−[y·ln σ(x) + (1−y)·ln(1−σ(x))]) and
+/// the analytic gradient (σ(x) − y)/n, including logits far in the tails where a naive
+/// implementation overflows.
+#[test]
+fn binary_cross_entropy_matches_the_definition_and_its_gradient() {
+    let xs = [-30.0f32, -4.0, -0.5, 0.0, 0.25, 3.0, 17.0, 40.0];
+    let ys = [0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    // ln σ(x) = −ln(1+e^−x); ln(1−σ(x)) = −ln(1+e^x), both evaluated stably in f64.
+    let ln1pexp = |z: f64| if z > 30.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+    let n = xs.len() as f64;
+    let want: f64 = xs
+        .iter()
+        .zip(&ys)
+        .map(|(&x, &y)| {
+            let (x, y) = (x as f64, y as f64);
+            y * ln1pexp(-x) + (1.0 - y) * ln1pexp(x)
+        })
+        .sum::<f64>()
+        / n;
+    let v = Var::from_slice(&xs, xs.len(), &Device::Cpu).unwrap();
+    let loss = BinaryCrossEntropyLoss.compute_loss_from_logits(v.as_tensor(), &ys).unwrap();
+    let got = loss.to_scalar::<f32>().unwrap() as f64;
+    assert!((got - want).abs() < 1e-5 * want.max(1.0), "loss {got} vs {want}");
+    let g = loss.backward().unwrap().get(v.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+    for ((&x, &y), &gi) in xs.iter().zip(&ys).zip(&g) {
+        let want = (sig(x as f64) - y as f64) / n;
+        assert!((gi as f64 - want).abs() < 1e-6, "grad at x={x}: {gi} vs {want}");
+    }
+    assert!(BinaryCrossEntropyLoss.compute_loss_from_logits(v.as_tensor(), &ys[..3]).is_err());
+}

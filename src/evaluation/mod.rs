@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod ir_metrics;
+pub mod reranking;
 pub mod retrieval;
 pub mod similarity;
 pub mod stats;
@@ -16,6 +17,7 @@ use std::path::Path;
 
 pub use compare::RunComparison;
 pub use ir_metrics::{evaluate, IrEvaluation, Measure, Qrels, Run};
+pub use reranking::CrossEncoderRerankingEvaluator;
 pub use retrieval::InformationRetrievalEvaluator;
 pub use similarity::{EmbeddingSimilarityEvaluator, SimilarityFunction};
 
@@ -44,10 +46,11 @@ impl EvalReport {
     }
 }
 
-/// A model evaluator (Python's `SentenceEvaluator`).
-pub trait Evaluator {
+/// A model evaluator (Python's `SentenceEvaluator`; with `M = CrossEncoder`, its cross-encoder
+/// evaluators).
+pub trait Evaluator<M: ?Sized = SentenceTransformer> {
     /// Evaluates `model`.
-    fn evaluate(&self, model: &SentenceTransformer) -> Result<EvalReport>;
+    fn evaluate(&self, model: &M) -> Result<EvalReport>;
 }
 
 pub(crate) fn prefixed(name: &str, key: &str) -> String {

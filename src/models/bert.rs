@@ -18,8 +18,8 @@ use crate::error::Result;
 /// `y = x Wᵀ + b` over the last dimension of a 2-D or 3-D input.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
-    pub(super) weight: Tensor,
-    pub(super) bias: Option<Tensor>,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
 }
 
 impl Linear {
@@ -92,7 +92,7 @@ impl Mode {
     pub const EVAL_GRAD: Mode = Mode { differentiable: true, dropout: false };
 }
 
-fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
+pub(crate) fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
     if train && p > 0.0 {
         Ok(candle_nn::ops::dropout(x, p as f32)?)
     } else {

@@ -4,7 +4,7 @@
 //! [`Transformer`] (tokenizer + BERT) → [`Pooling`] → optional [`Dense`] → optional [`Normalize`].
 
 pub mod bert;
-mod cpu;
+pub(crate) mod cpu;
 pub mod dense;
 pub mod normalize;
 pub mod pooling;
@@ -202,6 +202,10 @@ impl SentenceTransformer {
             _ => unreachable!("checked at load"),
         }
     }
+    /// The folder the Transformer module was loaded from (its `config.json`, tokenizer files and weights).
+    pub fn transformer_dir(&self) -> PathBuf {
+        self.path.join(&self.entries[0].path)
+    }
     fn transformer_mut(&mut self) -> &mut Transformer {
         match &mut self.modules[0] {
             Module::Transformer(t) => t,
@@ -277,24 +281,7 @@ impl SentenceTransformer {
     /// and by Python's `SentenceTransformer(path)`). Written to a temporary folder beside `path`
     /// and renamed into place, so a crash never leaves a half-written model.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let name = path.file_name().ok_or_else(|| Error::InvalidInput(format!("{} is not a folder path", path.display())))?;
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-        let tmp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let result = self.write_to(&tmp).and_then(|_| {
-            let old = parent.join(format!(".{}.old-{}", name.to_string_lossy(), std::process::id()));
-            if path.exists() {
-                std::fs::rename(path, &old).map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
-            }
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-            let _ = std::fs::remove_dir_all(&old);
-            Ok(())
-        });
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        result
+        crate::npy::write_dir_atomic(path, |tmp| self.write_to(tmp))
     }
 
     fn write_to(&self, dir: &Path) -> Result<()> {

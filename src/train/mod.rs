@@ -78,6 +78,12 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n.max(1) as u64) as usize
     }
+    /// A standard normal deviate (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64).max(1e-300);
+        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
     /// Fisher–Yates shuffle.
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
@@ -267,7 +273,7 @@ fn embed_column(model: &SentenceTransformer, bert: &Bert, texts: &[&str], max_le
 /// `mmap`s (zeroed pages, page faults, TLB shootdowns on `munmap`): measured, a third of training
 /// time. Raising the mmap threshold keeps them in the reused heap instead (1.5× faster training);
 /// the process then keeps that memory after training.
-fn keep_large_allocations_in_heap() {
+pub(crate) fn keep_large_allocations_in_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
@@ -356,7 +362,7 @@ pub fn fit(
     objectives: &[Objective<'_>],
     config: &FitConfig,
     evaluator: Option<&dyn Evaluator>,
-    mut callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
+    callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
 ) -> Result<TrainLog> {
     if objectives.is_empty() || objectives.iter().any(|o| o.loader.is_empty()) {
         return Err(Error::InvalidInput("fit needs at least one objective, each with examples".into()));
@@ -371,10 +377,50 @@ pub fn fit(
         model.device(),
     )?;
     model.set_bert(bert.clone());
+    let loaders: Vec<&DataLoader> = objectives.iter().map(|o| &o.loader).collect();
+    let batch_loss = |model: &SentenceTransformer, k: usize, batch: Vec<&InputExample>| -> Result<Option<Tensor>> {
+        let obj = &objectives[k];
+        let batch: Vec<&InputExample> =
+            if obj.loss.positives_only() { batch.into_iter().filter(|e| e.label > 0.0).collect() } else { batch };
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let columns = batch.iter().map(|e| e.texts.len()).min().unwrap_or(0);
+        let mut embs = Vec::with_capacity(columns);
+        for c in 0..columns {
+            let texts: Vec<&str> = batch.iter().map(|e| e.texts[c].as_str()).collect();
+            embs.push(embed_column(model, &bert, &texts, max_len)?);
+        }
+        let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
+        obj.loss.compute_loss_from_embeddings(&embs, &labels).map(Some)
+    };
+    fit_loop(model, &loaders, &varmap, config, evaluator, |m, p| m.save(p), batch_loss, callback)
+}
+
+/// The training loop shared by [`fit`] and [`crate::cross_encoder::CrossEncoder::fit`]: round-robin
+/// over `loaders`, `batch_loss(model, objective, batch)` → loss (None: skip), one grouped AdamW over
+/// `varmap` with the schedule, clipping, evaluation + callback, best-model and checkpoint saves.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_loop<M: ?Sized>(
+    model: &mut M,
+    loaders: &[&DataLoader],
+    varmap: &VarMap,
+    config: &FitConfig,
+    evaluator: Option<&dyn Evaluator<M>>,
+    save: impl Fn(&M, &Path) -> Result<()>,
+    mut batch_loss: impl FnMut(&M, usize, Vec<&InputExample>) -> Result<Option<Tensor>>,
+    mut callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
+) -> Result<TrainLog> {
+    if loaders.is_empty() || loaders.iter().any(|l| l.is_empty()) {
+        return Err(Error::InvalidInput("fit needs at least one objective, each with examples".into()));
+    }
+    if config.epochs == 0 {
+        return Err(Error::InvalidInput("epochs must be at least 1".into()));
+    }
     let vars = varmap.all_vars();
-    let mut opt = GroupedAdamW::new(&varmap, config.lr, config.weight_decay)?;
-    let steps_per_epoch = objectives.iter().map(|o| o.loader.len()).min().unwrap_or(0);
-    let t_total = steps_per_epoch * objectives.len() * config.epochs;
+    let mut opt = GroupedAdamW::new(varmap, config.lr, config.weight_decay)?;
+    let steps_per_epoch = loaders.iter().map(|l| l.len()).min().unwrap_or(0);
+    let t_total = steps_per_epoch * loaders.len() * config.epochs;
     let mut log = TrainLog::default();
     let mut best = f64::NEG_INFINITY;
     let mut global = 0usize;
@@ -382,7 +428,7 @@ pub fn fit(
     let mut loss_acc = (0.0, 0usize);
     let mut progress = Progress::new((steps_per_epoch * config.epochs) as u64, "Iteration", config.show_progress_bar);
 
-    let mut evaluate = |model: &SentenceTransformer, epoch: usize, steps: i64, global: usize, loss_acc: &mut (f64, usize), log: &mut TrainLog| -> Result<ControlFlow<()>> {
+    let mut evaluate = |model: &M, epoch: usize, steps: i64, global: usize, loss_acc: &mut (f64, usize), log: &mut TrainLog| -> Result<ControlFlow<()>> {
         let report = match evaluator {
             Some(e) => Some(e.evaluate(model)?),
             None => None,
@@ -394,7 +440,7 @@ pub fn fit(
         if let Some(out) = &config.output_path {
             if evaluator.is_some() && score > best {
                 best = score;
-                model.save(out)?;
+                save(model, out)?;
             }
         }
         let flow = callback(&event);
@@ -403,27 +449,15 @@ pub fn fit(
     };
 
     'outer: for epoch in 0..config.epochs {
-        let batches: Vec<Vec<Vec<usize>>> = objectives.iter().map(|o| o.loader.batches(epoch)).collect();
+        let batches: Vec<Vec<Vec<usize>>> = loaders.iter().map(|l| l.batches(epoch)).collect();
         for step in 0..steps_per_epoch {
             if config.max_steps.is_some_and(|m| train_steps >= m) {
                 log.stopped_early = true;
                 break 'outer;
             }
-            for (k, obj) in objectives.iter().enumerate() {
-                let batch: Vec<&InputExample> = batches[k][step].iter().map(|&i| &obj.loader.examples[i]).collect();
-                let batch: Vec<&InputExample> =
-                    if obj.loss.positives_only() { batch.into_iter().filter(|e| e.label > 0.0).collect() } else { batch };
-                if batch.is_empty() {
-                    continue;
-                }
-                let columns = batch.iter().map(|e| e.texts.len()).min().unwrap_or(0);
-                let mut embs = Vec::with_capacity(columns);
-                for c in 0..columns {
-                    let texts: Vec<&str> = batch.iter().map(|e| e.texts[c].as_str()).collect();
-                    embs.push(embed_column(model, &bert, &texts, max_len)?);
-                }
-                let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
-                let loss = obj.loss.compute_loss_from_embeddings(&embs, &labels)?;
+            for (k, loader) in loaders.iter().enumerate() {
+                let batch: Vec<&InputExample> = batches[k][step].iter().map(|&i| &loader.examples[i]).collect();
+                let Some(loss) = batch_loss(model, k, batch)? else { continue };
                 let lr = config.lr * config.scheduler.factor(global, config.warmup_steps, t_total);
                 opt.set_learning_rate(lr);
                 let mut grads = loss.backward()?;
@@ -445,7 +479,7 @@ pub fn fit(
             }
             if config.checkpoint_save_steps > 0 && train_steps % config.checkpoint_save_steps == 0 {
                 if let Some(dir) = &config.checkpoint_path {
-                    save_checkpoint(model, dir, train_steps, config.checkpoint_save_total_limit)?;
+                    save_checkpoint(|p| save(model, p), dir, train_steps, config.checkpoint_save_total_limit)?;
                 }
             }
         }
@@ -457,14 +491,14 @@ pub fn fit(
     progress.finish();
     if let Some(out) = &config.output_path {
         if evaluator.is_none() {
-            model.save(out)?;
+            save(model, out)?;
         }
     }
     Ok(log)
 }
 
-fn save_checkpoint(model: &SentenceTransformer, dir: &Path, step: usize, keep: usize) -> Result<()> {
-    model.save(&dir.join(format!("checkpoint-{step}")))?;
+fn save_checkpoint(save: impl Fn(&Path) -> Result<()>, dir: &Path, step: usize, keep: usize) -> Result<()> {
+    save(&dir.join(format!("checkpoint-{step}")))?;
     if keep > 0 {
         let mut existing: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
