@@ -9,7 +9,7 @@
 //! Python (`../shared/golden/finetune_scifact.json`): nDCG@10 0.6451 → 0.6661 (+0.0210).
 //!
 //! Run: `cargo run --release --example finetune_scifact [-- --max-steps N] [--output DIR]`
-//! (≈ 15–25 min on 2 cores). `SBERT_SHARED` overrides `../shared`.
+//! (≈ 15–25 min on 2 cores). Data: `sbert::datasets::shared_dir()` (`$SBERT_SHARED` or `../shared`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -24,7 +24,7 @@ use sbert::train::{fit, DataLoader, FitConfig, InputExample, Objective, Rng};
 fn main() -> sbert::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let shared = std::env::var_os("SBERT_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared"));
+    let shared = sbert::datasets::shared_dir()?;
     let data = shared.join("data/beir-scifact");
     let output = PathBuf::from(arg("--output").unwrap_or_else(|| "target/finetuned-scifact".into()));
 
@@ -33,32 +33,27 @@ fn main() -> sbert::Result<()> {
     let abstracts: BTreeMap<&str, &str> = corpus.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
     let doc_ids: Vec<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
     let claims = scifact::read_claims(&data.join("scifact.zip"), "claims_train.csv")?;
-    let mut seen = BTreeSet::new();
     let mut cited: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut positives: Vec<(&str, &str, &str)> = Vec::new(); // (claim id, claim, doc id)
     for c in &claims {
-        for d in &c.cited_doc_ids {
-            cited.entry(c.id.as_str()).or_default().insert(d.as_str());
-            if abstracts.contains_key(d.as_str()) && seen.insert((c.id.as_str(), d.as_str())) {
-                positives.push((c.id.as_str(), c.claim.as_str(), d.as_str()));
-            }
-        }
+        cited.entry(c.id.as_str()).or_default().extend(c.cited_doc_ids.iter().map(String::as_str));
     }
+    let positives = scifact::train_positives(&claims, &corpus);
+    cited.retain(|cid, _| positives.iter().any(|p| p.0 == *cid));
     let mut rng = Rng::new(42);
     let mut pos = Vec::new();
     let mut all = Vec::new();
     for (_, claim, doc) in &positives {
-        pos.push(InputExample::pair(*claim, abstracts[doc], 1.0));
-        all.push(InputExample::pair(*claim, abstracts[doc], 1.0));
+        pos.push(InputExample::pair(claim.as_str(), abstracts[doc.as_str()], 1.0));
+        all.push(InputExample::pair(claim.as_str(), abstracts[doc.as_str()], 1.0));
     }
     for (cid, claim, _) in &positives {
         let neg = loop {
             let d = doc_ids[rng.below(doc_ids.len())];
-            if !cited[cid].contains(d) {
+            if !cited[cid.as_str()].contains(d) {
                 break d;
             }
         };
-        all.push(InputExample::pair(*claim, abstracts[neg], 0.0));
+        all.push(InputExample::pair(claim.as_str(), abstracts[neg], 0.0));
     }
     println!("{} positive pairs from {} claims, {} negatives", pos.len(), cited.len(), all.len() - pos.len());
 

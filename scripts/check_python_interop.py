@@ -1,21 +1,48 @@
 #!/usr/bin/env python3
-"""Check that a model saved by sbert loads in Python sentence-transformers and gives the same
-embeddings (max abs difference <= 1e-5).
+"""Check that models saved by sbert load in Python sentence-transformers and give the same
+numbers (max abs difference <= 1e-5).
 
 Needs Python with sentence-transformers (not required by the project or CI):
 
     pip install sentence-transformers
+
+A bi-encoder (`sbert fit`): the same embeddings.
+
     cargo run --release -- fit --train pairs.jsonl --output /tmp/finetuned --max-steps 5
     cargo run --release -- encode --model /tmp/finetuned --no-normalize --input sentences.txt --output /tmp/rust.npy
     python3 scripts/check_python_interop.py /tmp/finetuned sentences.txt /tmp/rust.npy
+
+A cross-encoder (`sbert fit-cross-encoder`): the same scores (sigmoid of the logit) from Python's
+CrossEncoder.predict.
+
+    cargo run --release -- fit-cross-encoder --train pairs.jsonl --output /tmp/reranker --max-steps 5
+    cargo run --release -- rerank --model /tmp/reranker --query "a query" --input docs.txt --json > /tmp/rust.json
+    python3 scripts/check_python_interop.py --cross-encoder /tmp/reranker "a query" docs.txt /tmp/rust.json
 """
+import json
 import sys
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
 
+def cross_encoder(model_dir, query, docs_file, rust_json) -> int:
+    from sentence_transformers import CrossEncoder
+
+    with open(docs_file, encoding="utf-8") as f:
+        docs = f.read().splitlines()
+    model = CrossEncoder(model_dir, device="cpu")
+    py = model.predict([(query, d) for d in docs], convert_to_numpy=True).reshape(-1)
+    with open(rust_json, encoding="utf-8") as f:
+        rust = {r["corpus_id"]: r["score"] for r in json.load(f)}
+    diff = max(abs(float(py[i]) - s) for i, s in rust.items())
+    print(f"{len(rust)} pairs: max abs diff of the scores {diff:.3e}")
+    return 0 if diff <= 1e-5 else 1
+
+
 def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--cross-encoder":
+        return cross_encoder(*sys.argv[2:])
     if len(sys.argv) != 4:
         print(__doc__)
         return 2

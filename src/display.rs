@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::embeddings::Embeddings;
-use crate::evaluation::{EvalReport, IrEvaluation};
+use crate::evaluation::{EvalReport, IrEvaluation, MeanComparison};
 use crate::util::{ScoredPairs, SearchResults, SimilarityMatrix};
 
 /// Rows shown before a table is cut (with a "… N more" line).
@@ -118,8 +118,13 @@ pub fn evcxr_block(mime: &str, content: &str) -> String {
 
 /// Prints HTML the way evcxr's Jupyter kernel expects rich output, in one write.
 pub(crate) fn emit_html(html: &str) {
+    emit("text/html", html);
+}
+
+/// Prints rich output of any MIME type for evcxr's Jupyter kernel, in one write.
+pub(crate) fn emit(mime: &str, content: &str) {
     use std::io::Write;
-    let msg = evcxr_block("text/html", html);
+    let msg = evcxr_block(mime, content);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(msg.as_bytes());
     let _ = out.flush();
@@ -144,7 +149,7 @@ macro_rules! displays {
         }
     )*};
 }
-displays!(Embeddings, SimilarityMatrix, ScoredPairs, SearchResults, EvalReport, IrEvaluation);
+displays!(Embeddings, SimilarityMatrix, ScoredPairs, SearchResults, EvalReport, IrEvaluation, MeanComparison);
 
 fn fmt_score(s: f32) -> String {
     format!("{s:.4}")
@@ -281,5 +286,29 @@ impl Tabular for IrEvaluation {
             rows,
             more: 0,
         }]
+    }
+}
+
+impl Tabular for MeanComparison {
+    fn sections(&self) -> Vec<Section> {
+        let mut header = vec!["measure".to_string()];
+        header.extend(self.names.iter().cloned());
+        if self.names.len() == 2 {
+            header.push("gain".into());
+        }
+        let rows = self
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                let mut row = vec![name.clone()];
+                row.extend(self.values.iter().map(|v| format!("{:.4}", v[m])));
+                if self.values.len() == 2 {
+                    row.push(format!("{:+.4}", self.values[1][m] - self.values[0][m]));
+                }
+                row
+            })
+            .collect();
+        vec![Section { title: Some(format!("Mean over {} queries", self.queries)), header, rows, more: 0 }]
     }
 }

@@ -84,7 +84,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// An I/O error with context (usually the path).
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
     /// An invalid-model error.

@@ -63,6 +63,7 @@ pub mod hub;
 pub mod losses;
 pub mod models;
 pub mod npy;
+pub mod plot;
 pub mod prelude;
 pub mod progress;
 pub mod train;

@@ -210,6 +210,29 @@ enum Command {
         #[arg(long)]
         progress: bool,
     },
+    /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
+    Rerank {
+        /// Cross-encoder folder or id.
+        #[arg(long)]
+        model: String,
+        /// The query.
+        #[arg(long)]
+        query: String,
+        /// Documents, one per line.
+        #[arg(long)]
+        input: PathBuf,
+        /// Keep the best N (all by default).
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Raw logits instead of sigmoid scores.
+        #[arg(long)]
+        logits: bool,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Train a reranker (CrossEncoder, binary cross-entropy) on jsonl {"texts": [query, passage], "label": 0|1}.
     FitCrossEncoder {
         /// Bi-encoder or BERT checkpoint whose encoder (and pooler) starts the reranker.
@@ -535,6 +558,17 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 std::ops::ControlFlow::Continue(())
             })?;
             eprintln!("trained {} optimizer steps; saved to {}", log.steps.len(), output.display());
+        }
+        Command::Rerank { model, query, input, top_k, logits, batch_size, json } => {
+            let docs = sbert::data::read_lines(&input)?;
+            let ce = sbert::cross_encoder::CrossEncoder::load(&model)?;
+            let opts = sbert::cross_encoder::PredictOptions { batch_size, apply_activation: !logits, ..Default::default() };
+            let ranking = ce.rank(&query, &docs, top_k, &opts)?;
+            if json {
+                print_json(&ranking.to_vec())?;
+            } else {
+                print!("{ranking}");
+            }
         }
         Command::FitCrossEncoder { model, train, epochs, batch_size, max_seq_length, warmup_steps, lr, seed, max_steps, output, progress } => {
             let examples = sbert::train::read_examples(&train)?;

@@ -392,6 +392,12 @@ impl SearchResults {
     pub fn into_vec(self) -> Vec<Vec<Hit>> {
         self.hits
     }
+    /// True when both results list the same corpus ids in the same order for every query
+    /// (scores may differ).
+    pub fn same_ranking(&self, other: &SearchResults) -> bool {
+        self.hits.len() == other.hits.len()
+            && self.hits.iter().zip(&other.hits).all(|(a, b)| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.corpus_id == y.corpus_id))
+    }
 }
 impl std::ops::Deref for SearchResults {
     type Target = [Vec<Hit>];

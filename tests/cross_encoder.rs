@@ -277,3 +277,25 @@ fn cli_fit_cross_encoder() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("label in 0..1"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!dir.join("ce-bad").exists());
 }
+
+/// `sbert rerank --json`: the documents of a file scored against a query, best first, as `rank` gives them.
+#[test]
+fn cli_rerank() {
+    let (ce_dir, _, _) = tiny_cross_encoder(1);
+    let dir = temp_dir("cli-rerank-docs");
+    let docs = ["w12 w13 w14", "w33", "w21 w22", "w12 w13 w14"];
+    std::fs::write(dir.join("docs.txt"), docs.join("\n") + "\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
+        .args(["rerank", "--model", ce_dir.to_str().unwrap(), "--query", "w10 w11", "--input", dir.join("docs.txt").to_str().unwrap(), "--top-k", "3", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let want = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap().rank("w10 w11", &docs, Some(3), &PredictOptions::default()).unwrap();
+    assert_eq!(got.len(), 3);
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert_eq!(g["corpus_id"].as_u64().unwrap() as usize, w.corpus_id);
+        assert!((g["score"].as_f64().unwrap() as f32 - w.score).abs() < 1e-6);
+        assert_eq!(g["text"], w.text);
+    }
+}

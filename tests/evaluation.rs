@@ -256,3 +256,27 @@ fn scifact_end_to_end_matches_python() {
     assert_eq!(report.primary_score(), got.mean["ndcg_cut_10"]);
     assert_eq!(report.get("map"), Some(got.mean["map"]));
 }
+
+/// Two runs' means side by side: the values are each evaluation's means, the gain column is B − A.
+#[test]
+fn mean_comparison_side_by_side() {
+    let mut qrels: Qrels = BTreeMap::new();
+    qrels.entry("q1".into()).or_default().insert("d1".into(), 1);
+    qrels.entry("q2".into()).or_default().insert("d2".into(), 1);
+    let run = |first: &[&str; 2]| -> Run {
+        let mut r: Run = BTreeMap::new();
+        for (q, d) in [("q1", first[0]), ("q2", first[1])] {
+            r.insert(q.into(), vec![(d.to_string(), 2.0), ("dx".into(), 1.0)]);
+        }
+        r
+    };
+    let m = [Measure::P(1), Measure::RecipRank];
+    let a = evaluate(&qrels, &run(&["d1", "dz"]), &m, 1);
+    let b = evaluate(&qrels, &run(&["d1", "d2"]), &m, 1);
+    let cmp = sbert::evaluation::MeanComparison::new(&[("A", &a), ("B", &b)]);
+    assert_eq!(cmp.measures, vec!["P_1", "recip_rank"]);
+    assert_eq!(cmp.values, vec![vec![0.5, 0.5], vec![1.0, 1.0]]);
+    let text = cmp.to_string();
+    assert!(text.contains("+0.5000") && text.contains("Mean over 2 queries"), "{text}");
+    assert!(cmp.to_html().contains("<th>gain</th>"));
+}

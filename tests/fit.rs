@@ -110,3 +110,60 @@ fn callback_and_max_steps_stop_training() {
     assert_eq!(log.steps.len(), 7);
     assert!(fit(&mut model, &[], &config, None, |_| ControlFlow::Continue(())).is_err());
 }
+
+/// mine_hard_negatives against a brute-force oracle: every negative is among the query's
+/// `range_max` most similar rows (cosine, ties by lower row), never a positive, no duplicates,
+/// min(num_negatives, available) of them, reproducible from the seed.
+#[test]
+fn mine_hard_negatives_matches_brute_force() {
+    use sbert::train::mine_hard_negatives;
+    let q = sbert::Embeddings::random_unit(30, 8, 1).unwrap();
+    let c = sbert::Embeddings::random_unit(200, 8, 2).unwrap();
+    let positive = |qi: usize, d: usize| (qi * 7 + d) % 5 == 0;
+    let got = mine_hard_negatives(&q, &c, positive, 10, 3, 42).unwrap();
+    assert_eq!(got, mine_hard_negatives(&q, &c, positive, 10, 3, 42).unwrap(), "same seed, same negatives");
+    assert_ne!(got, mine_hard_negatives(&q, &c, positive, 10, 3, 43).unwrap());
+    for (qi, negs) in got.iter().enumerate() {
+        let qr = q.row(qi).unwrap();
+        let mut scored: Vec<(f32, usize)> = (0..200).map(|d| (c.row(d).unwrap().iter().zip(qr).map(|(a, b)| a * b).sum::<f32>(), d)).collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let top: Vec<usize> = scored[..10].iter().map(|s| s.1).collect();
+        let available = top.iter().filter(|&&d| !positive(qi, d)).count();
+        assert_eq!(negs.len(), available.min(3));
+        let mut uniq = negs.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), negs.len());
+        for d in negs {
+            assert!(top.contains(d) && !positive(qi, *d), "query {qi}: {d} not a top-10 non-positive");
+        }
+    }
+}
+
+/// The training curves: one loss line per objective with every optimizer step, the evaluator's
+/// score per evaluation; SVG with one polyline per series; the text form in a terminal.
+#[test]
+fn training_charts() {
+    let log = sbert::train::TrainLog {
+        steps: vec![(0, 0, 0.9, 0.0), (1, 1, 0.5, 1e-5), (2, 0, 0.7, 2e-5), (3, 1, 0.4, 2e-5)],
+        evaluations: vec![
+            sbert::train::TrainEvent { score: 0.8, epoch: 0, steps: 1, global_step: 2, loss: 0.7, report: None },
+            sbert::train::TrainEvent { score: 0.85, epoch: 0, steps: -1, global_step: 4, loss: 0.55, report: None },
+        ],
+        stopped_early: false,
+    };
+    let loss = log.loss_chart(&["MNRL", "OCL"]);
+    assert_eq!(loss.series.len(), 2);
+    assert_eq!(loss.series[0].points, vec![(0.0, 0.9), (2.0, 0.7)]);
+    assert_eq!(loss.series[1].points, vec![(1.0, 0.5), (3.0, 0.4)]);
+    let svg = loss.to_svg();
+    assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert!(svg.contains("MNRL") && svg.contains("OCL"));
+    assert!(loss.to_string().contains("MNRL: 2 points, first 0.9000, last 0.7000"));
+    let score = log.score_chart();
+    assert_eq!(score.series[0].points, vec![(2.0, 0.8), (4.0, 0.85)]);
+    // Degenerate input draws without NaN coordinates.
+    let empty = sbert::plot::LineChart::new("t", "x", "y").series("s", vec![(1.0, f64::NAN)]);
+    assert!(!empty.to_svg().contains("NaN"));
+}

@@ -11,10 +11,29 @@ pub mod sts;
 pub mod text;
 pub mod trec;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::evaluation::ir_metrics::Qrels;
+
+/// The course's shared data folder (`golden/`, `data/`): `$SBERT_SHARED` when set (the lab's
+/// kernel sets it), else the first `shared` folder found beside the current directory or one of
+/// its parents (`../shared` from the repository root, `../../shared` from `notebooks/`).
+pub fn shared_dir() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SBERT_SHARED") {
+        let p = PathBuf::from(p);
+        return if p.is_dir() {
+            Ok(p)
+        } else {
+            Err(Error::InvalidInput(format!("SBERT_SHARED={} is not a folder", p.display())))
+        };
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+    cwd.ancestors()
+        .map(|a| a.join("shared"))
+        .find(|p| p.join("data").is_dir())
+        .ok_or_else(|| Error::InvalidInput(format!("no shared data folder (shared/data) beside {} or its parents; set SBERT_SHARED", cwd.display())))
+}
 
 /// A document of a collection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

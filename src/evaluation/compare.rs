@@ -153,71 +153,21 @@ impl RunComparison {
 
     /// The ski-jump plot as SVG: each run's per-query metric sorted from best to worst.
     pub fn ski_jump_svg(&self) -> String {
-        let (w, h, l, r, t, b) = (640.0, 360.0, 56.0, 16.0, 36.0, 48.0);
-        let (pw, ph) = (w - l - r, h - t - b);
-        let n = self.rows.len();
         let max_y = self.rows.iter().flat_map(|q| [q.a, q.b]).fold(1.0f64, f64::max);
-        let series = |side: Side| -> String {
+        let n = self.rows.len();
+        let mut chart = crate::plot::LineChart::new(
+            format!("Per-query {} sorted (ski-jump), {n} queries", self.measure),
+            "queries, best to worst",
+            self.measure.clone(),
+        )
+        .y_range(0.0, max_y);
+        for (side, name, mean) in [(Side::A, &self.names.0, self.mean.0), (Side::B, &self.names.1, self.mean.1)] {
             let mut v: Vec<f64> = self.rows.iter().map(|q| Self::value(q, side)).collect();
             v.sort_by(|x, y| y.total_cmp(x));
-            v.iter()
-                .enumerate()
-                .map(|(i, y)| {
-                    let x = l + if n > 1 { pw * i as f64 / (n - 1) as f64 } else { pw / 2.0 };
-                    format!("{x:.1},{:.1}", t + ph * (1.0 - y / max_y))
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-        let mut s = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\
-             <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\
-             <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Per-query {} sorted (ski-jump), {} queries</text>",
-            w / 2.0,
-            esc(&self.measure),
-            n
-        );
-        for k in 0..=4 {
-            let v = max_y * k as f64 / 4.0;
-            let y = t + ph * (1.0 - k as f64 / 4.0);
-            s.push_str(&format!(
-                "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.2}</text>",
-                l + pw,
-                l - 6.0,
-                y + 4.0
-            ));
+            let points = v.into_iter().enumerate().map(|(i, y)| ((i + 1) as f64, y)).collect();
+            chart = chart.series(format!("{name} (mean {mean:.4})"), points);
         }
-        s.push_str(&format!(
-            "<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">queries, best to worst</text>\
-             <text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">{}</text>",
-            t + ph,
-            t + ph,
-            l + pw,
-            t + ph,
-            l + pw / 2.0,
-            h - 12.0,
-            t + ph / 2.0,
-            t + ph / 2.0,
-            esc(&self.measure)
-        ));
-        for (side, color, name, (mean_y, ly)) in [
-            (Side::A, "#1f77b4", &self.names.0, (self.mean.0, t + 14.0)),
-            (Side::B, "#ff7f0e", &self.names.1, (self.mean.1, t + 30.0)),
-        ] {
-            s.push_str(&format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", series(side)));
-            s.push_str(&format!(
-                "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">{} (mean {mean_y:.4})</text>",
-                l + pw - 210.0,
-                l + pw - 190.0,
-                l + pw - 184.0,
-                ly + 4.0,
-                esc(name)
-            ));
-        }
-        s.push_str("</svg>");
-        s
+        chart.to_svg()
     }
 
     fn hits_cell(&self, side: Side, qid: &str) -> String {

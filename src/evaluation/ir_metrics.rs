@@ -220,6 +220,33 @@ pub struct IrEvaluation {
     pub mean: BTreeMap<String, f64>,
 }
 
+/// Several runs' means side by side (one column per run, a gain column for two runs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanComparison {
+    /// Column names.
+    pub names: Vec<String>,
+    /// Measures (rows), trec_eval names.
+    pub measures: Vec<String>,
+    /// `values[run][measure]`.
+    pub values: Vec<Vec<f64>>,
+    /// Queries in the first evaluation.
+    pub queries: usize,
+}
+
+impl MeanComparison {
+    /// The measures of the first evaluation, for every named evaluation.
+    pub fn new(runs: &[(&str, &IrEvaluation)]) -> Self {
+        let measures = runs.first().map(|r| r.1.measures.clone()).unwrap_or_default();
+        let values = runs.iter().map(|(_, e)| measures.iter().map(|m| e.mean.get(m).copied().unwrap_or(f64::NAN)).collect()).collect();
+        Self {
+            names: runs.iter().map(|r| r.0.to_string()).collect(),
+            queries: runs.first().map_or(0, |r| r.1.per_query.len()),
+            measures,
+            values,
+        }
+    }
+}
+
 impl IrEvaluation {
     /// The value of a measure for a query.
     pub fn get(&self, qid: &str, measure: &str) -> Option<f64> {

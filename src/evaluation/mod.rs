@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub use compare::RunComparison;
-pub use ir_metrics::{evaluate, IrEvaluation, Measure, Qrels, Run};
+pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use reranking::CrossEncoderRerankingEvaluator;
 pub use retrieval::InformationRetrievalEvaluator;
 pub use similarity::{EmbeddingSimilarityEvaluator, SimilarityFunction};

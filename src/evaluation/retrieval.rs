@@ -32,12 +32,18 @@ pub fn retrieve(
     let corpus = model.encode(&dataset.corpus_texts(), encode)?;
     let queries = model.encode(&dataset.query_texts(), encode)?;
     let hits = semantic_search(&queries, &corpus, &SearchOptions::default().top_k(top_k).score_function(score_function))?;
-    Ok(dataset
+    Ok(to_ranked_run(dataset, &hits))
+}
+
+/// The run of `semantic_search` hits of `dataset`'s queries (in order) over its corpus (rows in
+/// corpus order): query ids and document ids instead of row numbers.
+pub fn to_ranked_run(dataset: &RetrievalDataset, hits: &crate::util::SearchResults) -> RankedRun {
+    dataset
         .queries
         .iter()
         .zip(hits.iter())
-        .map(|(q, hs)| (q.id.clone(), hs.iter().map(|h| (dataset.corpus[h.corpus_id].id.clone(), h.score)).collect()))
-        .collect())
+        .map(|(q, hs)| (q.id.clone(), hs.iter().filter_map(|h| Some((dataset.corpus.get(h.corpus_id)?.id.clone(), h.score))).collect()))
+        .collect()
 }
 
 /// Evaluates a model on a retrieval collection (Python's `InformationRetrievalEvaluator`, with

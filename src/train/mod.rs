@@ -165,6 +165,32 @@ pub fn build_training_pairs(
     Ok((pos, all))
 }
 
+/// Hard negatives (Python's `util.mine_hard_negatives`, reduced to its core): for each query row,
+/// `num_negatives` documents drawn at random (with `seed`) from its `range_max` nearest corpus rows
+/// by cosine similarity, skipping those `is_positive(query, doc)` marks relevant. Fewer when the
+/// range holds fewer non-positives.
+pub fn mine_hard_negatives(
+    queries: &crate::Embeddings,
+    corpus: &crate::Embeddings,
+    is_positive: impl Fn(usize, usize) -> bool,
+    range_max: usize,
+    num_negatives: usize,
+    seed: u64,
+) -> Result<Vec<Vec<usize>>> {
+    let hits = crate::util::semantic_search(queries, corpus, &crate::util::SearchOptions::default().top_k(range_max))?;
+    let mut rng = Rng::new(seed);
+    Ok(hits
+        .iter()
+        .enumerate()
+        .map(|(q, hs)| {
+            let mut pool: Vec<usize> = hs.iter().map(|h| h.corpus_id).filter(|&d| !is_positive(q, d)).collect();
+            rng.shuffle(&mut pool);
+            pool.truncate(num_negatives);
+            pool
+        })
+        .collect())
+}
+
 /// What `fit` reports to the callback after each evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainEvent {
@@ -249,6 +275,27 @@ pub struct TrainLog {
     pub evaluations: Vec<TrainEvent>,
     /// True when the callback or `max_steps` stopped training early.
     pub stopped_early: bool,
+}
+
+impl TrainLog {
+    /// The training loss of each optimizer step, one line per objective (`names[k]`, or
+    /// "objective k"), against the optimizer step.
+    pub fn loss_chart(&self, names: &[&str]) -> crate::plot::LineChart {
+        let objectives = self.steps.iter().map(|s| s.1 + 1).max().unwrap_or(0);
+        let mut chart = crate::plot::LineChart::new("Training loss", "optimizer step", "loss");
+        for k in 0..objectives {
+            let name = names.get(k).map_or_else(|| format!("objective {k}"), |n| n.to_string());
+            chart = chart.series(name, self.steps.iter().filter(|s| s.1 == k).map(|s| (s.0 as f64, s.2)).collect());
+        }
+        chart
+    }
+
+    /// The evaluator's primary score at each evaluation, against the optimizer step.
+    pub fn score_chart(&self) -> crate::plot::LineChart {
+        let name = self.evaluations.iter().find_map(|e| e.report.as_ref().map(|r| r.primary.clone())).unwrap_or_else(|| "score".into());
+        crate::plot::LineChart::new("Evaluator score", "optimizer step", name.clone())
+            .series(name, self.evaluations.iter().map(|e| (e.global_step as f64, e.score)).collect())
+    }
 }
 
 /// One objective: a loader and its loss.

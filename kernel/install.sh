@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Registers the Jupyter kernel "Rust (sbert)": evcxr_jupyter (pinned, `cargo install --locked`)
+# with its own evcxr config directory, so it never touches a user's other kernels or their
+# global evcxr config.
+#
+#   bash kernel/install.sh [--user | --prefix DIR]     (default: --prefix of the lab's venv, .lab/venv)
+#
+# What it writes:
+#   .lab/evcxr/evcxr.toml    the kernel's evcxr config (EVCXR_CONFIG_DIR): `sbert` from this
+#                            checkout (library only, no CLI deps), `use sbert::prelude::*;`,
+#                            opt-level 2, and a persistent build folder (below)
+#   $SBERT_EVCXR_TMPDIR      evcxr's build folder, kept between kernel starts so the dependencies
+#                            compile once (default ~/.cache/sbert-lab/evcxr-target)
+#   kernelspec "sbert"       argv = evcxr_jupyter, env = EVCXR_CONFIG_DIR + SBERT_SHARED
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+EVCXR_VERSION=0.22.0
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+TARGET="${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}"
+SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
+
+where=(--prefix "$ROOT/.lab/venv")
+case "${1:-}" in
+  --user) where=(--user) ;;
+  --prefix) where=(--prefix "$2") ;;
+  "") ;;
+  *) echo "usage: bash kernel/install.sh [--user | --prefix DIR]" >&2; exit 2 ;;
+esac
+
+# 1. evcxr_jupyter, pinned.
+if ! { [ -x "$CARGO_BIN/evcxr_jupyter" ] && cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; }; then
+  echo "== cargo install --locked evcxr_jupyter $EVCXR_VERSION (one time, ~15 min on 2 cores)"
+  cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION"
+fi
+
+# 2. The kernel's own evcxr config directory.
+mkdir -p "$ROOT/.lab/evcxr" "$TARGET"
+cat > "$ROOT/.lab/evcxr/evcxr.toml" <<TOML
+# Written by kernel/install.sh; EVCXR_CONFIG_DIR of the "Rust (sbert)" kernel only.
+[evcxr]
+tmpdir = "$TARGET"
+opt_level = "2"
+prelude = "use sbert::prelude::*;"
+
+[dependencies]
+sbert = { path = "$ROOT", default-features = false }
+TOML
+
+# 3. The kernelspec.
+spec="$ROOT/.lab/kernelspec/sbert"
+mkdir -p "$spec"
+cp "$ROOT/kernel/logo-64x64.png" "$spec/" 2>/dev/null || true
+# evcxr's cells link the Rust standard library dynamically and find it through a relative rpath
+# that rustc computes from target/…/deps; evcxr loads the copy one folder up, so the rpath only
+# resolves by luck for shallow build folders. The kernel gets the library folder explicitly.
+RUSTLIB="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
+python3 - "$spec/kernel.json" "$CARGO_BIN/evcxr_jupyter" "$ROOT/.lab/evcxr" "$SHARED" "$RUSTLIB" <<'PY'
+import json, sys
+path, exe, config, shared, rustlib = sys.argv[1:]
+json.dump({
+    "argv": [exe, "--control_file", "{connection_file}"],
+    "display_name": "Rust (sbert)",
+    "language": "rust",
+    "interrupt_mode": "message",
+    "env": {"EVCXR_CONFIG_DIR": config, "SBERT_SHARED": shared, "LD_LIBRARY_PATH": rustlib},
+}, open(path, "w"), indent=2)
+PY
+JUPYTER="${JUPYTER:-$ROOT/.lab/venv/bin/jupyter}"
+[ -x "$JUPYTER" ] || JUPYTER=jupyter
+"$JUPYTER" kernelspec install "$spec" --name sbert "${where[@]}" >/dev/null
+echo "== kernel 'Rust (sbert)' registered (${where[*]}); config $ROOT/.lab/evcxr, build folder $TARGET"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The kernel's preloaded environment in a terminal: evcxr_repl with the same config directory
+# (sbert + `use sbert::prelude::*;`) and build folder. Run kernel/install.sh first.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+EVCXR_VERSION=0.22.0
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+[ -f "$ROOT/.lab/evcxr/evcxr.toml" ] || { echo "run: bash kernel/install.sh" >&2; exit 1; }
+if ! { [ -x "$CARGO_BIN/evcxr_repl" ] && cargo install --list | grep -q "^evcxr_repl v$EVCXR_VERSION:"; }; then
+  echo "== cargo install --locked evcxr_repl $EVCXR_VERSION (one time)"
+  cargo install --locked evcxr_repl --version "$EVCXR_VERSION"
+fi
+export EVCXR_CONFIG_DIR="$ROOT/.lab/evcxr"
+# See kernel/install.sh: the standard library's folder, which evcxr's relative rpath can miss.
+export LD_LIBRARY_PATH="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export SBERT_SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
+exec "$CARGO_BIN/evcxr_repl" "$@"

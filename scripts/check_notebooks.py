@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Checks executed notebooks: every code cell ran, no error output (an `error` output, a traceback,
+or an `Error:` line on stderr), and each notebook shows what the lecture shows (its key number, its
+HTML tables, its SVG plots).
+
+    python3 scripts/check_notebooks.py DIR     (the executed copies of notebooks/0*.ipynb)
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+# notebook → [(MIME type or "text", regular expression that must match one output of that type)]
+EXPECT = {
+    "01_cosine_similarity": [("text", r"Cosine-Similarity: 0\.6153")],
+    "02_top_pairs": [("text/html", r"<table"), ("text/html", r"A man is eating food\."), ("text", r"Score: 0\.\d{4}")],
+    "03_semantic_search": [("text/html", r"A cheetah is running behind its prey"), ("text", r"identical rankings: true"), ("text", r"same hits: true")],
+    "04_retrieve_rerank": [("text/html", r"ndcg_cut_10"), ("text/html", r"\+ cross-encoder"), ("image/svg+xml|text/html", r"<svg")],
+    "05_fine_tuning": [("text", r"callback: score 0\.\d+, epoch 0, steps -1"), ("text", r"epoch,steps,score"), ("image/svg+xml", r"Evaluator score"), ("image/svg+xml", r"OnlineContrastiveLoss")],
+    "06_project_part3": [("text/html", r"P_1"), ("text/html", r"ndcg_cut_5"), ("text/html", r"<svg"), ("text", r"fine-tuning helped \d+ queries")],
+}
+
+
+def outputs(nb):
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        yield cell, cell.get("outputs", [])
+
+
+def text_of(o):
+    if o["output_type"] == "stream":
+        return [("text", "".join(o["text"]))]
+    if o["output_type"] in ("execute_result", "display_data"):
+        out = []
+        for mime, v in o.get("data", {}).items():
+            out.append(("text" if mime == "text/plain" else mime, "".join(v) if isinstance(v, list) else v))
+        return out
+    return []
+
+
+def check(path: Path):
+    nb = json.loads(path.read_text())
+    problems = []
+    seen = []
+    for cell, outs in outputs(nb):
+        if cell.get("execution_count") is None:
+            problems.append(f"cell not executed: {cell['source'][:60]!r}")
+        for o in outs:
+            if o["output_type"] == "error":
+                problems.append(f"error output: {o.get('ename')}: {o.get('evalue')}")
+            if o["output_type"] == "stream" and o.get("name") == "stderr":
+                text = "".join(o["text"])
+                if re.search(r"^(Error|error)[:\[]|panicked at", text, re.M):
+                    problems.append(f"error on stderr: {text.strip()[:200]}")
+            seen.extend(text_of(o))
+    for mime, pattern in EXPECT.get(path.stem, []):
+        if not any(re.fullmatch(mime, m) and re.search(pattern, t) for m, t in seen):
+            problems.append(f"no {mime} output matching /{pattern}/")
+    return problems
+
+
+def main():
+    d = Path(sys.argv[1] if len(sys.argv) > 1 else "target/notebooks-executed")
+    names = sorted(EXPECT)
+    bad = 0
+    for name in names:
+        p = d / f"{name}.ipynb"
+        if not p.exists():
+            print(f"{p}: missing")
+            bad += 1
+            continue
+        problems = check(p)
+        for pr in problems:
+            print(f"{p}: {pr}")
+        bad += bool(problems)
+        if not problems:
+            print(f"{p}: ok")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
