@@ -106,13 +106,15 @@ fn main() -> sbert::Result<()> {
         })?
     };
     if let Some(err) = csv_error {
-        return Err(err);
+        Err(err)?;
     }
     println!("{}", std::fs::read_to_string(&csv).map_err(|e| sbert::Error::io("reading the callback's CSV", e))?);
 
-    // # The evaluator's score and the losses over the steps
+    // # The evaluator's score over the steps
     let score_chart = log.score_chart();
     println!("{score_chart}");
+
+    // # The two losses over the steps
     let loss_chart = log.loss_chart(&["MultipleNegativesRankingLoss", "OnlineContrastiveLoss"]);
     println!("{loss_chart}");
     Ok(())

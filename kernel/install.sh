@@ -10,8 +10,10 @@
 #                            checkout (library only, no CLI deps), `use sbert::prelude::*;`,
 #                            opt-level 2, and a persistent build folder (below)
 #   $SBERT_EVCXR_TMPDIR      evcxr's build folder, kept between kernel starts so the dependencies
-#                            compile once (default ~/.cache/sbert-lab/evcxr-target)
-#   kernelspec "sbert"       argv = evcxr_jupyter, env = EVCXR_CONFIG_DIR + SBERT_SHARED
+#                            compile once (default ~/.cache/sbert-lab/evcxr-target); each kernel
+#                            works in its own hard-linked copy (kernel/kernel.sh)
+#   kernelspec "sbert"       argv = kernel/kernel.sh → evcxr_jupyter, env = EVCXR_CONFIG_DIR,
+#                            SBERT_SHARED, the build folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -39,7 +41,6 @@ mkdir -p "$ROOT/.lab/evcxr" "$TARGET"
 cat > "$ROOT/.lab/evcxr/evcxr.toml" <<TOML
 # Written by kernel/install.sh; EVCXR_CONFIG_DIR of the "Rust (sbert)" kernel only.
 [evcxr]
-tmpdir = "$TARGET"
 opt_level = "2"
 prelude = "use sbert::prelude::*;"
 
@@ -55,15 +56,16 @@ cp "$ROOT/kernel/logo-64x64.png" "$spec/" 2>/dev/null || true
 # that rustc computes from target/…/deps; evcxr loads the copy one folder up, so the rpath only
 # resolves by luck for shallow build folders. The kernel gets the library folder explicitly.
 RUSTLIB="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
-python3 - "$spec/kernel.json" "$CARGO_BIN/evcxr_jupyter" "$ROOT/.lab/evcxr" "$SHARED" "$RUSTLIB" <<'PY'
+python3 - "$spec/kernel.json" "$CARGO_BIN/evcxr_jupyter" "$ROOT/.lab/evcxr" "$SHARED" "$RUSTLIB" "$ROOT/kernel/kernel.sh" "$TARGET" <<'PY'
 import json, sys
-path, exe, config, shared, rustlib = sys.argv[1:]
+path, exe, config, shared, rustlib, wrapper, target = sys.argv[1:]
 json.dump({
-    "argv": [exe, "--control_file", "{connection_file}"],
+    "argv": [wrapper, "--control_file", "{connection_file}"],
     "display_name": "Rust (sbert)",
     "language": "rust",
     "interrupt_mode": "message",
-    "env": {"EVCXR_CONFIG_DIR": config, "SBERT_SHARED": shared, "LD_LIBRARY_PATH": rustlib},
+    "env": {"EVCXR_CONFIG_DIR": config, "SBERT_SHARED": shared, "LD_LIBRARY_PATH": rustlib,
+            "SBERT_EVCXR_JUPYTER": exe, "SBERT_EVCXR_TMPDIR": target},
 }, open(path, "w"), indent=2)
 PY
 JUPYTER="${JUPYTER:-$ROOT/.lab/venv/bin/jupyter}"

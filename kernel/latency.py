@@ -54,7 +54,7 @@ def main() -> int:
             print(f"kernel ready after {t_ready:.1f} s; first encode result after {t_result:.1f} s: {text.strip()}")
         return 0 if ok else 1
     finally:
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel(now=False)
 
 
 if __name__ == "__main__":

@@ -14,4 +14,13 @@ export EVCXR_CONFIG_DIR="$ROOT/.lab/evcxr"
 # See kernel/install.sh: the standard library's folder, which evcxr's relative rpath can miss.
 export LD_LIBRARY_PATH="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export SBERT_SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
-exec "$CARGO_BIN/evcxr_repl" "$@"
+# Its own build folder, hard-linked from the warm one (see kernel/kernel.sh).
+master="${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}"
+dir="$(mktemp -d "${TMPDIR:-/tmp}/sbert-repl.XXXXXX")"
+trap 'rm -rf "$dir"' EXIT
+if [ -d "$master/target" ]; then
+  cp -al "$master/target" "$dir/target" 2>/dev/null || cp -a "$master/target" "$dir/target"
+  find "$dir/target" \( -name 'libcode_*' -o -name '*ctx*' \) -prune -exec rm -rf {} +
+fi
+[ -f "$master/Cargo.lock" ] && cp "$master/Cargo.lock" "$dir/"
+EVCXR_TMPDIR="$dir" "$CARGO_BIN/evcxr_repl" "$@"

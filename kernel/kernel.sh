@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Starts evcxr_jupyter for one "Rust (sbert)" kernel (kernel.json's argv; installed by install.sh).
+#
+# evcxr keeps a whole Cargo project in its build folder (the cell's source, Cargo.toml, target/),
+# so two kernels sharing one folder overwrite each other's cells. Each kernel therefore gets its own
+# folder under $SBERT_EVCXR_TMPDIR/../kernels/, whose target/ starts as hard links to the warm
+# build (the dependencies compiled once by the set-up's warm-up): no copy, no rebuild, < 0.1 s.
+# The folder is removed when the kernel exits (or, if it was killed, at the next kernel's start).
+# SBERT_EVCXR_WARMUP=1 builds into the shared folder itself (what the warm-up does).
+set -euo pipefail
+master="${SBERT_EVCXR_TMPDIR:?set by the kernelspec}"
+exe="${SBERT_EVCXR_JUPYTER:?set by the kernelspec}"
+mkdir -p "$master"
+if [ "${SBERT_EVCXR_WARMUP:-}" = 1 ]; then
+  exec env EVCXR_TMPDIR="$master" "$exe" "$@"
+fi
+base="$(dirname "$master")/kernels"
+mkdir -p "$base"
+# Folders of kernels that are gone (killed before their cleanup could run).
+for d in "$base"/k.*; do
+  [ -d "$d" ] || continue
+  pid="$(cat "$d/.pid" 2>/dev/null || echo)"
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -rf "$d"; fi
+done
+dir="$(mktemp -d "$base/k.XXXXXX")"
+echo $$ > "$dir/.pid"
+trap 'rm -rf "$dir"' EXIT
+trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP
+if [ -d "$master/target" ]; then
+  cp -al "$master/target" "$dir/target"
+  # The cell crate's own outputs are rewritten at every cell: this kernel makes fresh ones.
+  find "$dir/target" \( -name 'libcode_*' -o -name '*ctx*' \) -prune -exec rm -rf {} +
+fi
+[ -f "$master/Cargo.lock" ] && cp "$master/Cargo.lock" "$dir/"
+EVCXR_TMPDIR="$dir" "$exe" "$@" &
+child=$!
+wait "$child" || status=$?
+wait "$child" 2>/dev/null || true
+exit "${status:-0}"
