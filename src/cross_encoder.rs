@@ -442,6 +442,9 @@ pub fn rerank_run(
 ) -> Result<crate::evaluation::retrieval::RankedRun> {
     let texts: std::collections::HashMap<&str, &str> = queries.iter().map(|q| (q.id.as_str(), q.text.as_str())).collect();
     let mut out = Vec::with_capacity(run.len());
+    // One progress bar over the queries (not one per query's batch).
+    let mut progress = Progress::new(run.len() as u64, "Queries", opts.show_progress_bar);
+    let opts = &PredictOptions { show_progress_bar: false, ..opts.clone() };
     for (qid, docs) in run {
         let q = texts.get(qid.as_str()).ok_or_else(|| Error::InvalidInput(format!("query {qid} of the run has no text")))?;
         let top: Vec<&(String, f32)> = docs.iter().take(rerank_top).collect();
@@ -457,6 +460,8 @@ pub fn rerank_run(
         let floor = ranked.last().map_or(0.0, |r| r.1);
         ranked.extend(docs.iter().skip(top.len()).enumerate().map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)));
         out.push((qid.clone(), ranked));
+        progress.inc(1);
     }
+    progress.finish();
     Ok(out)
 }
