@@ -42,15 +42,29 @@ fn main() -> sbert::Result<()> {
     let positives = scifact::train_positives(&claims, &corpus);
     let mut cited: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in &claims {
-        cited.entry(c.id.clone()).or_default().extend(c.cited_doc_ids.iter().cloned());
+        cited
+            .entry(c.id.clone())
+            .or_default()
+            .extend(c.cited_doc_ids.iter().cloned());
     }
-    let abstracts: BTreeMap<String, String> = corpus.iter().map(|d| (d.id.clone(), d.text.clone())).collect();
+    let abstracts: BTreeMap<String, String> = corpus
+        .iter()
+        .map(|d| (d.id.clone(), d.text.clone()))
+        .collect();
     let mut rng = Rng::new(42);
     let mut pos_pairs = Vec::new();
     let mut all_pairs = Vec::new();
     for (_, claim, doc) in &positives {
-        pos_pairs.push(InputExample::pair(claim.clone(), abstracts[doc].clone(), 1.0));
-        all_pairs.push(InputExample::pair(claim.clone(), abstracts[doc].clone(), 1.0));
+        pos_pairs.push(InputExample::pair(
+            claim.clone(),
+            abstracts[doc].clone(),
+            1.0,
+        ));
+        all_pairs.push(InputExample::pair(
+            claim.clone(),
+            abstracts[doc].clone(),
+            1.0,
+        ));
     }
     for (claim_id, claim, _) in &positives {
         let negative = loop {
@@ -61,11 +75,18 @@ fn main() -> sbert::Result<()> {
         };
         all_pairs.push(InputExample::pair(claim.clone(), negative, 0.0));
     }
-    println!("{} positive pairs, {} pairs with the negatives", pos_pairs.len(), all_pairs.len());
+    println!(
+        "{} positive pairs, {} pairs with the negatives",
+        pos_pairs.len(),
+        all_pairs.len()
+    );
 
     // # The evaluator: Spearman correlation on STS Benchmark dev
     let model = SentenceTransformer::load("all-MiniLM-L6-v2")?;
-    let evaluator = EmbeddingSimilarityEvaluator::from_sts(&sts::read_sts(&data.join("data/stsbenchmark/sts-dev.csv"))?)?.name("sts-dev");
+    let evaluator = EmbeddingSimilarityEvaluator::from_sts(&sts::read_sts(
+        &data.join("data/stsbenchmark/sts-dev.csv"),
+    )?)?
+    .name("sts-dev");
     let before = evaluator.evaluate(&model)?;
     println!("{before}");
 
@@ -95,10 +116,28 @@ fn main() -> sbert::Result<()> {
     let mut model = model;
     let mut csv_error = None;
     let log = {
-        let objectives = [Objective { loader: mnrl_loader, loss: &mnrl }, Objective { loader: pairs_loader, loss: &ocl }];
+        let objectives = [
+            Objective {
+                loader: mnrl_loader,
+                loss: &mnrl,
+            },
+            Objective {
+                loader: pairs_loader,
+                loss: &ocl,
+            },
+        ];
         fit(&mut model, &objectives, &config, Some(&evaluator), |e| {
-            println!("callback: score {:.4}, epoch {}, steps {}", e.score, e.epoch, e.steps);
-            if let Err(err) = append_csv(&csv, &["score".to_string()], e.epoch as i64, e.steps, &[e.score]) {
+            println!(
+                "callback: score {:.4}, epoch {}, steps {}",
+                e.score, e.epoch, e.steps
+            );
+            if let Err(err) = append_csv(
+                &csv,
+                &["score".to_string()],
+                e.epoch as i64,
+                e.steps,
+                &[e.score],
+            ) {
                 csv_error = Some(err);
                 return ControlFlow::Break(());
             }
@@ -108,7 +147,11 @@ fn main() -> sbert::Result<()> {
     if let Some(err) = csv_error {
         Err(err)?;
     }
-    println!("{}", std::fs::read_to_string(&csv).map_err(|e| sbert::Error::io("reading the callback's CSV", e))?);
+    println!(
+        "{}",
+        std::fs::read_to_string(&csv)
+            .map_err(|e| sbert::Error::io("reading the callback's CSV", e))?
+    );
 
     // # The evaluator's score over the steps
     let score_chart = log.score_chart();

@@ -23,19 +23,31 @@ use sbert::train::{fit, DataLoader, FitConfig, InputExample, Objective, Rng};
 
 fn main() -> sbert::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let shared = sbert::datasets::shared_dir()?;
     let data = shared.join("data/beir-scifact");
-    let output = PathBuf::from(arg("--output").unwrap_or_else(|| "target/finetuned-scifact".into()));
+    let output =
+        PathBuf::from(arg("--output").unwrap_or_else(|| "target/finetuned-scifact".into()));
 
     // # The training pairs
     let corpus = scifact::read_corpus(&data.join("scifact.zip"))?;
-    let abstracts: BTreeMap<&str, &str> = corpus.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let abstracts: BTreeMap<&str, &str> = corpus
+        .iter()
+        .map(|d| (d.id.as_str(), d.text.as_str()))
+        .collect();
     let doc_ids: Vec<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
     let claims = scifact::read_claims(&data.join("scifact.zip"), "claims_train.csv")?;
     let mut cited: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for c in &claims {
-        cited.entry(c.id.as_str()).or_default().extend(c.cited_doc_ids.iter().map(String::as_str));
+        cited
+            .entry(c.id.as_str())
+            .or_default()
+            .extend(c.cited_doc_ids.iter().map(String::as_str));
     }
     let positives = scifact::train_positives(&claims, &corpus);
     cited.retain(|cid, _| positives.iter().any(|p| p.0 == *cid));
@@ -43,8 +55,16 @@ fn main() -> sbert::Result<()> {
     let mut pos = Vec::new();
     let mut all = Vec::new();
     for (_, claim, doc) in &positives {
-        pos.push(InputExample::pair(claim.as_str(), abstracts[doc.as_str()], 1.0));
-        all.push(InputExample::pair(claim.as_str(), abstracts[doc.as_str()], 1.0));
+        pos.push(InputExample::pair(
+            claim.as_str(),
+            abstracts[doc.as_str()],
+            1.0,
+        ));
+        all.push(InputExample::pair(
+            claim.as_str(),
+            abstracts[doc.as_str()],
+            1.0,
+        ));
     }
     for (cid, claim, _) in &positives {
         let neg = loop {
@@ -55,12 +75,19 @@ fn main() -> sbert::Result<()> {
         };
         all.push(InputExample::pair(claim.as_str(), abstracts[neg], 0.0));
     }
-    println!("{} positive pairs from {} claims, {} negatives", pos.len(), cited.len(), all.len() - pos.len());
+    println!(
+        "{} positive pairs from {} claims, {} negatives",
+        pos.len(),
+        cited.len(),
+        all.len() - pos.len()
+    );
 
     // # Before: the pretrained model on SciFact test
     let mut model = SentenceTransformer::load("all-MiniLM-L6-v2")?;
     let test = scifact::load_test(&data)?;
-    let evaluator = InformationRetrievalEvaluator::new(test.clone()).name("scifact-test").measures(&Measure::beir());
+    let evaluator = InformationRetrievalEvaluator::new(test.clone())
+        .name("scifact-test")
+        .measures(&Measure::beir());
     let before = evaluator.evaluate_run(&evaluator.retrieve(&model)?);
     println!("before:\n{before}");
 
@@ -71,7 +98,16 @@ fn main() -> sbert::Result<()> {
     l1.seed = 42;
     let mut l2 = DataLoader::new(all, 16);
     l2.seed = 43;
-    let objectives = [Objective { loader: l1, loss: &mnrl }, Objective { loader: l2, loss: &ocl }];
+    let objectives = [
+        Objective {
+            loader: l1,
+            loss: &mnrl,
+        },
+        Objective {
+            loader: l2,
+            loss: &ocl,
+        },
+    ];
     let config = FitConfig {
         epochs: 1,
         warmup_steps: 100,
@@ -101,8 +137,16 @@ fn main() -> sbert::Result<()> {
     let after = evaluator.evaluate_run(&evaluator.retrieve(&model)?);
     println!("after:\n{after}");
     for m in ["ndcg_cut_10", "recall_100", "map", "recip_rank", "P_5"] {
-        println!("{m:<12} {:.4} → {:.4} ({:+.4})", before.mean[m], after.mean[m], after.mean[m] - before.mean[m]);
+        println!(
+            "{m:<12} {:.4} → {:.4} ({:+.4})",
+            before.mean[m],
+            after.mean[m],
+            after.mean[m] - before.mean[m]
+        );
     }
-    println!("Python's gain in nDCG@10: +0.0210; the model is saved in {}", output.display());
+    println!(
+        "Python's gain in nDCG@10: +0.0210; the model is saved in {}",
+        output.display()
+    );
     Ok(())
 }

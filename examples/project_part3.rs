@@ -23,14 +23,28 @@ use sbert::prelude::*;
 
 /// Both models on one collection: the mean of each course measure, and the per-query comparison
 /// on nDCG@5 (best/worst queries, gains and losses, ski-jump plot).
-fn compare_models(dataset: &RetrievalDataset, pretrained: &SentenceTransformer, finetuned: &SentenceTransformer) -> sbert::Result<(MeanComparison, RunComparison)> {
-    let evaluator = InformationRetrievalEvaluator::new(dataset.clone()).measures(&Measure::course());
+fn compare_models(
+    dataset: &RetrievalDataset,
+    pretrained: &SentenceTransformer,
+    finetuned: &SentenceTransformer,
+) -> sbert::Result<(MeanComparison, RunComparison)> {
+    let evaluator =
+        InformationRetrievalEvaluator::new(dataset.clone()).measures(&Measure::course());
     let run_a = evaluator.retrieve(pretrained)?;
     let run_b = evaluator.retrieve(finetuned)?;
-    let means = MeanComparison::new(&[("pretrained", &evaluator.evaluate_run(&run_a)), ("fine-tuned", &evaluator.evaluate_run(&run_b))]);
-    let comparison = RunComparison::new(&evaluator.dataset.qrels, &to_run(&run_a), &to_run(&run_b), Measure::NdcgCut(5), 1)
-        .names("pretrained", "fine-tuned")
-        .with_texts(&evaluator.dataset.queries, &evaluator.dataset.corpus);
+    let means = MeanComparison::new(&[
+        ("pretrained", &evaluator.evaluate_run(&run_a)),
+        ("fine-tuned", &evaluator.evaluate_run(&run_b)),
+    ]);
+    let comparison = RunComparison::new(
+        &evaluator.dataset.qrels,
+        &to_run(&run_a),
+        &to_run(&run_b),
+        Measure::NdcgCut(5),
+        1,
+    )
+    .names("pretrained", "fine-tuned")
+    .with_texts(&evaluator.dataset.queries, &evaluator.dataset.corpus);
     Ok((means, comparison))
 }
 
@@ -52,7 +66,10 @@ fn main() -> sbert::Result<()> {
     // a negation), or the cited abstract is about a broader topic than the claim.
     let (gained, lost, same) = comparison.counts();
     println!("fine-tuning helped {gained} queries, hurt {lost}, left {same} unchanged (nDCG@5)");
-    sbert::npy::write_atomic(std::path::Path::new("target/lab/ski_jump_scifact.svg"), comparison.ski_jump_svg().as_bytes())?;
+    sbert::npy::write_atomic(
+        std::path::Path::new("target/lab/ski_jump_scifact.svg"),
+        comparison.ski_jump_svg().as_bytes(),
+    )?;
     println!("{comparison}");
 
     // # The same code on the course's StackExchange collection (Travel)

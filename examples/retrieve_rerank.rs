@@ -37,11 +37,21 @@ fn main() -> sbert::Result<()> {
     let full = std::env::var_os("SBERT_FULL").is_some();
     let bi_encoder = SentenceTransformer::load("all-MiniLM-L6-v2")?;
     let data = sbert::datasets::shared_dir()?.join("data/beir-scifact");
-    let evaluator = InformationRetrievalEvaluator::new(scifact::load_test(&data)?).name("scifact-test").measures(&Measure::beir());
+    let evaluator = InformationRetrievalEvaluator::new(scifact::load_test(&data)?)
+        .name("scifact-test")
+        .measures(&Measure::beir());
     let corpus_texts = evaluator.dataset.corpus_texts();
-    let corpus_embeddings = bi_encoder.encode(&corpus_texts, &EncodeOptions::default().show_progress_bar(true))?;
-    let query_embeddings = bi_encoder.encode(&evaluator.dataset.query_texts(), &EncodeOptions::default())?;
-    let hits = semantic_search(&query_embeddings, &corpus_embeddings, &SearchOptions::default().top_k(100))?;
+    let corpus_embeddings = bi_encoder.encode(
+        &corpus_texts,
+        &EncodeOptions::default().show_progress_bar(true),
+    )?;
+    let query_embeddings =
+        bi_encoder.encode(&evaluator.dataset.query_texts(), &EncodeOptions::default())?;
+    let hits = semantic_search(
+        &query_embeddings,
+        &corpus_embeddings,
+        &SearchOptions::default().top_k(100),
+    )?;
     let bi_run = to_ranked_run(&evaluator.dataset, &hits);
     let bi_eval = evaluator.evaluate_run(&bi_run);
     println!("{bi_eval}");
@@ -53,19 +63,48 @@ fn main() -> sbert::Result<()> {
     let positives = scifact::train_positives(&claims, &evaluator.dataset.corpus);
     let mut cited: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in &claims {
-        cited.entry(c.id.clone()).or_default().extend(c.cited_doc_ids.iter().cloned());
+        cited
+            .entry(c.id.clone())
+            .or_default()
+            .extend(c.cited_doc_ids.iter().cloned());
     }
-    let row_of: BTreeMap<String, usize> = evaluator.dataset.corpus.iter().enumerate().map(|(i, d)| (d.id.clone(), i)).collect();
+    let row_of: BTreeMap<String, usize> = evaluator
+        .dataset
+        .corpus
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id.clone(), i))
+        .collect();
     let claim_texts: Vec<String> = positives.iter().map(|p| p.1.clone()).collect();
     let claim_embeddings = bi_encoder.encode(&claim_texts, &EncodeOptions::default())?;
-    let doc_ids: Vec<String> = evaluator.dataset.corpus.iter().map(|d| d.id.clone()).collect();
-    let hard = mine_hard_negatives(&claim_embeddings, &corpus_embeddings, |q, d| cited[&positives[q].0].contains(&doc_ids[d]), 10, 1, 42)?;
+    let doc_ids: Vec<String> = evaluator
+        .dataset
+        .corpus
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    let hard = mine_hard_negatives(
+        &claim_embeddings,
+        &corpus_embeddings,
+        |q, d| cited[&positives[q].0].contains(&doc_ids[d]),
+        10,
+        1,
+        42,
+    )?;
     let mut rng = Rng::new(42);
     let mut examples = Vec::new();
     for (k, (claim_id, claim, doc)) in positives.iter().enumerate() {
-        examples.push(InputExample::pair(claim.clone(), corpus_texts[row_of[doc]].clone(), 1.0));
+        examples.push(InputExample::pair(
+            claim.clone(),
+            corpus_texts[row_of[doc]].clone(),
+            1.0,
+        ));
         for &d in &hard[k] {
-            examples.push(InputExample::pair(claim.clone(), corpus_texts[d].clone(), 0.0));
+            examples.push(InputExample::pair(
+                claim.clone(),
+                corpus_texts[d].clone(),
+                0.0,
+            ));
         }
         let random = loop {
             let d = rng.below(corpus_texts.len());
@@ -73,9 +112,19 @@ fn main() -> sbert::Result<()> {
                 break d;
             }
         };
-        examples.push(InputExample::pair(claim.clone(), corpus_texts[random].clone(), 0.0));
+        examples.push(InputExample::pair(
+            claim.clone(),
+            corpus_texts[random].clone(),
+            0.0,
+        ));
     }
-    println!("{} training pairs: {} positives, {} hard and {} random negatives", examples.len(), positives.len(), hard.iter().map(Vec::len).sum::<usize>(), positives.len());
+    println!(
+        "{} training pairs: {} positives, {} hard and {} random negatives",
+        examples.len(),
+        positives.len(),
+        hard.iter().map(Vec::len).sum::<usize>(),
+        positives.len()
+    );
 
     // # Train the cross-encoder (CrossEncoder.fit)
     // Binary cross-entropy on the logit; AdamW lr 1e-4, 10 % warm-up, batch 16, max_length 256.
@@ -100,8 +149,16 @@ fn main() -> sbert::Result<()> {
     // # Bi-encoder vs cross-encoder on one query
     // The bi-encoder's top 5 for the first test query, then the same 5 scored by the cross-encoder.
     let query = evaluator.dataset.queries[0].text.clone();
-    let top5: Vec<String> = bi_run[0].1.iter().take(5).map(|(id, _)| corpus_texts[row_of[id]].clone()).collect();
-    let bi_scores = cos_sim(&bi_encoder.encode(&[query.as_str()], &EncodeOptions::default())?, &bi_encoder.encode(&top5, &EncodeOptions::default())?)?;
+    let top5: Vec<String> = bi_run[0]
+        .1
+        .iter()
+        .take(5)
+        .map(|(id, _)| corpus_texts[row_of[id]].clone())
+        .collect();
+    let bi_scores = cos_sim(
+        &bi_encoder.encode(&[query.as_str()], &EncodeOptions::default())?,
+        &bi_encoder.encode(&top5, &EncodeOptions::default())?,
+    )?;
     println!("{bi_scores}");
     let ranking = cross_encoder.rank(&query, &top5, None, &PredictOptions::default())?;
     println!("{ranking}");
@@ -110,16 +167,35 @@ fn main() -> sbert::Result<()> {
     // The cross-encoder re-scores each query's top candidates; the rest of the top 100 keeps the
     // bi-encoder's order, so recall@100 cannot change.
     let rerank_top = if full { 20 } else { 10 };
-    let popts = PredictOptions { show_progress_bar: true, ..Default::default() };
-    let reranked = rerank_run(&cross_encoder, &evaluator.dataset.queries, &bi_run, |id| row_of.get(id).map(|&i| corpus_texts[i].clone()), rerank_top, &popts)?;
+    let popts = PredictOptions {
+        show_progress_bar: true,
+        ..Default::default()
+    };
+    let reranked = rerank_run(
+        &cross_encoder,
+        &evaluator.dataset.queries,
+        &bi_run,
+        |id| row_of.get(id).map(|&i| corpus_texts[i].clone()),
+        rerank_top,
+        &popts,
+    )?;
     let reranked_eval = evaluator.evaluate_run(&reranked);
-    let means = MeanComparison::new(&[("bi-encoder", &bi_eval), ("+ cross-encoder", &reranked_eval)]);
+    let means = MeanComparison::new(&[
+        ("bi-encoder", &bi_eval),
+        ("+ cross-encoder", &reranked_eval),
+    ]);
     println!("{means}");
 
     // # Which queries gained, which lost (nDCG@10)
-    let comparison = RunComparison::new(&evaluator.dataset.qrels, &to_run(&bi_run), &to_run(&reranked), Measure::NdcgCut(10), 1)
-        .names("bi-encoder", "+ cross-encoder")
-        .with_texts(&evaluator.dataset.queries, &evaluator.dataset.corpus);
+    let comparison = RunComparison::new(
+        &evaluator.dataset.qrels,
+        &to_run(&bi_run),
+        &to_run(&reranked),
+        Measure::NdcgCut(10),
+        1,
+    )
+    .names("bi-encoder", "+ cross-encoder")
+    .with_texts(&evaluator.dataset.queries, &evaluator.dataset.corpus);
     println!("{comparison}");
     Ok(())
 }

@@ -36,7 +36,11 @@ fn main() -> sbert::Result<()> {
         "A cheetah chases prey on across a field.",
     ];
     let query_embeddings = embedder.encode(&queries, &EncodeOptions::default())?;
-    let hits = semantic_search(&query_embeddings, &corpus_embeddings, &SearchOptions::default().top_k(5))?;
+    let hits = semantic_search(
+        &query_embeddings,
+        &corpus_embeddings,
+        &SearchOptions::default().top_k(5),
+    )?;
     println!("{hits}");
 
     // # Asymmetric search: a short question against longer passages
@@ -50,29 +54,69 @@ fn main() -> sbert::Result<()> {
     ];
     let passage_embeddings = embedder.encode(&passages, &EncodeOptions::default())?;
     let question = embedder.encode(&["How fast can a cheetah run?"], &EncodeOptions::default())?;
-    let asymmetric = semantic_search(&question, &passage_embeddings, &SearchOptions::default().top_k(2))?;
+    let asymmetric = semantic_search(
+        &question,
+        &passage_embeddings,
+        &SearchOptions::default().top_k(2),
+    )?;
     println!("{asymmetric}");
 
     // # Cosine vs dot product
     // all-MiniLM-L6-v2 ends with a Normalize module: every embedding has length 1, so the dot
     // product equals the cosine and both rankings agree. A dot-product model (unnormalised
     // embeddings) lets the vector length count, which favours some (often longer) documents.
-    let cos_hits = semantic_search(&query_embeddings, &corpus_embeddings, &SearchOptions::default().top_k(3))?;
-    let dot_hits = semantic_search(&query_embeddings, &corpus_embeddings, &SearchOptions::default().top_k(3).score_function(ScoreFunction::Dot))?;
-    println!("normalised embeddings → identical rankings: {}", cos_hits.same_ranking(&dot_hits));
+    let cos_hits = semantic_search(
+        &query_embeddings,
+        &corpus_embeddings,
+        &SearchOptions::default().top_k(3),
+    )?;
+    let dot_hits = semantic_search(
+        &query_embeddings,
+        &corpus_embeddings,
+        &SearchOptions::default()
+            .top_k(3)
+            .score_function(ScoreFunction::Dot),
+    )?;
+    println!(
+        "normalised embeddings → identical rankings: {}",
+        cos_hits.same_ranking(&dot_hits)
+    );
     // Stretch document 0 to length 8 (as an unnormalised model may): the dot product now ranks it first
     // for the cheetah query; the cosine does not care about length.
     let mut rows = corpus_embeddings.to_vec2();
     rows[0].iter_mut().for_each(|v| *v *= 8.0);
     let stretched = Embeddings::from_vec2(rows)?.with_texts(&corpus)?;
-    let dot_stretched = semantic_search(&query_embeddings, &stretched, &SearchOptions::default().top_k(3).score_function(ScoreFunction::Dot))?;
-    let cos_stretched = semantic_search(&query_embeddings, &stretched, &SearchOptions::default().top_k(3))?;
-    println!("query 2's top hit — dot: corpus_id {}, cosine: corpus_id {}", dot_stretched[2][0].corpus_id, cos_stretched[2][0].corpus_id);
+    let dot_stretched = semantic_search(
+        &query_embeddings,
+        &stretched,
+        &SearchOptions::default()
+            .top_k(3)
+            .score_function(ScoreFunction::Dot),
+    )?;
+    let cos_stretched = semantic_search(
+        &query_embeddings,
+        &stretched,
+        &SearchOptions::default().top_k(3),
+    )?;
+    println!(
+        "query 2's top hit — dot: corpus_id {}, cosine: corpus_id {}",
+        dot_stretched[2][0].corpus_id, cos_stretched[2][0].corpus_id
+    );
     println!("{dot_stretched}");
 
     // # Chunk sizes change memory use, never the result
     // Python processes `query_chunk_size` queries × `corpus_chunk_size` documents at a time.
-    let chunked = semantic_search(&query_embeddings, &corpus_embeddings, &SearchOptions::default().top_k(5).query_chunk_size(1).corpus_chunk_size(2))?;
-    println!("query_chunk_size 1, corpus_chunk_size 2 → same hits: {}", chunked.same_ranking(&hits));
+    let chunked = semantic_search(
+        &query_embeddings,
+        &corpus_embeddings,
+        &SearchOptions::default()
+            .top_k(5)
+            .query_chunk_size(1)
+            .corpus_chunk_size(2),
+    )?;
+    println!(
+        "query_chunk_size 1, corpus_chunk_size 2 → same hits: {}",
+        chunked.same_ranking(&hits)
+    );
     Ok(())
 }

@@ -38,7 +38,10 @@ fn main() -> sbert::Result<()> {
     // # The top-5 pairs, best first
     let pairs = top_pairs(&embeddings, 5)?;
     for p in pairs.iter() {
-        println!("{} \t\t {} \t\t Score: {:.4}", sentences[p.i], sentences[p.j], p.score);
+        println!(
+            "{} \t\t {} \t\t Score: {:.4}",
+            sentences[p.i], sentences[p.j], p.score
+        );
     }
     println!("\n{pairs}");
     Ok(())

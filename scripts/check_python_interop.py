@@ -6,6 +6,11 @@ Needs Python with sentence-transformers (not required by the project or CI):
 
     pip install sentence-transformers
 
+Both at once, on a bundle made by `bash scripts/interop-bundle.sh DIR` (small models trained by
+sbert and sbert's own numbers for them; ≈ 10 MB, so it can be checked on another machine):
+
+    python3 scripts/check_python_interop.py --bundle DIR
+
 A bi-encoder (`sbert fit`): the same embeddings.
 
     cargo run --release -- fit --train pairs.jsonl --output /tmp/finetuned --max-steps 5
@@ -36,17 +41,34 @@ def cross_encoder(model_dir, query, docs_file, rust_json) -> int:
     with open(rust_json, encoding="utf-8") as f:
         rust = {r["corpus_id"]: r["score"] for r in json.load(f)}
     diff = max(abs(float(py[i]) - s) for i, s in rust.items())
-    print(f"{len(rust)} pairs: max abs diff of the scores {diff:.3e}")
+    print(f"cross-encoder, {len(rust)} pairs: max abs diff of the scores {diff:.3e}")
     return 0 if diff <= 1e-5 else 1
 
 
+def bundle(d) -> int:
+    import os
+    import sentence_transformers
+
+    print(f"sentence-transformers {sentence_transformers.__version__}")
+    j = lambda name: os.path.join(d, name)
+    failed = bi_encoder(j("bi-encoder"), j("sentences.txt"), j("bi-encoder.npy"))
+    failed |= cross_encoder(j("cross-encoder"), "A man is eating pasta.", j("sentences.txt"), j("cross-encoder.json"))
+    print("interop: ok" if failed == 0 else "interop: FAILED")
+    return failed
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--bundle":
+        return bundle(sys.argv[2])
     if len(sys.argv) == 6 and sys.argv[1] == "--cross-encoder":
         return cross_encoder(*sys.argv[2:])
     if len(sys.argv) != 4:
         print(__doc__)
         return 2
-    model_dir, sentences_file, rust_npy = sys.argv[1:]
+    return bi_encoder(*sys.argv[1:])
+
+
+def bi_encoder(model_dir, sentences_file, rust_npy) -> int:
     with open(sentences_file, encoding="utf-8") as f:
         sentences = f.read().splitlines()
     model = SentenceTransformer(model_dir, device="cpu")
@@ -56,7 +78,7 @@ def main() -> int:
         print(f"shape mismatch: Python {py.shape}, sbert {rust.shape}")
         return 1
     diff = float(np.abs(py - rust).max())
-    print(f"{len(sentences)} sentences, dim {py.shape[1]}: max abs diff {diff:.3e}")
+    print(f"bi-encoder, {len(sentences)} sentences, dim {py.shape[1]}: max abs diff {diff:.3e}")
     return 0 if diff <= 1e-5 else 1
 
 

@@ -20,7 +20,10 @@ use crate::error::{Error, Result};
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// One entry of `modules.json`: `{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}`.
@@ -61,7 +64,11 @@ pub struct SentenceTransformerConfig {
     #[serde(default)]
     pub default_prompt_name: Option<String>,
     /// Library versions that wrote the model (kept for round trips).
-    #[serde(default, rename = "__version__", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "__version__",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<serde_json::Value>,
 }
 

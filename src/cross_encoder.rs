@@ -11,12 +11,12 @@ use candle_nn::VarBuilder;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::config::{read_json, BertConfig};
-use crate::evaluation::Evaluator;
-use crate::train::{DataLoader, FitConfig, InputExample, TrainEvent, TrainLog};
 use crate::display::{shorten, Section, Tabular};
 use crate::error::{Error, Result};
+use crate::evaluation::Evaluator;
 use crate::models::bert::{Bert, Linear};
 use crate::progress::Progress;
+use crate::train::{DataLoader, FitConfig, InputExample, TrainEvent, TrainLog};
 
 /// Options of [`CrossEncoder::predict`].
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,11 @@ pub struct PredictOptions {
 
 impl Default for PredictOptions {
     fn default() -> Self {
-        Self { batch_size: 32, apply_activation: true, show_progress_bar: false }
+        Self {
+            batch_size: 32,
+            apply_activation: true,
+            show_progress_bar: false,
+        }
     }
 }
 
@@ -51,7 +55,13 @@ pub struct CrossEncoder {
 
 impl std::fmt::Debug for CrossEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CrossEncoder({}, num_labels {}, max_length {})", self.path.display(), self.num_labels, self.max_length)
+        write!(
+            f,
+            "CrossEncoder({}, num_labels {}, max_length {})",
+            self.path.display(),
+            self.num_labels,
+            self.max_length
+        )
     }
 }
 
@@ -69,38 +79,79 @@ impl CrossEncoder {
             .extra
             .get("num_labels")
             .and_then(|v| v.as_u64())
-            .or_else(|| config.extra.get("id2label").and_then(|m| m.as_object()).map(|m| m.len() as u64))
+            .or_else(|| {
+                config
+                    .extra
+                    .get("id2label")
+                    .and_then(|m| m.as_object())
+                    .map(|m| m.len() as u64)
+            })
             .unwrap_or(1) as usize;
         let weights = dir.join("model.safetensors");
         let tensors = crate::weights::load_safetensors(&weights, device)?;
         let get = |name: &str| -> Result<Tensor> {
-            tensors.get(name).cloned().ok_or_else(|| Error::invalid_model(&weights, format!("missing tensor {name}")))
+            tensors
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::invalid_model(&weights, format!("missing tensor {name}")))
         };
-        let pooler = Linear::from_parts(get("pooler.dense.weight")?, Some(get("pooler.dense.bias")?));
-        let classifier = Linear::from_parts(get("classifier.weight")?, Some(get("classifier.bias")?));
+        let pooler =
+            Linear::from_parts(get("pooler.dense.weight")?, Some(get("pooler.dense.bias")?));
+        let classifier =
+            Linear::from_parts(get("classifier.weight")?, Some(get("classifier.bias")?));
         if classifier.out_dim() != num_labels {
-            return Err(Error::invalid_model(&weights, format!("classifier has {} outputs, config says num_labels {num_labels}", classifier.out_dim())));
+            return Err(Error::invalid_model(
+                &weights,
+                format!(
+                    "classifier has {} outputs, config says num_labels {num_labels}",
+                    classifier.out_dim()
+                ),
+            ));
         }
         let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
-        let bert = Bert::new(&config, vb).map_err(|e| Error::invalid_model(&weights, e.to_string()))?;
+        let bert =
+            Bert::new(&config, vb).map_err(|e| Error::invalid_model(&weights, e.to_string()))?;
         let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| Error::invalid_model(&tok_path, format!("cannot load tokenizer: {e}")))?;
+        let mut tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::invalid_model(&tok_path, format!("cannot load tokenizer: {e}")))?;
         // Python's CrossEncoder truncates at the tokenizer's model_max_length.
         let max_length = read_json::<serde_json::Value>(&dir.join("tokenizer_config.json"))
             .ok()
-            .and_then(|c| c.get("model_max_length").and_then(serde_json::Value::as_f64))
-            .map_or(config.max_position_embeddings, |m| (m.max(4.0) as usize).min(config.max_position_embeddings));
+            .and_then(|c| {
+                c.get("model_max_length")
+                    .and_then(serde_json::Value::as_f64)
+            })
+            .map_or(config.max_position_embeddings, |m| {
+                (m.max(4.0) as usize).min(config.max_position_embeddings)
+            });
         tokenizer.with_padding(None);
         tokenizer
-            .with_truncation(Some(TruncationParams { direction: TruncationDirection::Right, max_length, strategy: TruncationStrategy::LongestFirst, stride: 0 }))
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(Self { tokenizer, bert, pooler, classifier, num_labels, max_length, device: device.clone(), path: dir.to_path_buf() })
+        Ok(Self {
+            tokenizer,
+            bert,
+            pooler,
+            classifier,
+            num_labels,
+            max_length,
+            device: device.clone(),
+            path: dir.to_path_buf(),
+        })
     }
 
     /// Logits of a batch of encoded pairs (inference; no padding on the CPU).
     fn logits(&self, encs: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
         let cls = if self.device.is_cpu() {
-            let seqs: Vec<(&[u32], &[u32])> = encs.iter().map(|e| (e.get_ids(), e.get_type_ids())).collect();
+            let seqs: Vec<(&[u32], &[u32])> = encs
+                .iter()
+                .map(|e| (e.get_ids(), e.get_type_ids()))
+                .collect();
             let hidden = crate::models::cpu::forward(&self.bert, &seqs)?;
             let h = self.bert.config().hidden_size;
             let mut rows = Vec::with_capacity(encs.len() * h);
@@ -116,7 +167,10 @@ impl CrossEncoder {
             let hidden = self.bert.forward_t(&p.ids, &p.types, &p.mask, false)?;
             hidden.narrow(1, 0, 1)?.squeeze(1)?
         };
-        Ok(self.classifier.forward(&self.pooler.forward(&cls)?.tanh()?)?.to_vec2::<f32>()?)
+        Ok(self
+            .classifier
+            .forward(&self.pooler.forward(&cls)?.tanh()?)?
+            .to_vec2::<f32>()?)
     }
 
     /// Number of outputs per pair.
@@ -125,16 +179,27 @@ impl CrossEncoder {
     }
 
     /// Logits `[n, num_labels]` of each pair (no activation).
-    pub fn predict_logits<A: AsRef<str>, B: AsRef<str>>(&self, pairs: &[(A, B)], opts: &PredictOptions) -> Result<Vec<Vec<f32>>> {
+    pub fn predict_logits<A: AsRef<str>, B: AsRef<str>>(
+        &self,
+        pairs: &[(A, B)],
+        opts: &PredictOptions,
+    ) -> Result<Vec<Vec<f32>>> {
         if opts.batch_size == 0 {
             return Err(Error::InvalidInput("batch_size must be at least 1".into()));
         }
-        let inputs: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.as_ref().to_string(), b.as_ref().to_string())).collect();
+        let inputs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_ref().to_string(), b.as_ref().to_string()))
+            .collect();
         let enc = self.tokenizer.encode_batch(inputs, true)?;
         let mut order: Vec<usize> = (0..enc.len()).collect();
         order.sort_by(|&a, &b| enc[b].len().cmp(&enc[a].len()));
         let mut out = vec![Vec::new(); enc.len()];
-        let mut progress = Progress::new(enc.len().div_ceil(opts.batch_size) as u64, "Batches", opts.show_progress_bar);
+        let mut progress = Progress::new(
+            enc.len().div_ceil(opts.batch_size) as u64,
+            "Batches",
+            opts.show_progress_bar,
+        );
         for batch in order.chunks(opts.batch_size) {
             let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &enc[i]).collect();
             let logits = self.logits(&encs)?;
@@ -150,30 +215,60 @@ impl CrossEncoder {
     /// One score per pair: sigmoid of the logit for a one-label model (Python's default
     /// activation), the raw logit with `apply_activation: false`. Models with several labels:
     /// use [`CrossEncoder::predict_logits`].
-    pub fn predict<A: AsRef<str>, B: AsRef<str>>(&self, pairs: &[(A, B)], opts: &PredictOptions) -> Result<Vec<f32>> {
+    pub fn predict<A: AsRef<str>, B: AsRef<str>>(
+        &self,
+        pairs: &[(A, B)],
+        opts: &PredictOptions,
+    ) -> Result<Vec<f32>> {
         if self.num_labels != 1 {
-            return Err(Error::InvalidInput(format!("predict gives one score per pair; this model has {} labels (use predict_logits)", self.num_labels)));
+            return Err(Error::InvalidInput(format!(
+                "predict gives one score per pair; this model has {} labels (use predict_logits)",
+                self.num_labels
+            )));
         }
         Ok(self
             .predict_logits(pairs, opts)?
             .into_iter()
-            .map(|l| if opts.apply_activation { 1.0 / (1.0 + (-l[0]).exp()) } else { l[0] })
+            .map(|l| {
+                if opts.apply_activation {
+                    1.0 / (1.0 + (-l[0]).exp())
+                } else {
+                    l[0]
+                }
+            })
             .collect())
     }
 
     /// Scores `query` against each document and returns the `top_k` best (all with `None`),
     /// best first; equal scores by lower `corpus_id` (Python's `CrossEncoder.rank`).
-    pub fn rank<S: AsRef<str>>(&self, query: &str, documents: &[S], top_k: Option<usize>, opts: &PredictOptions) -> Result<Ranking> {
+    pub fn rank<S: AsRef<str>>(
+        &self,
+        query: &str,
+        documents: &[S],
+        top_k: Option<usize>,
+        opts: &PredictOptions,
+    ) -> Result<Ranking> {
         let pairs: Vec<(&str, &str)> = documents.iter().map(|d| (query, d.as_ref())).collect();
         let scores = self.predict(&pairs, opts)?;
         let mut hits: Vec<Ranked> = scores
             .iter()
             .enumerate()
-            .map(|(i, &s)| Ranked { corpus_id: i, score: s, text: documents[i].as_ref().to_string() })
+            .map(|(i, &s)| Ranked {
+                corpus_id: i,
+                score: s,
+                text: documents[i].as_ref().to_string(),
+            })
             .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.corpus_id.cmp(&b.corpus_id)));
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.corpus_id.cmp(&b.corpus_id))
+        });
         hits.truncate(top_k.unwrap_or(usize::MAX));
-        Ok(Ranking { query: query.to_string(), hits: Arc::new(hits) })
+        Ok(Ranking {
+            query: query.to_string(),
+            hits: Arc::new(hits),
+        })
     }
 }
 
@@ -196,18 +291,39 @@ impl CrossEncoder {
         let h = bert.config().hidden_size;
         let mut rng = crate::train::Rng::new(seed);
         let mut normal = |rows: usize, cols: usize| -> Result<Tensor> {
-            let v: Vec<f32> = (0..rows * cols).map(|_| (rng.normal() * 0.02) as f32).collect();
+            let v: Vec<f32> = (0..rows * cols)
+                .map(|_| (rng.normal() * 0.02) as f32)
+                .collect();
             Ok(Tensor::from_vec(v, (rows, cols), &device)?)
         };
         let source = crate::weights::load_safetensors(&dir.join("model.safetensors"), &device)?;
-        let pooler = match (source.get("pooler.dense.weight"), source.get("pooler.dense.bias")) {
+        let pooler = match (
+            source.get("pooler.dense.weight"),
+            source.get("pooler.dense.bias"),
+        ) {
             (Some(w), Some(b)) => Linear::from_parts(w.clone(), Some(b.clone())),
-            _ => Linear::from_parts(normal(h, h)?, Some(Tensor::zeros(h, candle_core::DType::F32, &device)?)),
+            _ => Linear::from_parts(
+                normal(h, h)?,
+                Some(Tensor::zeros(h, candle_core::DType::F32, &device)?),
+            ),
         };
-        let classifier = Linear::from_parts(normal(num_labels, h)?, Some(Tensor::zeros(num_labels, candle_core::DType::F32, &device)?));
+        let classifier = Linear::from_parts(
+            normal(num_labels, h)?,
+            Some(Tensor::zeros(num_labels, candle_core::DType::F32, &device)?),
+        );
         let tok_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| Error::invalid_model(&tok_path, format!("cannot load tokenizer: {e}")))?;
-        let mut ce = Self { tokenizer, bert, pooler, classifier, num_labels, max_length: 0, device, path: dir };
+        let tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::invalid_model(&tok_path, format!("cannot load tokenizer: {e}")))?;
+        let mut ce = Self {
+            tokenizer,
+            bert,
+            pooler,
+            classifier,
+            num_labels,
+            max_length: 0,
+            device,
+            path: dir,
+        };
         ce.set_max_length(encoder.max_seq_length())?;
         Ok(ce)
     }
@@ -222,11 +338,18 @@ impl CrossEncoder {
     pub fn set_max_length(&mut self, n: usize) -> Result<()> {
         let limit = self.bert.config().max_position_embeddings;
         if n < 4 || n > limit {
-            return Err(Error::InvalidInput(format!("max_length must be in 4..={limit}, got {n}")));
+            return Err(Error::InvalidInput(format!(
+                "max_length must be in 4..={limit}, got {n}"
+            )));
         }
         self.tokenizer.with_padding(None);
         self.tokenizer
-            .with_truncation(Some(TruncationParams { direction: TruncationDirection::Right, max_length: n, strategy: TruncationStrategy::LongestFirst, stride: 0 }))
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length: n,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         self.max_length = n;
         Ok(())
@@ -247,9 +370,16 @@ impl CrossEncoder {
         callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
     ) -> Result<TrainLog> {
         if self.num_labels != 1 {
-            return Err(Error::InvalidInput(format!("fit trains one-label rerankers (binary cross-entropy); this model has {} labels", self.num_labels)));
+            return Err(Error::InvalidInput(format!(
+                "fit trains one-label rerankers (binary cross-entropy); this model has {} labels",
+                self.num_labels
+            )));
         }
-        if let Some(bad) = train.examples.iter().find(|e| e.texts.len() != 2 || !(0.0..=1.0).contains(&e.label)) {
+        if let Some(bad) = train
+            .examples
+            .iter()
+            .find(|e| e.texts.len() != 2 || !(0.0..=1.0).contains(&e.label))
+        {
             return Err(Error::InvalidInput(format!(
                 "cross-encoder examples need two texts and a label in 0..1, got {} texts and label {}",
                 bad.texts.len(),
@@ -261,34 +391,76 @@ impl CrossEncoder {
         }
         crate::train::keep_large_allocations_in_heap();
         let varmap = candle_nn::VarMap::new();
-        let mut tensors: std::collections::HashMap<String, Tensor> = self.bert.named_tensors().into_iter().collect();
+        let mut tensors: std::collections::HashMap<String, Tensor> =
+            self.bert.named_tensors().into_iter().collect();
         tensors.insert("pooler.dense.weight".into(), self.pooler.weight.clone());
-        tensors.insert("pooler.dense.bias".into(), self.pooler.bias.clone().ok_or_else(|| Error::InvalidInput("pooler has no bias".into()))?);
+        tensors.insert(
+            "pooler.dense.bias".into(),
+            self.pooler
+                .bias
+                .clone()
+                .ok_or_else(|| Error::InvalidInput("pooler has no bias".into()))?,
+        );
         tensors.insert("classifier.weight".into(), self.classifier.weight.clone());
-        tensors.insert("classifier.bias".into(), self.classifier.bias.clone().ok_or_else(|| Error::InvalidInput("classifier has no bias".into()))?);
+        tensors.insert(
+            "classifier.bias".into(),
+            self.classifier
+                .bias
+                .clone()
+                .ok_or_else(|| Error::InvalidInput("classifier has no bias".into()))?,
+        );
         self.bert = Bert::trainable(self.bert.config(), tensors, &varmap, &self.device)?;
         let var = |name: &str| -> Result<Tensor> {
-            let data = varmap.data().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            data.get(name).map(|v| v.as_tensor().clone()).ok_or_else(|| Error::InvalidInput(format!("missing variable {name}")))
+            let data = varmap
+                .data()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            data.get(name)
+                .map(|v| v.as_tensor().clone())
+                .ok_or_else(|| Error::InvalidInput(format!("missing variable {name}")))
         };
-        self.pooler = Linear::from_parts(var("pooler.dense.weight")?, Some(var("pooler.dense.bias")?));
-        self.classifier = Linear::from_parts(var("classifier.weight")?, Some(var("classifier.bias")?));
+        self.pooler =
+            Linear::from_parts(var("pooler.dense.weight")?, Some(var("pooler.dense.bias")?));
+        self.classifier =
+            Linear::from_parts(var("classifier.weight")?, Some(var("classifier.bias")?));
         let loss_fn = crate::losses::BinaryCrossEntropyLoss;
-        let batch_loss = |ce: &CrossEncoder, _k: usize, batch: Vec<&InputExample>| -> Result<Option<Tensor>> {
-            let inputs: Vec<(String, String)> = batch.iter().map(|e| (e.texts[0].clone(), e.texts[1].clone())).collect();
-            let enc = ce.tokenizer.encode_batch(inputs, true)?;
-            let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
-            let pad = ce.bert.config().pad_token_id as u32;
-            let p = crate::models::pad_batch(&encs, usize::MAX, pad, &ce.device)?;
-            let hidden = ce.bert.forward_mode(&p.ids, &p.types, &p.mask, crate::models::bert::Mode::TRAIN)?;
-            let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
-            // BertForSequenceClassification: pooler (dense + tanh), dropout, classifier.
-            let pooled = crate::models::bert::dropout(&ce.pooler.forward(&cls)?.tanh()?, ce.bert.config().hidden_dropout_prob, true)?;
-            let logits = ce.classifier.forward(&pooled)?;
-            let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
-            loss_fn.compute_loss_from_logits(&logits, &labels).map(Some)
-        };
-        crate::train::fit_loop(self, &[train], &varmap, config, evaluator, |ce, p| ce.save(p), batch_loss, callback)
+        let batch_loss =
+            |ce: &CrossEncoder, _k: usize, batch: Vec<&InputExample>| -> Result<Option<Tensor>> {
+                let inputs: Vec<(String, String)> = batch
+                    .iter()
+                    .map(|e| (e.texts[0].clone(), e.texts[1].clone()))
+                    .collect();
+                let enc = ce.tokenizer.encode_batch(inputs, true)?;
+                let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
+                let pad = ce.bert.config().pad_token_id as u32;
+                let p = crate::models::pad_batch(&encs, usize::MAX, pad, &ce.device)?;
+                let hidden = ce.bert.forward_mode(
+                    &p.ids,
+                    &p.types,
+                    &p.mask,
+                    crate::models::bert::Mode::TRAIN,
+                )?;
+                let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+                // BertForSequenceClassification: pooler (dense + tanh), dropout, classifier.
+                let pooled = crate::models::bert::dropout(
+                    &ce.pooler.forward(&cls)?.tanh()?,
+                    ce.bert.config().hidden_dropout_prob,
+                    true,
+                )?;
+                let logits = ce.classifier.forward(&pooled)?;
+                let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
+                loss_fn.compute_loss_from_logits(&logits, &labels).map(Some)
+            };
+        crate::train::fit_loop(
+            self,
+            &[train],
+            &varmap,
+            config,
+            evaluator,
+            |ce, p| ce.save(p),
+            batch_loss,
+            callback,
+        )
     }
 
     /// Saves in the Hugging Face sequence-classification format (what Python's
@@ -305,30 +477,49 @@ impl CrossEncoder {
             move |e| Error::io(format!("writing {p}"), e)
         };
         let cpu = |t: &Tensor| t.to_device(&Device::Cpu);
-        let mut tensors: std::collections::HashMap<String, Tensor> = std::collections::HashMap::new();
+        let mut tensors: std::collections::HashMap<String, Tensor> =
+            std::collections::HashMap::new();
         for (k, t) in self.bert.named_tensors() {
             tensors.insert(format!("bert.{k}"), cpu(&t)?);
         }
-        let bias = |l: &Linear, what: &str| l.bias.clone().ok_or_else(|| Error::InvalidInput(format!("{what} has no bias")));
+        let bias = |l: &Linear, what: &str| {
+            l.bias
+                .clone()
+                .ok_or_else(|| Error::InvalidInput(format!("{what} has no bias")))
+        };
         tensors.insert("bert.pooler.dense.weight".into(), cpu(&self.pooler.weight)?);
-        tensors.insert("bert.pooler.dense.bias".into(), cpu(&bias(&self.pooler, "pooler")?)?);
+        tensors.insert(
+            "bert.pooler.dense.bias".into(),
+            cpu(&bias(&self.pooler, "pooler")?)?,
+        );
         tensors.insert("classifier.weight".into(), cpu(&self.classifier.weight)?);
-        tensors.insert("classifier.bias".into(), cpu(&bias(&self.classifier, "classifier")?)?);
-        candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
+        tensors.insert(
+            "classifier.bias".into(),
+            cpu(&bias(&self.classifier, "classifier")?)?,
+        );
+        crate::npy::save_safetensors(&tensors, &dir.join("model.safetensors"))?;
 
         let src_config = self.path.join("config.json");
         let mut config: serde_json::Value = read_json(&src_config)?;
-        let obj = config.as_object_mut().ok_or_else(|| Error::invalid_model(&src_config, "config.json is not an object"))?;
-        let labels: serde_json::Map<String, serde_json::Value> =
-            (0..self.num_labels).map(|i| (i.to_string(), serde_json::Value::from(format!("LABEL_{i}")))).collect();
-        let ids: serde_json::Map<String, serde_json::Value> =
-            (0..self.num_labels).map(|i| (format!("LABEL_{i}"), serde_json::Value::from(i))).collect();
-        obj.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
+        let obj = config
+            .as_object_mut()
+            .ok_or_else(|| Error::invalid_model(&src_config, "config.json is not an object"))?;
+        let labels: serde_json::Map<String, serde_json::Value> = (0..self.num_labels)
+            .map(|i| (i.to_string(), serde_json::Value::from(format!("LABEL_{i}"))))
+            .collect();
+        let ids: serde_json::Map<String, serde_json::Value> = (0..self.num_labels)
+            .map(|i| (format!("LABEL_{i}"), serde_json::Value::from(i)))
+            .collect();
+        obj.insert(
+            "architectures".into(),
+            serde_json::json!(["BertForSequenceClassification"]),
+        );
         obj.insert("num_labels".into(), self.num_labels.into());
         obj.insert("id2label".into(), labels.into());
         obj.insert("label2id".into(), ids.into());
         obj.insert("model_type".into(), "bert".into());
-        let text = serde_json::to_string_pretty(&config).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
         std::fs::write(dir.join("config.json"), text).map_err(io(&dir.join("config.json")))?;
         for f in ["tokenizer.json", "special_tokens_map.json", "vocab.txt"] {
             let from = self.path.join(f);
@@ -339,12 +530,18 @@ impl CrossEncoder {
         // The truncation length travels as the tokenizer's model_max_length, which Python's
         // CrossEncoder and `from_dir` both read.
         let tc_path = self.path.join("tokenizer_config.json");
-        let mut tc: serde_json::Value = if tc_path.exists() { read_json(&tc_path)? } else { serde_json::json!({}) };
+        let mut tc: serde_json::Value = if tc_path.exists() {
+            read_json(&tc_path)?
+        } else {
+            serde_json::json!({})
+        };
         if let Some(o) = tc.as_object_mut() {
             o.insert("model_max_length".into(), self.max_length.into());
         }
-        let text = serde_json::to_string_pretty(&tc).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        std::fs::write(dir.join("tokenizer_config.json"), text).map_err(io(&dir.join("tokenizer_config.json")))?;
+        let text =
+            serde_json::to_string_pretty(&tc).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        std::fs::write(dir.join("tokenizer_config.json"), text)
+            .map_err(io(&dir.join("tokenizer_config.json")))?;
         Ok(())
     }
 }
@@ -361,9 +558,26 @@ pub fn retrieve_and_rerank(
     encode: &crate::EncodeOptions,
     predict: &PredictOptions,
 ) -> Result<crate::evaluation::retrieval::RankedRun> {
-    let run = crate::evaluation::retrieval::retrieve(bi_encoder, dataset, top_k.max(rerank_top), crate::util::ScoreFunction::Cosine, encode)?;
-    let texts: std::collections::HashMap<&str, String> = dataset.corpus.iter().map(|d| (d.id.as_str(), d.contents())).collect();
-    rerank_run(cross_encoder, &dataset.queries, &run, |id| texts.get(id).cloned(), rerank_top, predict)
+    let run = crate::evaluation::retrieval::retrieve(
+        bi_encoder,
+        dataset,
+        top_k.max(rerank_top),
+        crate::util::ScoreFunction::Cosine,
+        encode,
+    )?;
+    let texts: std::collections::HashMap<&str, String> = dataset
+        .corpus
+        .iter()
+        .map(|d| (d.id.as_str(), d.contents()))
+        .collect();
+    rerank_run(
+        cross_encoder,
+        &dataset.queries,
+        &run,
+        |id| texts.get(id).cloned(),
+        rerank_top,
+        predict,
+    )
 }
 
 /// One re-ranked document.
@@ -399,11 +613,20 @@ impl Tabular for Ranking {
             .iter()
             .take(crate::display::MAX_ROWS)
             .enumerate()
-            .map(|(k, h)| vec![(k + 1).to_string(), h.corpus_id.to_string(), format!("{:.4}", h.score), shorten(&h.text, 70)])
+            .map(|(k, h)| {
+                vec![
+                    (k + 1).to_string(),
+                    h.corpus_id.to_string(),
+                    format!("{:.4}", h.score),
+                    shorten(&h.text, 70),
+                ]
+            })
             .collect();
         vec![Section {
             title: Some(format!("Query: {}", shorten(&self.query, 80))),
-            header: ["rank", "corpus_id", "score", "text"].map(String::from).to_vec(),
+            header: ["rank", "corpus_id", "score", "text"]
+                .map(String::from)
+                .to_vec(),
             rows,
             more: self.hits.len().saturating_sub(crate::display::MAX_ROWS),
         }]
@@ -440,25 +663,45 @@ pub fn rerank_run(
     rerank_top: usize,
     opts: &PredictOptions,
 ) -> Result<crate::evaluation::retrieval::RankedRun> {
-    let texts: std::collections::HashMap<&str, &str> = queries.iter().map(|q| (q.id.as_str(), q.text.as_str())).collect();
+    let texts: std::collections::HashMap<&str, &str> = queries
+        .iter()
+        .map(|q| (q.id.as_str(), q.text.as_str()))
+        .collect();
     let mut out = Vec::with_capacity(run.len());
     // One progress bar over the queries (not one per query's batch).
     let mut progress = Progress::new(run.len() as u64, "Queries", opts.show_progress_bar);
-    let opts = &PredictOptions { show_progress_bar: false, ..opts.clone() };
+    let opts = &PredictOptions {
+        show_progress_bar: false,
+        ..opts.clone()
+    };
     for (qid, docs) in run {
-        let q = texts.get(qid.as_str()).ok_or_else(|| Error::InvalidInput(format!("query {qid} of the run has no text")))?;
+        let q = texts
+            .get(qid.as_str())
+            .ok_or_else(|| Error::InvalidInput(format!("query {qid} of the run has no text")))?;
         let top: Vec<&(String, f32)> = docs.iter().take(rerank_top).collect();
         let doc_texts: Vec<String> = top
             .iter()
-            .map(|(d, _)| doc_text(d).ok_or_else(|| Error::InvalidInput(format!("document {d} of the run has no text"))))
+            .map(|(d, _)| {
+                doc_text(d).ok_or_else(|| {
+                    Error::InvalidInput(format!("document {d} of the run has no text"))
+                })
+            })
             .collect::<Result<_>>()?;
         let pairs: Vec<(&str, &str)> = doc_texts.iter().map(|t| (*q, t.as_str())).collect();
         let scores = cross_encoder.predict(&pairs, opts)?;
         let mut order: Vec<usize> = (0..top.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        let mut ranked: Vec<(String, f32)> = order.into_iter().map(|i| (top[i].0.clone(), scores[i])).collect();
+        let mut ranked: Vec<(String, f32)> = order
+            .into_iter()
+            .map(|i| (top[i].0.clone(), scores[i]))
+            .collect();
         let floor = ranked.last().map_or(0.0, |r| r.1);
-        ranked.extend(docs.iter().skip(top.len()).enumerate().map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)));
+        ranked.extend(
+            docs.iter()
+                .skip(top.len())
+                .enumerate()
+                .map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)),
+        );
         out.push((qid.clone(), ranked));
         progress.inc(1);
     }

@@ -10,16 +10,22 @@ use crate::error::{Error, Result};
 pub fn read_text(path: &Path) -> Result<String> {
     if path.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("reading standard input", e))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("reading standard input", e))?;
         Ok(s)
     } else {
-        std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))
     }
 }
 
 /// One sentence per line (a `\r` before the newline is dropped; a final newline adds no sentence).
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
-    Ok(read_text(path)?.lines().map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect())
+    Ok(read_text(path)?
+        .lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+        .collect())
 }
 
 /// Reads a BEIR jsonl file (`{"_id", "title"?, "text"}` per line) or an `id<TAB>text` TSV file.
@@ -36,10 +42,18 @@ pub fn read_records(path: &Path) -> Result<Vec<Document>> {
         if line.trim().is_empty() {
             continue;
         }
-        let (id, body) = line
-            .split_once('\t')
-            .ok_or_else(|| Error::InvalidInput(format!("{}:{}: expected id<TAB>text", path.display(), n + 1)))?;
-        out.push(Document { id: id.trim().to_string(), title: String::new(), text: body.to_string() });
+        let (id, body) = line.split_once('\t').ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{}:{}: expected id<TAB>text",
+                path.display(),
+                n + 1
+            ))
+        })?;
+        out.push(Document {
+            id: id.trim().to_string(),
+            title: String::new(),
+            text: body.to_string(),
+        });
     }
     Ok(out)
 }

@@ -71,9 +71,13 @@ pub(crate) fn write_text(sections: &[Section], f: &mut fmt::Formatter<'_>) -> fm
         }
         let mut table = prettytable::Table::new();
         table.set_format(table_format());
-        table.set_titles(prettytable::Row::new(s.header.iter().map(|h| prettytable::Cell::new(h)).collect()));
+        table.set_titles(prettytable::Row::new(
+            s.header.iter().map(|h| prettytable::Cell::new(h)).collect(),
+        ));
         for r in &s.rows {
-            table.add_row(prettytable::Row::new(r.iter().map(|c| prettytable::Cell::new(c)).collect()));
+            table.add_row(prettytable::Row::new(
+                r.iter().map(|c| prettytable::Cell::new(c)).collect(),
+            ));
         }
         write!(f, "{table}")?;
         if s.more > 0 {
@@ -89,7 +93,10 @@ pub(crate) fn to_html(sections: &[Section]) -> String {
     for s in sections {
         h.push_str("<table class=\"sbert\">");
         if let Some(t) = &s.title {
-            h.push_str(&format!("<caption style=\"text-align:left\"><b>{}</b></caption>", escape(t)));
+            h.push_str(&format!(
+                "<caption style=\"text-align:left\"><b>{}</b></caption>",
+                escape(t)
+            ));
         }
         h.push_str("<thead><tr>");
         for c in &s.header {
@@ -149,7 +156,15 @@ macro_rules! displays {
         }
     )*};
 }
-displays!(Embeddings, SimilarityMatrix, ScoredPairs, SearchResults, EvalReport, IrEvaluation, MeanComparison);
+displays!(
+    Embeddings,
+    SimilarityMatrix,
+    ScoredPairs,
+    SearchResults,
+    EvalReport,
+    IrEvaluation,
+    MeanComparison
+);
 
 fn fmt_score(s: f32) -> String {
     format!("{s:.4}")
@@ -182,9 +197,18 @@ impl Tabular for Embeddings {
             .collect();
         let mut title = format!("Embeddings [{} × {}]", self.len(), self.dim());
         if !self.truncated().is_empty() {
-            title.push_str(&format!(" — {} input(s) truncated: {:?}", self.truncated().len(), self.truncated()));
+            title.push_str(&format!(
+                " — {} input(s) truncated: {:?}",
+                self.truncated().len(),
+                self.truncated()
+            ));
         }
-        vec![Section { title: Some(title), header, rows, more: self.len() - shown }]
+        vec![Section {
+            title: Some(title),
+            header,
+            rows,
+            more: self.len() - shown,
+        }]
     }
 }
 
@@ -192,11 +216,19 @@ impl Tabular for SimilarityMatrix {
     fn sections(&self) -> Vec<Section> {
         let (r, c) = self.shape();
         let label = |texts: &[String], i: usize| -> String {
-            texts.get(i).map_or_else(|| i.to_string(), |t| format!("{i}: {}", shorten(t, 40)))
+            texts
+                .get(i)
+                .map_or_else(|| i.to_string(), |t| format!("{i}: {}", shorten(t, 40)))
         };
         let cols = c.min(MAX_COLS);
         let mut header = vec![String::new()];
-        header.extend((0..cols).map(|j| if r == 1 && c == 1 { label(self.col_texts(), j) } else { j.to_string() }));
+        header.extend((0..cols).map(|j| {
+            if r == 1 && c == 1 {
+                label(self.col_texts(), j)
+            } else {
+                j.to_string()
+            }
+        }));
         if c > cols {
             header.push(format!("… {} more", c - cols));
         }
@@ -211,23 +243,43 @@ impl Tabular for SimilarityMatrix {
                 row
             })
             .collect();
-        vec![Section { title: Some(format!("Similarity [{r} × {c}]")), header, rows, more: r - shown }]
+        vec![Section {
+            title: Some(format!("Similarity [{r} × {c}]")),
+            header,
+            rows,
+            more: r - shown,
+        }]
     }
 }
 
 impl Tabular for ScoredPairs {
     fn sections(&self) -> Vec<Section> {
-        let t = |i: usize| self.texts().get(i).map_or_else(String::new, |s| shorten(s, 45));
+        let t = |i: usize| {
+            self.texts()
+                .get(i)
+                .map_or_else(String::new, |s| shorten(s, 45))
+        };
         let shown = self.len().min(MAX_ROWS);
         let rows = self
             .iter()
             .take(shown)
             .enumerate()
-            .map(|(k, p)| vec![(k + 1).to_string(), p.i.to_string(), t(p.i), p.j.to_string(), t(p.j), fmt_score(p.score)])
+            .map(|(k, p)| {
+                vec![
+                    (k + 1).to_string(),
+                    p.i.to_string(),
+                    t(p.i),
+                    p.j.to_string(),
+                    t(p.j),
+                    fmt_score(p.score),
+                ]
+            })
             .collect();
         vec![Section {
             title: Some(format!("Top {} pairs", self.len())),
-            header: ["rank", "i", "sentence i", "j", "sentence j", "score"].map(String::from).to_vec(),
+            header: ["rank", "i", "sentence i", "j", "sentence j", "score"]
+                .map(String::from)
+                .to_vec(),
             rows,
             more: self.len() - shown,
         }]
@@ -250,13 +302,26 @@ impl Tabular for SearchResults {
                     .take(shown)
                     .enumerate()
                     .map(|(k, h)| {
-                        let text = self.corpus_texts().get(h.corpus_id).map_or_else(String::new, |s| shorten(s, TEXT_WIDTH));
-                        vec![(k + 1).to_string(), h.corpus_id.to_string(), fmt_score(h.score), text]
+                        let text = self
+                            .corpus_texts()
+                            .get(h.corpus_id)
+                            .map_or_else(String::new, |s| shorten(s, TEXT_WIDTH));
+                        vec![
+                            (k + 1).to_string(),
+                            h.corpus_id.to_string(),
+                            fmt_score(h.score),
+                            text,
+                        ]
                     })
                     .collect();
                 Section {
                     title: Some(title),
-                    header: vec!["rank".into(), "corpus_id".into(), format!("score ({})", self.score_function), "text".into()],
+                    header: vec![
+                        "rank".into(),
+                        "corpus_id".into(),
+                        format!("score ({})", self.score_function),
+                        "text".into(),
+                    ],
                     rows,
                     more: hits.len() - shown,
                 }
@@ -270,18 +335,48 @@ impl Tabular for EvalReport {
         let rows = self
             .metrics
             .iter()
-            .map(|(k, v)| vec![if *k == self.primary { format!("{k} (primary)") } else { k.clone() }, format!("{v:.6}")])
+            .map(|(k, v)| {
+                vec![
+                    if *k == self.primary {
+                        format!("{k} (primary)")
+                    } else {
+                        k.clone()
+                    },
+                    format!("{v:.6}"),
+                ]
+            })
             .collect();
-        let title = if self.name.is_empty() { "Evaluation".to_string() } else { format!("Evaluation: {}", self.name) };
-        vec![Section { title: Some(title), header: vec!["metric".into(), "value".into()], rows, more: 0 }]
+        let title = if self.name.is_empty() {
+            "Evaluation".to_string()
+        } else {
+            format!("Evaluation: {}", self.name)
+        };
+        vec![Section {
+            title: Some(title),
+            header: vec!["metric".into(), "value".into()],
+            rows,
+            more: 0,
+        }]
     }
 }
 
 impl Tabular for IrEvaluation {
     fn sections(&self) -> Vec<Section> {
-        let rows = self.measures.iter().map(|m| vec![m.clone(), format!("{:.4}", self.mean.get(m).copied().unwrap_or(f64::NAN))]).collect();
+        let rows = self
+            .measures
+            .iter()
+            .map(|m| {
+                vec![
+                    m.clone(),
+                    format!("{:.4}", self.mean.get(m).copied().unwrap_or(f64::NAN)),
+                ]
+            })
+            .collect();
         vec![Section {
-            title: Some(format!("trec_eval measures, mean over {} queries", self.per_query.len())),
+            title: Some(format!(
+                "trec_eval measures, mean over {} queries",
+                self.per_query.len()
+            )),
             header: vec!["measure".into(), "all".into()],
             rows,
             more: 0,
@@ -309,6 +404,11 @@ impl Tabular for MeanComparison {
                 row
             })
             .collect();
-        vec![Section { title: Some(format!("Mean over {} queries", self.queries)), header, rows, more: 0 }]
+        vec![Section {
+            title: Some(format!("Mean over {} queries", self.queries)),
+            header,
+            rows,
+            more: 0,
+        }]
     }
 }

@@ -32,7 +32,14 @@ impl Embeddings {
                 right: n * dim,
             });
         }
-        Ok(Self { data, n, dim, texts: Arc::new(Vec::new()), num_tokens: Vec::new(), truncated: Vec::new() })
+        Ok(Self {
+            data,
+            n,
+            dim,
+            texts: Arc::new(Vec::new()),
+            num_tokens: Vec::new(),
+            truncated: Vec::new(),
+        })
     }
 
     /// From rows; every row must have the same length.
@@ -42,7 +49,11 @@ impl Embeddings {
         let mut data = Vec::with_capacity(n * dim);
         for (i, r) in rows.into_iter().enumerate() {
             if r.len() != dim {
-                return Err(Error::DimensionMismatch { what: format!("length of row {i} vs row 0"), left: r.len(), right: dim });
+                return Err(Error::DimensionMismatch {
+                    what: format!("length of row {i} vs row 0"),
+                    left: r.len(),
+                    right: dim,
+                });
             }
             data.extend(r);
         }
@@ -60,16 +71,24 @@ impl Embeddings {
     pub fn random_unit(n: usize, dim: usize, seed: u64) -> Result<Self> {
         use rayon::prelude::*;
         let mut data = vec![0f32; n * dim];
-        data.par_chunks_mut(dim.max(1)).enumerate().for_each(|(i, row)| {
-            // One splitmix64 stream per row.
-            let mut rng = crate::train::Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            row.iter_mut().for_each(|v| *v = rng.normal() as f32);
-        });
+        data.par_chunks_mut(dim.max(1))
+            .enumerate()
+            .for_each(|(i, row)| {
+                // One splitmix64 stream per row.
+                let mut rng =
+                    crate::train::Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                row.iter_mut().for_each(|v| *v = rng.normal() as f32);
+            });
         crate::models::normalize::normalize_rows(&mut data, dim);
         Self::from_flat(data, n, dim)
     }
 
-    pub(crate) fn with_meta(mut self, texts: Vec<String>, num_tokens: Vec<usize>, truncated: Vec<usize>) -> Self {
+    pub(crate) fn with_meta(
+        mut self,
+        texts: Vec<String>,
+        num_tokens: Vec<usize>,
+        truncated: Vec<usize>,
+    ) -> Self {
         self.texts = Arc::new(texts);
         self.num_tokens = num_tokens;
         self.truncated = truncated;
@@ -79,7 +98,11 @@ impl Embeddings {
     /// Attaches texts (used as labels by tables); their number must match the rows.
     pub fn with_texts<S: AsRef<str>>(mut self, texts: &[S]) -> Result<Self> {
         if texts.len() != self.n {
-            return Err(Error::DimensionMismatch { what: "texts vs embeddings".into(), left: texts.len(), right: self.n });
+            return Err(Error::DimensionMismatch {
+                what: "texts vs embeddings".into(),
+                left: texts.len(),
+                right: self.n,
+            });
         }
         self.texts = Arc::new(texts.iter().map(|s| s.as_ref().to_string()).collect());
         Ok(self)
@@ -111,7 +134,9 @@ impl Embeddings {
     }
     /// Row `i`, or an error past the end.
     pub fn row(&self, i: usize) -> Result<&[f32]> {
-        self.get(i).ok_or_else(|| Error::InvalidInput(format!("row {i} out of range for {} embeddings", self.n)))
+        self.get(i).ok_or_else(|| {
+            Error::InvalidInput(format!("row {i} out of range for {} embeddings", self.n))
+        })
     }
     /// Iterates over the rows.
     pub fn rows(&self) -> impl Iterator<Item = &[f32]> + '_ {
@@ -123,7 +148,8 @@ impl Embeddings {
     }
     /// An ndarray copy `[n, dim]`.
     pub fn to_ndarray(&self) -> Array2<f32> {
-        Array2::from_shape_vec((self.n, self.dim), self.data.clone()).expect("shape matches by construction")
+        Array2::from_shape_vec((self.n, self.dim), self.data.clone())
+            .expect("shape matches by construction")
     }
     /// Consumes into the flat row-major buffer.
     pub fn into_flat(self) -> Vec<f32> {
@@ -162,9 +188,22 @@ impl Embeddings {
                 num_tokens.push(t);
             }
         }
-        let truncated = rows.iter().enumerate().filter(|(_, i)| self.truncated.contains(i)).map(|(k, _)| k).collect();
-        let texts = if texts.len() == rows.len() { texts } else { Vec::new() };
-        let num_tokens = if num_tokens.len() == rows.len() { num_tokens } else { Vec::new() };
+        let truncated = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| self.truncated.contains(i))
+            .map(|(k, _)| k)
+            .collect();
+        let texts = if texts.len() == rows.len() {
+            texts
+        } else {
+            Vec::new()
+        };
+        let num_tokens = if num_tokens.len() == rows.len() {
+            num_tokens
+        } else {
+            Vec::new()
+        };
         Ok(Self::from_flat(data, rows.len(), self.dim)?.with_meta(texts, num_tokens, truncated))
     }
     /// A copy with every row L2-normalised.
@@ -175,7 +214,9 @@ impl Embeddings {
     }
     /// The L2 norm of each row.
     pub fn norms(&self) -> Vec<f32> {
-        self.rows().map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt()).collect()
+        self.rows()
+            .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
+            .collect()
     }
 }
 
@@ -214,7 +255,11 @@ impl AsEmbeddings for Embeddings {
 }
 impl AsEmbeddings for [f32] {
     fn as_embeddings(&self) -> Result<std::borrow::Cow<'_, Embeddings>> {
-        Ok(std::borrow::Cow::Owned(Embeddings::from_flat(self.to_vec(), 1, self.len())?))
+        Ok(std::borrow::Cow::Owned(Embeddings::from_flat(
+            self.to_vec(),
+            1,
+            self.len(),
+        )?))
     }
 }
 impl AsEmbeddings for Vec<f32> {
@@ -224,7 +269,9 @@ impl AsEmbeddings for Vec<f32> {
 }
 impl AsEmbeddings for Vec<Vec<f32>> {
     fn as_embeddings(&self) -> Result<std::borrow::Cow<'_, Embeddings>> {
-        Ok(std::borrow::Cow::Owned(Embeddings::from_vec2(self.clone())?))
+        Ok(std::borrow::Cow::Owned(Embeddings::from_vec2(
+            self.clone(),
+        )?))
     }
 }
 impl AsEmbeddings for Array2<f32> {

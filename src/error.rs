@@ -85,11 +85,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An I/O error with context (usually the path).
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
     /// An invalid-model error.
     pub(crate) fn invalid_model(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::InvalidModel { path: path.into(), reason: reason.into() }
+        Error::InvalidModel {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 

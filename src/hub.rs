@@ -12,13 +12,17 @@ use crate::error::{Error, Result};
 
 /// The Hugging Face hub cache folder this process uses.
 pub fn hf_hub_cache() -> PathBuf {
-    if let Some(p) = std::env::var_os("HF_HUB_CACHE").or_else(|| std::env::var_os("HUGGINGFACE_HUB_CACHE")) {
+    if let Some(p) =
+        std::env::var_os("HF_HUB_CACHE").or_else(|| std::env::var_os("HUGGINGFACE_HUB_CACHE"))
+    {
         return PathBuf::from(p);
     }
     if let Some(home) = std::env::var_os("HF_HOME") {
         return PathBuf::from(home).join("hub");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("huggingface").join("hub")
 }
 
@@ -70,7 +74,9 @@ pub fn resolve_model_dir(id_or_path: &str) -> Result<PathBuf> {
     }
     tried.push(format!(
         "Hugging Face cache {} (set by HF_HUB_CACHE / HF_HOME; no snapshot)",
-        cache.join(format!("models--{}", repo_id.replace('/', "--"))).display()
+        cache
+            .join(format!("models--{}", repo_id.replace('/', "--")))
+            .display()
     ));
     match download(&repo_id) {
         Ok(dir) => Ok(dir),
@@ -91,7 +97,9 @@ pub fn resolve_model_dir(id_or_path: &str) -> Result<PathBuf> {
 fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
     use hf_hub::api::sync::ApiBuilder;
     if std::env::var_os("HF_HUB_OFFLINE").is_some_and(|v| v == "1") {
-        return Err(format!("hub download of {repo_id} (skipped: HF_HUB_OFFLINE=1)"));
+        return Err(format!(
+            "hub download of {repo_id} (skipped: HF_HUB_OFFLINE=1)"
+        ));
     }
     let api = ApiBuilder::new()
         .with_cache_dir(hf_hub_cache())
@@ -100,8 +108,15 @@ fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
         .map_err(|e| format!("hub download of {repo_id} (could not start: {e})"))?;
     let repo = api.model(repo_id.to_string());
     let mut dir = None;
-    for file in ["modules.json", "config.json", "tokenizer.json", "model.safetensors"] {
-        let p = repo.get(file).map_err(|e| format!("hub download of {repo_id}/{file} (failed: {e})"))?;
+    for file in [
+        "modules.json",
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+    ] {
+        let p = repo
+            .get(file)
+            .map_err(|e| format!("hub download of {repo_id}/{file} (failed: {e})"))?;
         dir = p.parent().map(Path::to_path_buf);
     }
     for optional in [
@@ -118,5 +133,7 @@ fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
 
 #[cfg(not(feature = "hub"))]
 fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
-    Err(format!("hub download of {repo_id} (not compiled in: build sbert with `--features hub`)"))
+    Err(format!(
+        "hub download of {repo_id} (not compiled in: build sbert with `--features hub`)"
+    ))
 }

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use sbert::prelude::*;
 
 #[derive(Parser)]
-#[command(name = "sbert", version, about = "Sentence-BERT in Rust: sentence-transformers' encode, cos_sim, pairs and semantic_search")]
+#[command(
+    name = "sbert",
+    version,
+    about = "Sentence-BERT in Rust: sentence-transformers' encode, cos_sim, pairs and semantic_search"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,7 +105,10 @@ enum Command {
         #[arg(long)]
         run: PathBuf,
         /// Comma-separated trec_eval measures.
-        #[arg(long, default_value = "P_1,P_5,P_10,recall_100,ndcg_cut_5,ndcg_cut_10,recip_rank,map,bpref")]
+        #[arg(
+            long,
+            default_value = "P_1,P_5,P_10,recall_100,ndcg_cut_5,ndcg_cut_10,recip_rank,map,bpref"
+        )]
         metrics: String,
         /// Grade from which a document counts as relevant (all measures but nDCG).
         #[arg(long, default_value_t = 1)]
@@ -352,7 +359,14 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn run(cli: Cli) -> sbert::Result<()> {
     match cli.command {
-        Command::Encode { model, batch_size, no_normalize, input, output, progress } => {
+        Command::Encode {
+            model,
+            batch_size,
+            no_normalize,
+            input,
+            output,
+            progress,
+        } => {
             let sentences = sbert::data::read_lines(&input)?;
             let model = SentenceTransformer::load(&model)?;
             let opts = EncodeOptions::default()
@@ -362,9 +376,19 @@ fn run(cli: Cli) -> sbert::Result<()> {
             let emb = model.encode(&sentences, &opts)?;
             sbert::npy::write_npy(&output, &emb)?;
             if !emb.truncated().is_empty() {
-                eprintln!("note: {} sentence(s) truncated at {} tokens: lines {:?}", emb.truncated().len(), model.max_seq_length(), emb.truncated().iter().map(|i| i + 1).collect::<Vec<_>>());
+                eprintln!(
+                    "note: {} sentence(s) truncated at {} tokens: lines {:?}",
+                    emb.truncated().len(),
+                    model.max_seq_length(),
+                    emb.truncated().iter().map(|i| i + 1).collect::<Vec<_>>()
+                );
             }
-            eprintln!("wrote {} embeddings of dim {} to {}", emb.len(), emb.dim(), output.display());
+            eprintln!(
+                "wrote {} embeddings of dim {} to {}",
+                emb.len(),
+                emb.dim(),
+                output.display()
+            );
         }
         Command::Similarity { model, input, json } => {
             let sentences = sbert::data::read_lines(&input)?;
@@ -377,7 +401,12 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 print!("{m}");
             }
         }
-        Command::Pairs { model, input, top_k, json } => {
+        Command::Pairs {
+            model,
+            input,
+            top_k,
+            json,
+        } => {
             let sentences = sbert::data::read_lines(&input)?;
             let model = SentenceTransformer::load(&model)?;
             let emb = model.encode(&sentences, &EncodeOptions::default())?;
@@ -388,7 +417,19 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 print!("{pairs}");
             }
         }
-        Command::Search { model, corpus, queries, top_k, score, run, tag, batch_size, progress, rerank, rerank_top } => {
+        Command::Search {
+            model,
+            corpus,
+            queries,
+            top_k,
+            score,
+            run,
+            tag,
+            batch_size,
+            progress,
+            rerank,
+            rerank_top,
+        } => {
             let score_function: ScoreFunction = score.parse()?;
             if tag.chars().any(char::is_whitespace) || tag.is_empty() {
                 return Err(Error::InvalidInput("--tag must be one word".into()));
@@ -397,29 +438,68 @@ fn run(cli: Cli) -> sbert::Result<()> {
             let qs = sbert::data::read_records(&queries)?;
             for r in docs.iter().chain(&qs) {
                 if r.id.is_empty() || r.id.chars().any(char::is_whitespace) {
-                    return Err(Error::InvalidInput(format!("id {:?} cannot be written to a TREC run (empty or has spaces)", r.id)));
+                    return Err(Error::InvalidInput(format!(
+                        "id {:?} cannot be written to a TREC run (empty or has spaces)",
+                        r.id
+                    )));
                 }
             }
             let model = SentenceTransformer::load(&model)?;
-            let opts = EncodeOptions::default().batch_size(batch_size).show_progress_bar(progress);
+            let opts = EncodeOptions::default()
+                .batch_size(batch_size)
+                .show_progress_bar(progress);
             let ds = sbert::datasets::RetrievalDataset {
                 corpus: docs.clone(),
-                queries: qs.iter().map(|q| sbert::datasets::Query { id: q.id.clone(), text: q.contents() }).collect(),
+                queries: qs
+                    .iter()
+                    .map(|q| sbert::datasets::Query {
+                        id: q.id.clone(),
+                        text: q.contents(),
+                    })
+                    .collect(),
                 qrels: Default::default(),
             };
-            let depth = if rerank.is_some() { top_k.max(rerank_top) } else { top_k };
-            let mut ranked = sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
+            let depth = if rerank.is_some() {
+                top_k.max(rerank_top)
+            } else {
+                top_k
+            };
+            let mut ranked =
+                sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
             if let Some(ce) = &rerank {
                 let ce = sbert::cross_encoder::CrossEncoder::load(ce)?;
-                let by_id: std::collections::HashMap<&str, String> = docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
-                let popts = sbert::cross_encoder::PredictOptions { show_progress_bar: progress, ..Default::default() };
-                ranked = sbert::cross_encoder::rerank_run(&ce, &ds.queries, &ranked, |id| by_id.get(id).cloned(), rerank_top, &popts)?;
+                let by_id: std::collections::HashMap<&str, String> =
+                    docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
+                let popts = sbert::cross_encoder::PredictOptions {
+                    show_progress_bar: progress,
+                    ..Default::default()
+                };
+                ranked = sbert::cross_encoder::rerank_run(
+                    &ce,
+                    &ds.queries,
+                    &ranked,
+                    |id| by_id.get(id).cloned(),
+                    rerank_top,
+                    &popts,
+                )?;
                 ranked.iter_mut().for_each(|(_, docs)| docs.truncate(top_k));
             }
             sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
-            eprintln!("searched {} queries in {} documents; wrote {}", qs.len(), docs.len(), run.display());
+            eprintln!(
+                "searched {} queries in {} documents; wrote {}",
+                qs.len(),
+                docs.len(),
+                run.display()
+            );
         }
-        Command::Evaluate { qrels, run, metrics, rel_level, per_query, json } => {
+        Command::Evaluate {
+            qrels,
+            run,
+            metrics,
+            rel_level,
+            per_query,
+            json,
+        } => {
             let measures = sbert::evaluation::Measure::parse_list(&metrics)?;
             let qrels = sbert::data::read_any_qrels(&qrels)?;
             let run = sbert::datasets::trec::read_run(&run)?;
@@ -433,28 +513,59 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 print!("{}", ev.to_trec_eval(per_query));
             }
         }
-        Command::Sts { model, data, batch_size, json } => {
+        Command::Sts {
+            model,
+            data,
+            batch_size,
+            json,
+        } => {
             let pairs = sbert::datasets::sts::read_sts(&data)?;
             let model = SentenceTransformer::load(&model)?;
             let mut ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)?;
             ev.batch_size = batch_size;
             let report = sbert::evaluation::Evaluator::evaluate(&ev, &model)?;
-            let (s, p) = (report.metrics["spearman_cosine"], report.metrics["pearson_cosine"]);
+            let (s, p) = (
+                report.metrics["spearman_cosine"],
+                report.metrics["pearson_cosine"],
+            );
             if json {
-                print_json(&serde_json::json!({"pairs": pairs.len(), "spearman_cosine": s, "pearson_cosine": p}))?;
+                print_json(
+                    &serde_json::json!({"pairs": pairs.len(), "spearman_cosine": s, "pearson_cosine": p}),
+                )?;
             } else {
-                println!("{} pairs: Spearman {s:.6}, Pearson {p:.6} (cosine)", pairs.len());
+                println!(
+                    "{} pairs: Spearman {s:.6}, Pearson {p:.6} (cosine)",
+                    pairs.len()
+                );
             }
         }
-        Command::Compare { qrels, run_a, run_b, metric, rel_level, names, queries, corpus, svg, json } => {
+        Command::Compare {
+            qrels,
+            run_a,
+            run_b,
+            metric,
+            rel_level,
+            names,
+            queries,
+            corpus,
+            svg,
+            json,
+        } => {
             let measure: sbert::evaluation::Measure = metric.parse()?;
             let qrels = sbert::data::read_any_qrels(&qrels)?;
             let a = sbert::datasets::trec::read_run(&run_a)?;
             let b = sbert::datasets::trec::read_run(&run_b)?;
             let (na, nb) = names.split_once(',').unwrap_or(("A", "B"));
-            let mut cmp = sbert::evaluation::RunComparison::new(&qrels, &a, &b, measure, rel_level).names(na, nb);
+            let mut cmp = sbert::evaluation::RunComparison::new(&qrels, &a, &b, measure, rel_level)
+                .names(na, nb);
             let qs: Vec<sbert::datasets::Query> = match &queries {
-                Some(p) => sbert::data::read_records(p)?.into_iter().map(|d| sbert::datasets::Query { text: d.contents(), id: d.id }).collect(),
+                Some(p) => sbert::data::read_records(p)?
+                    .into_iter()
+                    .map(|d| sbert::datasets::Query {
+                        text: d.contents(),
+                        id: d.id,
+                    })
+                    .collect(),
                 None => Vec::new(),
             };
             let docs = match &corpus {
@@ -476,12 +587,27 @@ fn run(cli: Cli) -> sbert::Result<()> {
             ConvertKind::Scifact { data_dir, out } => {
                 let ds = sbert::datasets::scifact::load_test(&data_dir)?;
                 ds.write_beir(&out)?;
-                eprintln!("wrote {} documents, {} queries to {}", ds.corpus.len(), ds.queries.len(), out.display());
+                eprintln!(
+                    "wrote {} documents, {} queries to {}",
+                    ds.corpus.len(),
+                    ds.queries.len(),
+                    out.display()
+                );
             }
-            ConvertKind::Stackexchange { answers, topics, qrels, out } => {
+            ConvertKind::Stackexchange {
+                answers,
+                topics,
+                qrels,
+                out,
+            } => {
                 let ds = sbert::datasets::stackexchange::load(&answers, &topics, qrels.as_deref())?;
                 ds.write_beir(&out)?;
-                eprintln!("wrote {} documents, {} queries to {}", ds.corpus.len(), ds.queries.len(), out.display());
+                eprintln!(
+                    "wrote {} documents, {} queries to {}",
+                    ds.corpus.len(),
+                    ds.queries.len(),
+                    out.display()
+                );
             }
             ConvertKind::Sts { input, out } => {
                 let pairs = sbert::datasets::sts::read_sts(&input)?;
@@ -494,12 +620,24 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 eprintln!("wrote {} pairs to {}", pairs.len(), out.display());
             }
         },
-        Command::BenchSearch { corpus_size, queries, dim, top_k, query_chunk_size, corpus_chunk_size, seed, json } => {
+        Command::BenchSearch {
+            corpus_size,
+            queries,
+            dim,
+            top_k,
+            query_chunk_size,
+            corpus_chunk_size,
+            seed,
+            json,
+        } => {
             let t0 = Instant::now();
             let corpus = sbert::embeddings::Embeddings::random_unit(corpus_size, dim, seed)?;
             let q = sbert::embeddings::Embeddings::random_unit(queries, dim, seed.wrapping_add(1))?;
             let gen_s = t0.elapsed().as_secs_f64();
-            let opts = SearchOptions::default().top_k(top_k).query_chunk_size(query_chunk_size).corpus_chunk_size(corpus_chunk_size);
+            let opts = SearchOptions::default()
+                .top_k(top_k)
+                .query_chunk_size(query_chunk_size)
+                .corpus_chunk_size(corpus_chunk_size);
             let t1 = Instant::now();
             let hits = semantic_search(&q, &corpus, &opts)?;
             let secs = t1.elapsed().as_secs_f64();
@@ -518,7 +656,21 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 );
             }
         }
-        Command::Fit { model, train, loss, epochs, batch_size, max_seq_length, warmup_steps, lr, seed, max_steps, eval_sts, output, progress } => {
+        Command::Fit {
+            model,
+            train,
+            loss,
+            epochs,
+            batch_size,
+            max_seq_length,
+            warmup_steps,
+            lr,
+            seed,
+            max_steps,
+            eval_sts,
+            output,
+            progress,
+        } => {
             use sbert::losses::*;
             let examples = sbert::train::read_examples(&train)?;
             let mut m = SentenceTransformer::load(&model)?;
@@ -538,31 +690,71 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 .iter()
                 .enumerate()
                 .map(|(k, l)| {
-                    let ex: Vec<_> = if l.positives_only() { examples.iter().filter(|e| e.label > 0.0).cloned().collect() } else { examples.clone() };
+                    let ex: Vec<_> = if l.positives_only() {
+                        examples.iter().filter(|e| e.label > 0.0).cloned().collect()
+                    } else {
+                        examples.clone()
+                    };
                     let mut loader = sbert::train::DataLoader::new(ex, batch_size);
                     loader.seed = seed.wrapping_add(k as u64);
-                    sbert::train::Objective { loader, loss: l.as_ref() }
+                    sbert::train::Objective {
+                        loader,
+                        loss: l.as_ref(),
+                    }
                 })
                 .collect();
             let evaluator = match &eval_sts {
-                Some(p) => Some(sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&sbert::datasets::sts::read_sts(p)?)?.name("sts")),
+                Some(p) => Some(
+                    sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(
+                        &sbert::datasets::sts::read_sts(p)?,
+                    )?
+                    .name("sts"),
+                ),
                 None => None,
             };
             let config = sbert::train::FitConfig {
-                epochs, warmup_steps, lr, seed, max_steps, max_seq_length: Some(max_seq_length),
-                output_path: Some(output.clone()), show_progress_bar: progress, ..Default::default()
+                epochs,
+                warmup_steps,
+                lr,
+                seed,
+                max_steps,
+                max_seq_length: Some(max_seq_length),
+                output_path: Some(output.clone()),
+                show_progress_bar: progress,
+                ..Default::default()
             };
-            let ev = evaluator.as_ref().map(|e| e as &dyn sbert::evaluation::Evaluator);
+            let ev = evaluator
+                .as_ref()
+                .map(|e| e as &dyn sbert::evaluation::Evaluator);
             let log = sbert::train::fit(&mut m, &objectives, &config, ev, |e| {
-                eprintln!("epoch {} steps {}: score {:.6}, mean loss {:.4}", e.epoch, e.steps, e.score, e.loss);
+                eprintln!(
+                    "epoch {} steps {}: score {:.6}, mean loss {:.4}",
+                    e.epoch, e.steps, e.score, e.loss
+                );
                 std::ops::ControlFlow::Continue(())
             })?;
-            eprintln!("trained {} optimizer steps; saved to {}", log.steps.len(), output.display());
+            eprintln!(
+                "trained {} optimizer steps; saved to {}",
+                log.steps.len(),
+                output.display()
+            );
         }
-        Command::Rerank { model, query, input, top_k, logits, batch_size, json } => {
+        Command::Rerank {
+            model,
+            query,
+            input,
+            top_k,
+            logits,
+            batch_size,
+            json,
+        } => {
             let docs = sbert::data::read_lines(&input)?;
             let ce = sbert::cross_encoder::CrossEncoder::load(&model)?;
-            let opts = sbert::cross_encoder::PredictOptions { batch_size, apply_activation: !logits, ..Default::default() };
+            let opts = sbert::cross_encoder::PredictOptions {
+                batch_size,
+                apply_activation: !logits,
+                ..Default::default()
+            };
             let ranking = ce.rank(&query, &docs, top_k, &opts)?;
             if json {
                 print_json(&ranking.to_vec())?;
@@ -570,33 +762,83 @@ fn run(cli: Cli) -> sbert::Result<()> {
                 print!("{ranking}");
             }
         }
-        Command::FitCrossEncoder { model, train, epochs, batch_size, max_seq_length, warmup_steps, lr, seed, max_steps, output, progress } => {
+        Command::FitCrossEncoder {
+            model,
+            train,
+            epochs,
+            batch_size,
+            max_seq_length,
+            warmup_steps,
+            lr,
+            seed,
+            max_steps,
+            output,
+            progress,
+        } => {
             let examples = sbert::train::read_examples(&train)?;
             let mut ce = sbert::cross_encoder::CrossEncoder::new_from_encoder(&model, 1, seed)?;
             let mut loader = sbert::train::DataLoader::new(examples, batch_size);
             loader.seed = seed;
             let config = sbert::train::FitConfig {
-                epochs, warmup_steps, lr, seed, max_steps, max_seq_length: Some(max_seq_length),
-                output_path: Some(output.clone()), show_progress_bar: progress, ..Default::default()
+                epochs,
+                warmup_steps,
+                lr,
+                seed,
+                max_steps,
+                max_seq_length: Some(max_seq_length),
+                output_path: Some(output.clone()),
+                show_progress_bar: progress,
+                ..Default::default()
             };
             let log = ce.fit(&loader, &config, None, |e| {
-                eprintln!("epoch {} steps {}: mean loss {:.4}", e.epoch, e.steps, e.loss);
+                eprintln!(
+                    "epoch {} steps {}: mean loss {:.4}",
+                    e.epoch, e.steps, e.loss
+                );
                 std::ops::ControlFlow::Continue(())
             })?;
-            eprintln!("trained {} optimizer steps; saved to {}", log.steps.len(), output.display());
+            eprintln!(
+                "trained {} optimizer steps; saved to {}",
+                log.steps.len(),
+                output.display()
+            );
         }
-        Command::BenchFit { model, input, pairs, batch_size, max_seq_length, json } => {
+        Command::BenchFit {
+            model,
+            input,
+            pairs,
+            batch_size,
+            max_seq_length,
+            json,
+        } => {
             let lines = sbert::data::read_lines(&input)?;
             if lines.len() < pairs + 1 {
-                return Err(Error::InvalidInput(format!("need at least {} lines", pairs + 1)));
+                return Err(Error::InvalidInput(format!(
+                    "need at least {} lines",
+                    pairs + 1
+                )));
             }
-            let examples: Vec<_> = (0..pairs).map(|i| sbert::train::InputExample::pair(lines[i].clone(), lines[i + 1].clone(), 1.0)).collect();
+            let examples: Vec<_> = (0..pairs)
+                .map(|i| {
+                    sbert::train::InputExample::pair(lines[i].clone(), lines[i + 1].clone(), 1.0)
+                })
+                .collect();
             let mut m = SentenceTransformer::load(&model)?;
             let mnrl = sbert::losses::MultipleNegativesRankingLoss::default();
-            let objectives = [sbert::train::Objective { loader: sbert::train::DataLoader::new(examples, batch_size), loss: &mnrl }];
-            let config = sbert::train::FitConfig { warmup_steps: 10, max_seq_length: Some(max_seq_length), show_progress_bar: false, ..Default::default() };
+            let objectives = [sbert::train::Objective {
+                loader: sbert::train::DataLoader::new(examples, batch_size),
+                loss: &mnrl,
+            }];
+            let config = sbert::train::FitConfig {
+                warmup_steps: 10,
+                max_seq_length: Some(max_seq_length),
+                show_progress_bar: false,
+                ..Default::default()
+            };
             let t0 = Instant::now();
-            let log = sbert::train::fit(&mut m, &objectives, &config, None, |_| std::ops::ControlFlow::Continue(()))?;
+            let log = sbert::train::fit(&mut m, &objectives, &config, None, |_| {
+                std::ops::ControlFlow::Continue(())
+            })?;
             let secs = t0.elapsed().as_secs_f64();
             let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
                 "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
@@ -607,7 +849,13 @@ fn run(cli: Cli) -> sbert::Result<()> {
                     pairs as f64 / secs, secs / log.steps.len().max(1) as f64, peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")));
             }
         }
-        Command::BenchEncode { model, input, limit, batch_size, json } => {
+        Command::BenchEncode {
+            model,
+            input,
+            limit,
+            batch_size,
+            json,
+        } => {
             let mut sentences = sbert::data::read_lines(&input)?;
             if let Some(n) = limit {
                 sentences.truncate(n);

@@ -9,9 +9,18 @@ use crate::error::{Error, Result};
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename. A
 /// failure or a kill never leaves a half-written `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::InvalidInput(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidInput(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -28,20 +37,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `path` by renames. A failure or a kill never leaves a half-written `path` (at worst a hidden
 /// `.NAME.tmp-PID` folder beside it).
 pub(crate) fn write_dir_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| Error::InvalidInput(format!("{} is not a folder path", path.display())))?;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-    let tmp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidInput(format!("{} is not a folder path", path.display())))?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    let tmp = parent.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = std::fs::create_dir_all(&tmp)
         .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))
         .and_then(|_| write(&tmp))
         .and_then(|_| {
-            let old = parent.join(format!(".{}.old-{}", name.to_string_lossy(), std::process::id()));
+            let old = parent.join(format!(
+                ".{}.old-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
             if path.exists() {
-                std::fs::rename(path, &old).map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
+                std::fs::rename(path, &old)
+                    .map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
             }
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            std::fs::rename(&tmp, path)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
             let _ = std::fs::remove_dir_all(&old);
             Ok(())
         });
@@ -49,6 +74,23 @@ pub(crate) fn write_dir_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
+}
+
+/// Saves tensors as `model.safetensors`-style file. The safetensors crate writes through a private
+/// temporary file (mode 0600); the saved model gets a normal file's permissions (0644), like the
+/// other files of the folder, so that other users (a shared course machine) can load it.
+pub(crate) fn save_safetensors(
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+    path: &Path,
+) -> Result<()> {
+    candle_core::safetensors::save(tensors, path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    }
+    Ok(())
 }
 
 /// The bytes of a float32 `.npy` file of shape `[n, dim]`.
@@ -76,24 +118,46 @@ pub fn write_npy(path: &Path, e: &Embeddings) -> Result<()> {
 
 /// Reads a float32, C-order, 2-D `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Embeddings> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let bad = |why: &str| Error::InvalidInput(format!("{}: not a float32 2-D .npy file ({why})", path.display()));
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bad = |why: &str| {
+        Error::InvalidInput(format!(
+            "{}: not a float32 2-D .npy file ({why})",
+            path.display()
+        ))
+    };
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("no NUMPY magic"));
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         _ => return Err(bad("unknown version")),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?)
-        .map_err(|_| bad("header is not text"))?;
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + hlen)
+            .ok_or_else(|| bad("truncated header"))?,
+    )
+    .map_err(|_| bad("header is not text"))?;
     if !header.contains("'<f4'") || header.contains("'fortran_order': True") {
         return Err(bad("dtype must be '<f4' in C order"));
     }
-    let shape = header.split("'shape':").nth(1).and_then(|s| s.split(')').next()).ok_or_else(|| bad("no shape"))?;
-    let dims: Vec<usize> =
-        shape.trim().trim_start_matches('(').split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().map_err(|_| bad("bad shape"))).collect::<Result<_>>()?;
+    let shape = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad("no shape"))?;
+    let dims: Vec<usize> = shape
+        .trim()
+        .trim_start_matches('(')
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().map_err(|_| bad("bad shape")))
+        .collect::<Result<_>>()?;
     let (n, d) = match dims.as_slice() {
         [n, d] => (*n, *d),
         _ => return Err(bad("shape must be 2-D")),
@@ -102,6 +166,9 @@ pub fn read_npy(path: &Path) -> Result<Embeddings> {
     if data.len() != n * d * 4 {
         return Err(bad("data length does not match the shape"));
     }
-    let values = data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let values = data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     Embeddings::from_flat(values, n, d)
 }

@@ -25,21 +25,38 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
 }
 
-const COLORS: [&str; 6] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+];
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 impl LineChart {
     /// A chart without series.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
-        Self { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), series: Vec::new(), y_range: None }
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: Vec::new(),
+            y_range: None,
+        }
     }
     /// Adds a line.
     #[must_use]
     pub fn series(mut self, name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        self.series.push(Series { name: name.into(), points });
+        self.series.push(Series {
+            name: name.into(),
+            points,
+        });
         self
     }
     /// Fixes the y range.
@@ -53,9 +70,20 @@ impl LineChart {
     pub fn to_svg(&self) -> String {
         let (w, h, l, r, t, b) = (640.0, 360.0, 60.0, 16.0, 36.0, 48.0);
         let (pw, ph) = (w - l - r, h - t - b);
-        let pts = || self.series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
-        let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
-        let (mut y0, mut y1) = self.y_range.unwrap_or_else(|| pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1))));
+        let pts = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+        };
+        let (mut x0, mut x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+        let (mut y0, mut y1) = self.y_range.unwrap_or_else(|| {
+            pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            })
+        });
         if !x0.is_finite() {
             (x0, x1) = (0.0, 1.0);
         }
@@ -88,7 +116,12 @@ impl LineChart {
                 tick(v, y1 - y0)
             ));
             let xv = x0 + (x1 - x0) * k as f64 / 4.0;
-            s.push_str(&format!("<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", px(xv), t + ph + 16.0, tick(xv, x1 - x0)));
+            s.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                px(xv),
+                t + ph + 16.0,
+                tick(xv, x1 - x0)
+            ));
         }
         s.push_str(&format!(
             "<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\
@@ -113,10 +146,15 @@ impl LineChart {
                 .filter(|p| p.0.is_finite() && p.1.is_finite())
                 .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
                 .collect();
-            s.push_str(&format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", points.join(" ")));
+            s.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+                points.join(" ")
+            ));
             if points.len() == 1 {
                 let (x, y) = points[0].split_once(',').unwrap_or(("0", "0"));
-                s.push_str(&format!("<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"));
+                s.push_str(&format!(
+                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"
+                ));
             }
             let ly = t + 14.0 + 16.0 * k as f64;
             s.push_str(&format!(
@@ -143,10 +181,24 @@ impl std::fmt::Display for LineChart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} ({} vs {})", self.title, self.y_label, self.x_label)?;
         for s in &self.series {
-            let ys: Vec<f64> = s.points.iter().map(|p| p.1).filter(|y| y.is_finite()).collect();
-            let (lo, hi) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+            let ys: Vec<f64> = s
+                .points
+                .iter()
+                .map(|p| p.1)
+                .filter(|y| y.is_finite())
+                .collect();
+            let (lo, hi) = ys
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+                    (a.min(y), b.max(y))
+                });
             match (ys.first(), ys.last()) {
-                (Some(first), Some(last)) => writeln!(f, "  {}: {} points, first {first:.4}, last {last:.4}, min {lo:.4}, max {hi:.4}", s.name, ys.len())?,
+                (Some(first), Some(last)) => writeln!(
+                    f,
+                    "  {}: {} points, first {first:.4}, last {last:.4}, min {lo:.4}, max {hi:.4}",
+                    s.name,
+                    ys.len()
+                )?,
                 _ => writeln!(f, "  {}: no points", s.name)?,
             }
         }

@@ -12,7 +12,13 @@ pub struct Progress {
 enum Inner {
     Hidden,
     Term(indicatif::ProgressBar),
-    Plain { label: String, total: u64, done: u64, start: Instant, last: Instant },
+    Plain {
+        label: String,
+        total: u64,
+        done: u64,
+        start: Instant,
+        last: Instant,
+    },
 }
 
 impl Progress {
@@ -31,7 +37,13 @@ impl Progress {
             Inner::Term(bar)
         } else {
             let now = Instant::now();
-            Inner::Plain { label: label.to_string(), total, done: 0, start: now, last: now - Duration::from_secs(1) }
+            Inner::Plain {
+                label: label.to_string(),
+                total,
+                done: 0,
+                start: now,
+                last: now - Duration::from_secs(1),
+            }
         };
         Self { inner }
     }
@@ -41,11 +53,21 @@ impl Progress {
         match &mut self.inner {
             Inner::Hidden => {}
             Inner::Term(bar) => bar.inc(n),
-            Inner::Plain { label, total, done, start, last } => {
+            Inner::Plain {
+                label,
+                total,
+                done,
+                start,
+                last,
+            } => {
                 *done += n;
                 if last.elapsed() >= Duration::from_millis(200) || *done >= *total {
                     *last = Instant::now();
-                    let pct = if *total == 0 { 100 } else { *done * 100 / *total };
+                    let pct = if *total == 0 {
+                        100
+                    } else {
+                        *done * 100 / *total
+                    };
                     let filled = (pct / 5) as usize;
                     let mut err = std::io::stderr().lock();
                     let _ = write!(

@@ -32,7 +32,9 @@ impl FromStr for ScoreFunction {
         match s.to_ascii_lowercase().as_str() {
             "cos" | "cosine" | "cos_sim" => Ok(ScoreFunction::Cosine),
             "dot" | "dot_score" | "dot_product" => Ok(ScoreFunction::Dot),
-            other => Err(Error::InvalidInput(format!("unknown score function '{other}' (use cos or dot)"))),
+            other => Err(Error::InvalidInput(format!(
+                "unknown score function '{other}' (use cos or dot)"
+            ))),
         }
     }
 }
@@ -52,7 +54,8 @@ impl std::fmt::Display for ScoreFunction {
 /// the pool, and interleaves fairly.
 pub(crate) fn compute_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `out[m×n] = a[m×k] · b[n×k]ᵀ`, row-major, multi-threaded.
@@ -99,7 +102,11 @@ pub(crate) fn matmul_nt(a: &[f32], m: usize, b: &[f32], n: usize, k: usize, out:
 
 fn check_dims(a: &Embeddings, b: &Embeddings) -> Result<()> {
     if a.dim() != b.dim() && !a.is_empty() && !b.is_empty() {
-        return Err(Error::DimensionMismatch { what: "embedding dimension".into(), left: a.dim(), right: b.dim() });
+        return Err(Error::DimensionMismatch {
+            what: "embedding dimension".into(),
+            left: a.dim(),
+            right: b.dim(),
+        });
     }
     Ok(())
 }
@@ -136,7 +143,10 @@ impl SimilarityMatrix {
         if self.rows == 1 && self.cols == 1 {
             Ok(self.data[0])
         } else {
-            Err(Error::InvalidInput(format!("item() needs a 1×1 matrix, this one is {}×{}", self.rows, self.cols)))
+            Err(Error::InvalidInput(format!(
+                "item() needs a 1×1 matrix, this one is {}×{}",
+                self.rows, self.cols
+            )))
         }
     }
     /// Row `i` of scores.
@@ -149,11 +159,14 @@ impl SimilarityMatrix {
     }
     /// The rows as `Vec<Vec<f32>>`.
     pub fn to_vec2(&self) -> Vec<Vec<f32>> {
-        (0..self.rows).filter_map(|i| self.row(i).map(<[f32]>::to_vec)).collect()
+        (0..self.rows)
+            .filter_map(|i| self.row(i).map(<[f32]>::to_vec))
+            .collect()
     }
     /// An ndarray copy.
     pub fn to_ndarray(&self) -> ndarray::Array2<f32> {
-        ndarray::Array2::from_shape_vec((self.rows, self.cols), self.data.clone()).expect("shape matches")
+        ndarray::Array2::from_shape_vec((self.rows, self.cols), self.data.clone())
+            .expect("shape matches")
     }
     /// Texts of the rows (may be empty).
     pub fn row_texts(&self) -> &[String] {
@@ -177,19 +190,46 @@ fn score_matrix(a: &Embeddings, b: &Embeddings, f: ScoreFunction) -> Result<Simi
         ScoreFunction::Dot => (a, b),
     };
     let mut data = vec![0f32; a.len() * b.len()];
-    matmul_nt(a.as_slice(), a.len(), b.as_slice(), b.len(), a.dim(), &mut data);
-    Ok(SimilarityMatrix { data, rows: a.len(), cols: b.len(), row_texts: a.texts_arc(), col_texts: b.texts_arc() })
+    matmul_nt(
+        a.as_slice(),
+        a.len(),
+        b.as_slice(),
+        b.len(),
+        a.dim(),
+        &mut data,
+    );
+    Ok(SimilarityMatrix {
+        data,
+        rows: a.len(),
+        cols: b.len(),
+        row_texts: a.texts_arc(),
+        col_texts: b.texts_arc(),
+    })
 }
 
 /// Cosine similarity of every row of `a` with every row of `b` → `[a.len(), b.len()]`
 /// (Python's `util.cos_sim`). Vectors count as one row: `cos_sim(&emb[0], &emb[1])?.item()?`.
-pub fn cos_sim<A: AsEmbeddings + ?Sized, B: AsEmbeddings + ?Sized>(a: &A, b: &B) -> Result<SimilarityMatrix> {
-    score_matrix(&*a.as_embeddings()?, &*b.as_embeddings()?, ScoreFunction::Cosine)
+pub fn cos_sim<A: AsEmbeddings + ?Sized, B: AsEmbeddings + ?Sized>(
+    a: &A,
+    b: &B,
+) -> Result<SimilarityMatrix> {
+    score_matrix(
+        &*a.as_embeddings()?,
+        &*b.as_embeddings()?,
+        ScoreFunction::Cosine,
+    )
 }
 
 /// Dot product of every row of `a` with every row of `b` (Python's `util.dot_score`).
-pub fn dot_score<A: AsEmbeddings + ?Sized, B: AsEmbeddings + ?Sized>(a: &A, b: &B) -> Result<SimilarityMatrix> {
-    score_matrix(&*a.as_embeddings()?, &*b.as_embeddings()?, ScoreFunction::Dot)
+pub fn dot_score<A: AsEmbeddings + ?Sized, B: AsEmbeddings + ?Sized>(
+    a: &A,
+    b: &B,
+) -> Result<SimilarityMatrix> {
+    score_matrix(
+        &*a.as_embeddings()?,
+        &*b.as_embeddings()?,
+        ScoreFunction::Dot,
+    )
 }
 
 /// A candidate in a ranking; `Ord` puts the **better** one first (higher score, then lower id).
@@ -222,7 +262,10 @@ pub(crate) struct TopK {
 }
 impl TopK {
     pub fn new(k: usize) -> Self {
-        Self { k, heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1) }
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+        }
     }
     #[inline]
     pub fn push(&mut self, c: Ranked) {
@@ -304,7 +347,10 @@ pub fn top_pairs<A: AsEmbeddings + ?Sized>(embeddings: &A, top_k: usize) -> Resu
             for r in 0..rows {
                 let i = start + r;
                 for j in i + 1..n {
-                    top.push(Ranked { score: scores[r * n + j], id: (i * n + j) as u64 });
+                    top.push(Ranked {
+                        score: scores[r * n + j],
+                        id: (i * n + j) as u64,
+                    });
                 }
             }
         }
@@ -312,9 +358,16 @@ pub fn top_pairs<A: AsEmbeddings + ?Sized>(embeddings: &A, top_k: usize) -> Resu
     let pairs = top
         .into_sorted()
         .into_iter()
-        .map(|c| ScoredPair { i: c.id as usize / n, j: c.id as usize % n, score: c.score })
+        .map(|c| ScoredPair {
+            i: c.id as usize / n,
+            j: c.id as usize % n,
+            score: c.score,
+        })
         .collect();
-    Ok(ScoredPairs { pairs, texts: emb.texts_arc() })
+    Ok(ScoredPairs {
+        pairs,
+        texts: emb.texts_arc(),
+    })
 }
 
 /// Options of [`semantic_search`], with Python's names and defaults.
@@ -333,7 +386,12 @@ pub struct SearchOptions {
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { query_chunk_size: 100, corpus_chunk_size: 500_000, top_k: 10, score_function: ScoreFunction::Cosine }
+        Self {
+            query_chunk_size: 100,
+            corpus_chunk_size: 500_000,
+            top_k: 10,
+            score_function: ScoreFunction::Cosine,
+        }
     }
 }
 
@@ -396,7 +454,9 @@ impl SearchResults {
     /// (scores may differ).
     pub fn same_ranking(&self, other: &SearchResults) -> bool {
         self.hits.len() == other.hits.len()
-            && self.hits.iter().zip(&other.hits).all(|(a, b)| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.corpus_id == y.corpus_id))
+            && self.hits.iter().zip(&other.hits).all(|(a, b)| {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.corpus_id == y.corpus_id)
+            })
     }
 }
 impl std::ops::Deref for SearchResults {
@@ -434,14 +494,20 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
     let c = corpus.as_embeddings()?;
     check_dims(&q, &c)?;
     if options.query_chunk_size == 0 || options.corpus_chunk_size == 0 {
-        return Err(Error::InvalidInput("query_chunk_size and corpus_chunk_size must be at least 1".into()));
+        return Err(Error::InvalidInput(
+            "query_chunk_size and corpus_chunk_size must be at least 1".into(),
+        ));
     }
     let d = q.dim();
     let (nq, nc) = (q.len(), c.len());
     let k = options.top_k.min(nc);
     let cosine = options.score_function == ScoreFunction::Cosine;
     // For cosine: queries are normalised, corpus rows are scaled by their inverse norms afterwards.
-    let inv_norms: Vec<f32> = if cosine { c.norms().into_iter().map(|n| 1.0 / n.max(1e-12)).collect() } else { Vec::new() };
+    let inv_norms: Vec<f32> = if cosine {
+        c.norms().into_iter().map(|n| 1.0 / n.max(1e-12)).collect()
+    } else {
+        Vec::new()
+    };
     let mut all_hits: Vec<Vec<Hit>> = Vec::with_capacity(nq);
     let block = options.corpus_chunk_size.min(SCORE_BLOCK).max(1);
     let mut scores = vec![0f32; options.query_chunk_size.min(nq.max(1)) * block.min(nc.max(1))];
@@ -461,17 +527,32 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
                     let out = &mut scores[..qn * bn];
                     let _turn = compute_lock();
                     matmul_nt(&qchunk, qn, cblock, bn, d, out);
-                    out.par_chunks(bn).zip(tops.par_iter_mut()).for_each(|(row, top)| {
-                        for (j, &s) in row.iter().enumerate() {
-                            let s = if cosine { s * inv_norms[b_start + j] } else { s };
-                            top.push(Ranked { score: s, id: (b_start + j) as u64 });
-                        }
-                    });
+                    out.par_chunks(bn)
+                        .zip(tops.par_iter_mut())
+                        .for_each(|(row, top)| {
+                            for (j, &s) in row.iter().enumerate() {
+                                let s = if cosine {
+                                    s * inv_norms[b_start + j]
+                                } else {
+                                    s
+                                };
+                                top.push(Ranked {
+                                    score: s,
+                                    id: (b_start + j) as u64,
+                                });
+                            }
+                        });
                 }
             }
         }
         all_hits.extend(tops.into_iter().map(|t| {
-            t.into_sorted().into_iter().map(|r| Hit { corpus_id: r.id as usize, score: r.score }).collect()
+            t.into_sorted()
+                .into_iter()
+                .map(|r| Hit {
+                    corpus_id: r.id as usize,
+                    score: r.score,
+                })
+                .collect()
         }));
     }
     Ok(SearchResults {

@@ -40,16 +40,20 @@ fn dtype_of(name: &str) -> Option<(DType, usize)> {
 /// `embeddings.word_embeddings.weight`.
 pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
     let bad = |reason: String| Error::invalid_model(path, reason);
-    let mut file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let mut file =
+        File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let file_len = file
         .metadata()
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
         .len();
     if file_len < 8 {
-        return Err(bad(format!("file is {file_len} bytes, too short for a safetensors header")));
+        return Err(bad(format!(
+            "file is {file_len} bytes, too short for a safetensors header"
+        )));
     }
     let mut len_bytes = [0u8; 8];
-    file.read_exact(&mut len_bytes).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    file.read_exact(&mut len_bytes)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let header_len = u64::from_le_bytes(len_bytes);
     if header_len > file_len - 8 || header_len > 100_000_000 {
         return Err(bad(format!(
@@ -57,9 +61,14 @@ pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, 
         )));
     }
     let mut header = vec![0u8; header_len as usize];
-    file.read_exact(&mut header).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let header: HashMap<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|e| bad(format!("header is not valid JSON ({e}); the file is corrupt")))?;
+    file.read_exact(&mut header)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let header: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| {
+            bad(format!(
+                "header is not valid JSON ({e}); the file is corrupt"
+            ))
+        })?;
     let data_start = 8 + header_len;
     let data_len = file_len - data_start;
 
@@ -77,8 +86,12 @@ pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, 
 
     let mut tensors = HashMap::with_capacity(entries.len());
     for (name, info) in entries {
-        let (dtype, size) = dtype_of(&info.dtype)
-            .ok_or_else(|| bad(format!("tensor '{name}' has unsupported dtype {}", info.dtype)))?;
+        let (dtype, size) = dtype_of(&info.dtype).ok_or_else(|| {
+            bad(format!(
+                "tensor '{name}' has unsupported dtype {}",
+                info.dtype
+            ))
+        })?;
         let (begin, end) = info.data_offsets;
         let elems: usize = info.shape.iter().product();
         if end < begin || end > data_len {
@@ -101,10 +114,19 @@ pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, 
         let mut buf = vec![0u8; (end - begin) as usize];
         file.seek(SeekFrom::Start(data_start + begin))
             .and_then(|_| file.read_exact(&mut buf))
-            .map_err(|e| Error::io(format!("reading tensor '{name}' from {}", path.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("reading tensor '{name}' from {}", path.display()),
+                    e,
+                )
+            })?;
         let t = Tensor::from_raw_buffer(&buf, dtype, &info.shape, &Device::Cpu)?;
         drop(buf);
-        let t = if dtype == DType::F32 { t } else { t.to_dtype(DType::F32)? };
+        let t = if dtype == DType::F32 {
+            t
+        } else {
+            t.to_dtype(DType::F32)?
+        };
         let t = t.to_device(device)?;
         let key = match (strip_bert, name.strip_prefix("bert.")) {
             (true, Some(rest)) => rest.to_string(),

@@ -14,15 +14,32 @@ fn tiny_cross_encoder(num_labels: usize) -> (std::path::PathBuf, Vec<f32>, f32) 
     config["model_type"] = "bert".into();
     config["num_labels"] = num_labels.into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    std::fs::write(dir.join("tokenizer.json"), tiny_tokenizer_json().to_string()).unwrap();
-    let mut tensors = sbert::weights::load_safetensors(&shared().join("golden/tiny_bert.safetensors"), &Device::Cpu).unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        tiny_tokenizer_json().to_string(),
+    )
+    .unwrap();
+    let mut tensors = sbert::weights::load_safetensors(
+        &shared().join("golden/tiny_bert.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
     let mut rng = Rng(5);
     let w: Vec<f32> = (0..32).map(|_| rng.uniform() - 0.5).collect();
     let b = 0.1f32;
     // HF BertForSequenceClassification keys: "bert." prefix on the encoder, "classifier.*" outside.
-    let mut named: std::collections::HashMap<String, Tensor> = tensors.drain().map(|(k, t)| (format!("bert.{k}"), t)).collect();
-    named.insert("classifier.weight".into(), Tensor::from_vec(w.clone(), (1, 32), &Device::Cpu).unwrap());
-    named.insert("classifier.bias".into(), Tensor::from_vec(vec![b], 1, &Device::Cpu).unwrap());
+    let mut named: std::collections::HashMap<String, Tensor> = tensors
+        .drain()
+        .map(|(k, t)| (format!("bert.{k}"), t))
+        .collect();
+    named.insert(
+        "classifier.weight".into(),
+        Tensor::from_vec(w.clone(), (1, 32), &Device::Cpu).unwrap(),
+    );
+    named.insert(
+        "classifier.bias".into(),
+        Tensor::from_vec(vec![b], 1, &Device::Cpu).unwrap(),
+    );
     candle_core::safetensors::save(&named, dir.join("model.safetensors")).unwrap();
     (dir, w, b)
 }
@@ -32,11 +49,19 @@ fn tiny_cross_encoder(num_labels: usize) -> (std::path::PathBuf, Vec<f32>, f32) 
 fn oracle_logit(a: &str, b: &str, w: &[f32], bias: f32) -> f32 {
     let g = golden("tiny_bert_grad.json");
     let cfg: sbert::config::BertConfig = serde_json::from_value(g["config"].clone()).unwrap();
-    let tensors = sbert::weights::load_safetensors(&shared().join("golden/tiny_bert.safetensors"), &Device::Cpu).unwrap();
+    let tensors = sbert::weights::load_safetensors(
+        &shared().join("golden/tiny_bert.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
     let pw = tensors["pooler.dense.weight"].to_vec2::<f32>().unwrap();
     let pb = tensors["pooler.dense.bias"].to_vec1::<f32>().unwrap();
     let bert = Bert::trainable(&cfg, tensors, &candle_nn::VarMap::new(), &Device::Cpu).unwrap();
-    let word = |s: &str| -> Vec<u32> { s.split_whitespace().map(|t| t[1..].parse().unwrap()).collect() };
+    let word = |s: &str| -> Vec<u32> {
+        s.split_whitespace()
+            .map(|t| t[1..].parse().unwrap())
+            .collect()
+    };
     let (wa, wb) = (word(a), word(b));
     let mut ids = vec![2u32];
     ids.extend(&wa);
@@ -47,9 +72,13 @@ fn oracle_logit(a: &str, b: &str, w: &[f32], bias: f32) -> f32 {
     let types: Vec<u32> = (0..ids.len()).map(|i| (i >= first) as u32).collect();
     let n = ids.len();
     let t = |v: Vec<u32>| Tensor::from_vec(v, (1, n), &Device::Cpu).unwrap();
-    let h = bert.forward_mode(&t(ids), &t(types), &t(vec![1; n]), Mode::EVAL_GRAD).unwrap();
+    let h = bert
+        .forward_mode(&t(ids), &t(types), &t(vec![1; n]), Mode::EVAL_GRAD)
+        .unwrap();
     let cls = h.get(0).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
-    let pooled: Vec<f32> = (0..32).map(|o| (pb[o] + (0..32).map(|i| pw[o][i] * cls[i]).sum::<f32>()).tanh()).collect();
+    let pooled: Vec<f32> = (0..32)
+        .map(|o| (pb[o] + (0..32).map(|i| pw[o][i] * cls[i]).sum::<f32>()).tanh())
+        .collect();
     bias + pooled.iter().zip(w).map(|(p, w)| p * w).sum::<f32>()
 }
 
@@ -57,47 +86,102 @@ fn oracle_logit(a: &str, b: &str, w: &[f32], bias: f32) -> f32 {
 fn predict_and_rank_match_the_oracle() {
     let (dir, w, b) = tiny_cross_encoder(1);
     let ce = CrossEncoder::from_dir(&dir, &Device::Cpu).unwrap();
-    let pairs = [("w10 w11", "w12 w13 w14"), ("w20", "w21 w22 w23 w24 w25 w26"), ("w30 w31 w32", "w33")];
-    let logits = ce.predict(&pairs, &PredictOptions { apply_activation: false, batch_size: 2, ..Default::default() }).unwrap();
+    let pairs = [
+        ("w10 w11", "w12 w13 w14"),
+        ("w20", "w21 w22 w23 w24 w25 w26"),
+        ("w30 w31 w32", "w33"),
+    ];
+    let logits = ce
+        .predict(
+            &pairs,
+            &PredictOptions {
+                apply_activation: false,
+                batch_size: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let scores = ce.predict(&pairs, &PredictOptions::default()).unwrap();
     for (k, (a, bb)) in pairs.iter().enumerate() {
         let want = oracle_logit(a, bb, &w, b);
-        assert!((logits[k] - want).abs() < 1e-5, "pair {k}: {} vs {want}", logits[k]);
+        assert!(
+            (logits[k] - want).abs() < 1e-5,
+            "pair {k}: {} vs {want}",
+            logits[k]
+        );
         assert!((scores[k] - 1.0 / (1.0 + (-want).exp())).abs() < 1e-6);
     }
     // rank: best first, ties (identical documents) by lower corpus_id, top_k.
     let docs = ["w12 w13 w14", "w33", "w12 w13 w14", "w21 w22"];
-    let r = ce.rank("w10 w11", &docs, None, &PredictOptions::default()).unwrap();
+    let r = ce
+        .rank("w10 w11", &docs, None, &PredictOptions::default())
+        .unwrap();
     assert_eq!(r.len(), 4);
     for pair in r.windows(2) {
-        assert!(pair[0].score > pair[1].score || (pair[0].score == pair[1].score && pair[0].corpus_id < pair[1].corpus_id));
+        assert!(
+            pair[0].score > pair[1].score
+                || (pair[0].score == pair[1].score && pair[0].corpus_id < pair[1].corpus_id)
+        );
     }
     let pos0 = r.iter().position(|h| h.corpus_id == 0).unwrap();
     let pos2 = r.iter().position(|h| h.corpus_id == 2).unwrap();
-    assert_eq!(pos2, pos0 + 1, "equal scores keep the lower corpus_id first");
-    assert_eq!(ce.rank("w10 w11", &docs, Some(2), &PredictOptions::default()).unwrap().len(), 2);
+    assert_eq!(
+        pos2,
+        pos0 + 1,
+        "equal scores keep the lower corpus_id first"
+    );
+    assert_eq!(
+        ce.rank("w10 w11", &docs, Some(2), &PredictOptions::default())
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(r.to_string().contains("Query: w10 w11"));
     assert!(r.to_html().contains("<table"));
     // Empty input, bad batch size.
     let none: [(&str, &str); 0] = [];
-    assert!(ce.predict(&none, &PredictOptions::default()).unwrap().is_empty());
-    assert!(ce.predict(&pairs, &PredictOptions { batch_size: 0, ..Default::default() }).is_err());
+    assert!(ce
+        .predict(&none, &PredictOptions::default())
+        .unwrap()
+        .is_empty());
+    assert!(ce
+        .predict(
+            &pairs,
+            &PredictOptions {
+                batch_size: 0,
+                ..Default::default()
+            }
+        )
+        .is_err());
 }
 
 #[test]
 fn label_count_mismatch_and_missing_head_are_errors() {
     let (dir, _, _) = tiny_cross_encoder(1);
-    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     config["num_labels"] = 3.into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let e = CrossEncoder::from_dir(&dir, &Device::Cpu).unwrap_err().to_string();
+    let e = CrossEncoder::from_dir(&dir, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("num_labels"), "{e}");
     let dir = temp_dir("no-head");
-    std::fs::copy(shared().join("golden/tiny_bert.safetensors"), dir.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        shared().join("golden/tiny_bert.safetensors"),
+        dir.join("model.safetensors"),
+    )
+    .unwrap();
     let g = golden("tiny_bert_grad.json");
     std::fs::write(dir.join("config.json"), g["config"].to_string()).unwrap();
-    std::fs::write(dir.join("tokenizer.json"), tiny_tokenizer_json().to_string()).unwrap();
-    let e = CrossEncoder::from_dir(&dir, &Device::Cpu).unwrap_err().to_string();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        tiny_tokenizer_json().to_string(),
+    )
+    .unwrap();
+    let e = CrossEncoder::from_dir(&dir, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("classifier.weight"), "{e}");
 }
 
@@ -107,33 +191,82 @@ fn cli_search_with_rerank() {
     let (ce_dir, _, _) = tiny_cross_encoder(1);
     let bi = tiny_model_dir(true);
     let dir = temp_dir("cli-rerank");
-    let docs: Vec<(String, String)> = (0..8).map(|i| (format!("d{i}"), format!("w{} w{} w{}", 10 + i, 20 + i, 30 + 2 * i))).collect();
-    std::fs::write(dir.join("c.tsv"), docs.iter().map(|(i, t)| format!("{i}\t{t}\n")).collect::<String>()).unwrap();
+    let docs: Vec<(String, String)> = (0..8)
+        .map(|i| {
+            (
+                format!("d{i}"),
+                format!("w{} w{} w{}", 10 + i, 20 + i, 30 + 2 * i),
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("c.tsv"),
+        docs.iter()
+            .map(|(i, t)| format!("{i}\t{t}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
     std::fs::write(dir.join("q.tsv"), "q1\tw11 w21\nq2\tw40 w41\n").unwrap();
     let run = dir.join("run.txt");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args(["search", "--model", bi.to_str().unwrap(), "--corpus", dir.join("c.tsv").to_str().unwrap(), "--queries", dir.join("q.tsv").to_str().unwrap()])
-        .args(["--top-k", "5", "--rerank", ce_dir.to_str().unwrap(), "--rerank-top", "4", "--run", run.to_str().unwrap()])
+        .args([
+            "search",
+            "--model",
+            bi.to_str().unwrap(),
+            "--corpus",
+            dir.join("c.tsv").to_str().unwrap(),
+            "--queries",
+            dir.join("q.tsv").to_str().unwrap(),
+        ])
+        .args([
+            "--top-k",
+            "5",
+            "--rerank",
+            ce_dir.to_str().unwrap(),
+            "--rerank-top",
+            "4",
+            "--run",
+            run.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<Vec<String>> = std::fs::read_to_string(&run).unwrap().lines().map(|l| l.split(' ').map(str::to_string).collect()).collect();
+    let lines: Vec<Vec<String>> = std::fs::read_to_string(&run)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect();
     assert_eq!(lines.len(), 10, "--top-k 5 lines per query");
     let ce = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap();
     let bi_run = dir.join("bi.txt");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args(["search", "--model", bi.to_str().unwrap(), "--corpus", dir.join("c.tsv").to_str().unwrap(), "--queries", dir.join("q.tsv").to_str().unwrap()])
+        .args([
+            "search",
+            "--model",
+            bi.to_str().unwrap(),
+            "--corpus",
+            dir.join("c.tsv").to_str().unwrap(),
+            "--queries",
+            dir.join("q.tsv").to_str().unwrap(),
+        ])
         .args(["--top-k", "5", "--run", bi_run.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success());
-    let bi_lines: Vec<Vec<String>> = std::fs::read_to_string(&bi_run).unwrap().lines().map(|l| l.split(' ').map(str::to_string).collect()).collect();
+    let bi_lines: Vec<Vec<String>> = std::fs::read_to_string(&bi_run)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect();
     for q in [("q1", "w11 w21"), ("q2", "w40 w41")] {
         let mine: Vec<&Vec<String>> = lines.iter().filter(|l| l[0] == q.0).collect();
         let bi_mine: Vec<&Vec<String>> = bi_lines.iter().filter(|l| l[0] == q.0).collect();
         // The bi-encoder's top 4, re-scored and re-ordered by the cross-encoder…
         let mut top4: Vec<&str> = bi_mine[..4].iter().map(|l| l[2].as_str()).collect();
-        let texts: Vec<&str> = top4.iter().map(|id| docs.iter().find(|d| d.0 == *id).unwrap().1.as_str()).collect();
+        let texts: Vec<&str> = top4
+            .iter()
+            .map(|id| docs.iter().find(|d| d.0 == *id).unwrap().1.as_str())
+            .collect();
         let pairs: Vec<(&str, &str)> = texts.iter().map(|t| (q.1, *t)).collect();
         let scores = ce.predict(&pairs, &PredictOptions::default()).unwrap();
         let mut order: Vec<usize> = (0..4).collect();
@@ -158,7 +291,10 @@ fn toy_pairs(n: usize, seed: u64) -> Vec<sbert::train::InputExample> {
             let pos = i % 2 == 0;
             let q = format!("w{} w{}", 10 + rng.below(30), 10 + rng.below(30));
             let base = if pos { 50 } else { 75 };
-            let p = (0..3).map(|_| format!("w{}", base + rng.below(25))).collect::<Vec<_>>().join(" ");
+            let p = (0..3)
+                .map(|_| format!("w{}", base + rng.below(25)))
+                .collect::<Vec<_>>()
+                .join(" ");
             sbert::train::InputExample::pair(q, p, if pos { 1.0 } else { 0.0 })
         })
         .collect()
@@ -169,15 +305,29 @@ struct Separation(Vec<sbert::train::InputExample>);
 /// Mean score of relevant minus irrelevant pairs (higher is better).
 impl sbert::evaluation::Evaluator<CrossEncoder> for Separation {
     fn evaluate(&self, model: &CrossEncoder) -> sbert::Result<sbert::evaluation::EvalReport> {
-        let pairs: Vec<(&str, &str)> = self.0.iter().map(|e| (e.texts[0].as_str(), e.texts[1].as_str())).collect();
+        let pairs: Vec<(&str, &str)> = self
+            .0
+            .iter()
+            .map(|e| (e.texts[0].as_str(), e.texts[1].as_str()))
+            .collect();
         let s = model.predict(&pairs, &PredictOptions::default())?;
         let mean = |lab: f32| {
-            let v: Vec<f32> = self.0.iter().zip(&s).filter(|(e, _)| e.label == lab).map(|(_, s)| *s).collect();
+            let v: Vec<f32> = self
+                .0
+                .iter()
+                .zip(&s)
+                .filter(|(e, _)| e.label == lab)
+                .map(|(_, s)| *s)
+                .collect();
             v.iter().sum::<f32>() as f64 / v.len() as f64
         };
         let mut metrics = std::collections::BTreeMap::new();
         metrics.insert("separation".to_string(), mean(1.0) - mean(0.0));
-        Ok(sbert::evaluation::EvalReport { name: String::new(), primary: "separation".into(), metrics })
+        Ok(sbert::evaluation::EvalReport {
+            name: String::new(),
+            primary: "separation".into(),
+            metrics,
+        })
     }
 }
 
@@ -187,9 +337,15 @@ impl sbert::evaluation::Evaluator<CrossEncoder> for Separation {
 fn fit_a_reranker_from_a_bi_encoder() {
     let bi = tiny_model_dir(true);
     let mut ce = CrossEncoder::new_from_encoder(bi.to_str().unwrap(), 1, 7).unwrap();
-    assert_eq!(ce.max_length(), 64, "starts at the encoder's max_seq_length");
+    assert_eq!(
+        ce.max_length(),
+        64,
+        "starts at the encoder's max_seq_length"
+    );
     let held_out = Separation(toy_pairs(40, 99));
-    let before = sbert::evaluation::Evaluator::evaluate(&held_out, &ce).unwrap().primary_score();
+    let before = sbert::evaluation::Evaluator::evaluate(&held_out, &ce)
+        .unwrap()
+        .primary_score();
     let out = temp_dir("ce-fit").join("reranker");
     let loader = sbert::train::DataLoader::new(toy_pairs(128, 1), 8);
     let config = sbert::train::FitConfig {
@@ -212,39 +368,104 @@ fn fit_a_reranker_from_a_bi_encoder() {
     assert_eq!(log.steps.len(), 48, "16 batches × 3 epochs");
     let mean = |s: &[(usize, usize, f64, f64)]| s.iter().map(|x| x.2).sum::<f64>() / s.len() as f64;
     let (first, last) = (mean(&log.steps[..8]), mean(&log.steps[40..]));
-    assert!(last < 0.5 * first, "BCE loss should fall: first 8 steps {first:.4}, last 8 {last:.4}");
-    assert_eq!(events.len(), 9, "2 mid-epoch evaluations + 1 at each epoch end, × 3");
+    assert!(
+        last < 0.5 * first,
+        "BCE loss should fall: first 8 steps {first:.4}, last 8 {last:.4}"
+    );
+    assert_eq!(
+        events.len(),
+        9,
+        "2 mid-epoch evaluations + 1 at each epoch end, × 3"
+    );
     assert_eq!(events[2].2, -1);
     let best = events.iter().map(|e| e.0).fold(f64::NEG_INFINITY, f64::max);
-    assert!(best > before + 0.3, "held-out separation {before:.3} → {best:.3}");
+    assert!(
+        best > before + 0.3,
+        "held-out separation {before:.3} → {best:.3}"
+    );
     assert_eq!(ce.max_length(), 16);
 
     // The saved best model: HF layout, reloads with the training max_length and the best score.
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["architectures"][0], "BertForSequenceClassification");
     assert_eq!(config["num_labels"], 1);
-    let names = sbert::weights::load_safetensors(&out.join("model.safetensors"), &Device::Cpu).unwrap();
+    let names =
+        sbert::weights::load_safetensors(&out.join("model.safetensors"), &Device::Cpu).unwrap();
     assert!(names.contains_key("classifier.weight") && names.contains_key("pooler.dense.weight"));
-    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name() != "reranker").collect();
-    assert!(leftovers.is_empty(), "no temporary folders left: {leftovers:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(out.join("model.safetensors"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o644
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "reranker")
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary folders left: {leftovers:?}"
+    );
     let reloaded = CrossEncoder::from_dir(&out, &Device::Cpu).unwrap();
     assert_eq!(reloaded.max_length(), 16);
-    let again = sbert::evaluation::Evaluator::evaluate(&held_out, &reloaded).unwrap().primary_score();
+    let again = sbert::evaluation::Evaluator::evaluate(&held_out, &reloaded)
+        .unwrap()
+        .primary_score();
     assert_eq!(again, best, "the saved model is the best one");
 
     // Rust → Rust exactly: save the final model and reload it.
     let last_dir = out.parent().unwrap().join("last");
     ce.save(&last_dir).unwrap();
     let back = CrossEncoder::from_dir(&last_dir, &Device::Cpu).unwrap();
-    let pairs: Vec<(&str, &str)> = held_out.0.iter().map(|e| (e.texts[0].as_str(), e.texts[1].as_str())).collect();
-    let opts = PredictOptions { apply_activation: false, ..Default::default() };
-    assert_eq!(ce.predict(&pairs, &opts).unwrap(), back.predict(&pairs, &opts).unwrap());
+    let pairs: Vec<(&str, &str)> = held_out
+        .0
+        .iter()
+        .map(|e| (e.texts[0].as_str(), e.texts[1].as_str()))
+        .collect();
+    let opts = PredictOptions {
+        apply_activation: false,
+        ..Default::default()
+    };
+    assert_eq!(
+        ce.predict(&pairs, &opts).unwrap(),
+        back.predict(&pairs, &opts).unwrap()
+    );
 
     // Bad input and stopping.
-    let bad = sbert::train::DataLoader::new(vec![sbert::train::InputExample::pair("w10", "w11", 2.0)], 2);
-    assert!(ce.fit(&bad, &sbert::train::FitConfig { show_progress_bar: false, ..Default::default() }, None, |_| std::ops::ControlFlow::Continue(())).is_err());
-    let stop = sbert::train::FitConfig { max_steps: Some(3), show_progress_bar: false, ..Default::default() };
-    let log = ce.fit(&loader, &stop, None, |_| std::ops::ControlFlow::Continue(())).unwrap();
+    let bad =
+        sbert::train::DataLoader::new(vec![sbert::train::InputExample::pair("w10", "w11", 2.0)], 2);
+    assert!(ce
+        .fit(
+            &bad,
+            &sbert::train::FitConfig {
+                show_progress_bar: false,
+                ..Default::default()
+            },
+            None,
+            |_| std::ops::ControlFlow::Continue(())
+        )
+        .is_err());
+    let stop = sbert::train::FitConfig {
+        max_steps: Some(3),
+        show_progress_bar: false,
+        ..Default::default()
+    };
+    let log = ce
+        .fit(
+            &loader,
+            &stop,
+            None,
+            |_| std::ops::ControlFlow::Continue(()),
+        )
+        .unwrap();
     assert!(log.stopped_early && log.steps.len() == 3);
 }
 
@@ -254,13 +475,31 @@ fn fit_a_reranker_from_a_bi_encoder() {
 fn cli_fit_cross_encoder() {
     let bi = tiny_model_dir(true);
     let dir = temp_dir("cli-ce-fit");
-    let lines: String = toy_pairs(32, 3).iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    let lines: String = toy_pairs(32, 3)
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
     std::fs::write(dir.join("train.jsonl"), lines).unwrap();
     let out = dir.join("ce");
     let run = |train: &str, out: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-            .args(["fit-cross-encoder", "--model", bi.to_str().unwrap(), "--train", dir.join(train).to_str().unwrap()])
-            .args(["--batch-size", "8", "--warmup-steps", "1", "--max-seq-length", "32", "--output", out.to_str().unwrap()])
+            .args([
+                "fit-cross-encoder",
+                "--model",
+                bi.to_str().unwrap(),
+                "--train",
+                dir.join(train).to_str().unwrap(),
+            ])
+            .args([
+                "--batch-size",
+                "8",
+                "--warmup-steps",
+                "1",
+                "--max-seq-length",
+                "32",
+                "--output",
+                out.to_str().unwrap(),
+            ])
             .output()
             .unwrap()
     };
@@ -269,12 +508,22 @@ fn cli_fit_cross_encoder() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("trained 4 optimizer steps"));
     let ce = CrossEncoder::from_dir(&out, &Device::Cpu).unwrap();
     assert_eq!(ce.max_length(), 32);
-    let s = ce.predict(&[("w10", "w50 w51")], &PredictOptions::default()).unwrap();
+    let s = ce
+        .predict(&[("w10", "w50 w51")], &PredictOptions::default())
+        .unwrap();
     assert!(s[0] > 0.0 && s[0] < 1.0);
-    std::fs::write(dir.join("bad.jsonl"), "{\"texts\": [\"w10\", \"w11\"], \"label\": 3.0}\n").unwrap();
+    std::fs::write(
+        dir.join("bad.jsonl"),
+        "{\"texts\": [\"w10\", \"w11\"], \"label\": 3.0}\n",
+    )
+    .unwrap();
     let o = run("bad.jsonl", &dir.join("ce-bad"));
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("label in 0..1"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("label in 0..1"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!dir.join("ce-bad").exists());
 }
 
@@ -286,12 +535,26 @@ fn cli_rerank() {
     let docs = ["w12 w13 w14", "w33", "w21 w22", "w12 w13 w14"];
     std::fs::write(dir.join("docs.txt"), docs.join("\n") + "\n").unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args(["rerank", "--model", ce_dir.to_str().unwrap(), "--query", "w10 w11", "--input", dir.join("docs.txt").to_str().unwrap(), "--top-k", "3", "--json"])
+        .args([
+            "rerank",
+            "--model",
+            ce_dir.to_str().unwrap(),
+            "--query",
+            "w10 w11",
+            "--input",
+            dir.join("docs.txt").to_str().unwrap(),
+            "--top-k",
+            "3",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let got: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let want = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap().rank("w10 w11", &docs, Some(3), &PredictOptions::default()).unwrap();
+    let want = CrossEncoder::from_dir(&ce_dir, &Device::Cpu)
+        .unwrap()
+        .rank("w10 w11", &docs, Some(3), &PredictOptions::default())
+        .unwrap();
     assert_eq!(got.len(), 3);
     for (g, w) in got.iter().zip(want.iter()) {
         assert_eq!(g["corpus_id"].as_u64().unwrap() as usize, w.corpus_id);

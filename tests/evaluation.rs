@@ -8,7 +8,10 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn case_qrels(v: &serde_json::Value) -> Qrels {
@@ -20,7 +23,14 @@ fn case_run(v: &serde_json::Value) -> Run {
         .unwrap()
         .iter()
         .map(|(q, docs)| {
-            (q.clone(), docs.as_array().unwrap().iter().map(|d| (d[0].as_str().unwrap().to_string(), d[1].as_f64().unwrap())).collect())
+            (
+                q.clone(),
+                docs.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| (d[0].as_str().unwrap().to_string(), d[1].as_f64().unwrap()))
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -35,22 +45,42 @@ fn ir_metrics_match_trec_eval_on_every_golden_case() {
         let qrels = case_qrels(&case["qrels"]);
         let run = case_run(&case["run"]);
         let per_query = case["per_query"].as_object().unwrap();
-        let measures: Vec<Measure> = per_query.values().next().unwrap().as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
+        let measures: Vec<Measure> = per_query
+            .values()
+            .next()
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.parse().unwrap())
+            .collect();
         let ev = evaluate(&qrels, &run, &measures, 1);
         assert_eq!(ev.per_query.len(), per_query.len(), "{name}: rows");
         for (q, vals) in per_query {
             for (m, want) in vals.as_object().unwrap() {
-                let got = ev.get(q, m).unwrap_or_else(|| panic!("{name}: no {m} for {q}"));
-                assert!((got - want.as_f64().unwrap()).abs() < 1e-9, "{name} {q} {m}: {got} vs {want}");
+                let got = ev
+                    .get(q, m)
+                    .unwrap_or_else(|| panic!("{name}: no {m} for {q}"));
+                assert!(
+                    (got - want.as_f64().unwrap()).abs() < 1e-9,
+                    "{name} {q} {m}: {got} vs {want}"
+                );
                 checked += 1;
             }
         }
         for (m, want) in case["mean"].as_object().unwrap() {
-            assert!((ev.mean[m] - want.as_f64().unwrap()).abs() < 1e-9, "{name} mean {m}: {} vs {want}", ev.mean[m]);
+            assert!(
+                (ev.mean[m] - want.as_f64().unwrap()).abs() < 1e-9,
+                "{name} mean {m}: {} vs {want}",
+                ev.mean[m]
+            );
         }
         if let Some(order) = case["trec_eval_order"].as_object() {
             for (q, docs) in order {
-                let got: Vec<String> = trec_eval_order(&run[q]).into_iter().map(|(d, _)| d).collect();
+                let got: Vec<String> = trec_eval_order(&run[q])
+                    .into_iter()
+                    .map(|(d, _)| d)
+                    .collect();
                 let want: Vec<String> = serde_json::from_value(docs.clone()).unwrap();
                 assert_eq!(got, want, "{name}: order of {q}");
             }
@@ -64,7 +94,9 @@ fn ir_metrics_match_trec_eval_on_every_golden_case() {
 fn scifact_golden_run_metrics_match_pytrec_eval() {
     let g = golden("scifact_pretrained.json");
     let run = trec::read_run(&shared().join("golden/scifact_minilm.run")).unwrap();
-    let qrels = trec::read_qrels(&shared().join("data/beir-scifact/qrels.beir-v1.0.0-scifact.test.txt")).unwrap();
+    let qrels =
+        trec::read_qrels(&shared().join("data/beir-scifact/qrels.beir-v1.0.0-scifact.test.txt"))
+            .unwrap();
     let ev = evaluate(&qrels, &run, &Measure::beir(), 1);
     assert_eq!(ev.per_query.len(), 300);
     for (m, want) in g["metrics_mean"].as_object().unwrap() {
@@ -72,7 +104,10 @@ fn scifact_golden_run_metrics_match_pytrec_eval() {
     }
     for (q, vals) in g["metrics_per_query"].as_object().unwrap() {
         for (m, want) in vals.as_object().unwrap() {
-            assert!((ev.get(q, m).unwrap() - want.as_f64().unwrap()).abs() < 1e-9, "{q} {m}");
+            assert!(
+                (ev.get(q, m).unwrap() - want.as_f64().unwrap()).abs() < 1e-9,
+                "{q} {m}"
+            );
         }
     }
 }
@@ -87,16 +122,41 @@ fn scifact_reader_texts_match_golden_hash() {
     let ids: Vec<&str> = ds.corpus.iter().map(|d| d.id.as_str()).collect();
     let per_doc = g["corpus"]["per_doc_sha256_prefix16"].as_array().unwrap();
     for (i, t) in texts.iter().enumerate() {
-        assert_eq!(&sha256_hex(t)[..16], per_doc[i].as_str().unwrap(), "doc {} ({})", i, ids[i]);
+        assert_eq!(
+            &sha256_hex(t)[..16],
+            per_doc[i].as_str().unwrap(),
+            "doc {} ({})",
+            i,
+            ids[i]
+        );
     }
-    assert_eq!(sha256_hex(&texts.join("\n")), g["corpus"]["sha256_of_texts_joined_by_newline"].as_str().unwrap());
-    assert_eq!(sha256_hex(&ids.join("\n")), g["corpus"]["sha256_of_doc_ids_joined_by_newline"].as_str().unwrap());
+    assert_eq!(
+        sha256_hex(&texts.join("\n")),
+        g["corpus"]["sha256_of_texts_joined_by_newline"]
+            .as_str()
+            .unwrap()
+    );
+    assert_eq!(
+        sha256_hex(&ids.join("\n")),
+        g["corpus"]["sha256_of_doc_ids_joined_by_newline"]
+            .as_str()
+            .unwrap()
+    );
     assert_eq!(ds.queries.len(), 300);
     let qtexts: Vec<&str> = ds.queries.iter().map(|q| q.text.as_str()).collect();
-    assert_eq!(sha256_hex(&qtexts.join("\n")), g["queries"]["sha256_of_texts_joined_by_newline"].as_str().unwrap());
+    assert_eq!(
+        sha256_hex(&qtexts.join("\n")),
+        g["queries"]["sha256_of_texts_joined_by_newline"]
+            .as_str()
+            .unwrap()
+    );
     assert_eq!(ds.qrels.values().map(|d| d.len()).sum::<usize>(), 339);
     // Training claims: 809 claims on 1,261 rows; pairs as in finetune_scifact.json.
-    let claims = datasets::scifact::read_claims(&shared().join("data/beir-scifact/scifact.zip"), "claims_train.csv").unwrap();
+    let claims = datasets::scifact::read_claims(
+        &shared().join("data/beir-scifact/scifact.zip"),
+        "claims_train.csv",
+    )
+    .unwrap();
     assert_eq!(claims.len(), 1261);
     let unique: std::collections::BTreeSet<&str> = claims.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(unique.len(), 809);
@@ -110,14 +170,38 @@ fn sts_statistics_match_scipy() {
     assert_eq!(pairs.len(), 1379);
     let s1: Vec<&str> = pairs.iter().map(|p| p.sentence1.as_str()).collect();
     let s2: Vec<&str> = pairs.iter().map(|p| p.sentence2.as_str()).collect();
-    assert_eq!(sha256_hex(&s1.join("\n")), g["data"]["sha256_s1_joined_by_newline"].as_str().unwrap());
-    assert_eq!(sha256_hex(&s2.join("\n")), g["data"]["sha256_s2_joined_by_newline"].as_str().unwrap());
-    let cos: Vec<f64> = g["cosine_scores"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32 as f64).collect();
-    let ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs).unwrap().name("sts-test");
-    let r = ev.evaluate_scores(&cos, sbert::evaluation::SimilarityFunction::Cosine).unwrap();
+    assert_eq!(
+        sha256_hex(&s1.join("\n")),
+        g["data"]["sha256_s1_joined_by_newline"].as_str().unwrap()
+    );
+    assert_eq!(
+        sha256_hex(&s2.join("\n")),
+        g["data"]["sha256_s2_joined_by_newline"].as_str().unwrap()
+    );
+    let cos: Vec<f64> = g["cosine_scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32 as f64)
+        .collect();
+    let ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)
+        .unwrap()
+        .name("sts-test");
+    let r = ev
+        .evaluate_scores(&cos, sbert::evaluation::SimilarityFunction::Cosine)
+        .unwrap();
     let want = &g["evaluator_output_default"];
-    assert!((r.metrics["sts-test_spearman_cosine"] - want["sts-test_spearman_cosine"].as_f64().unwrap()).abs() < 1e-9);
-    assert!((r.metrics["sts-test_pearson_cosine"] - want["sts-test_pearson_cosine"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(
+        (r.metrics["sts-test_spearman_cosine"]
+            - want["sts-test_spearman_cosine"].as_f64().unwrap())
+        .abs()
+            < 1e-9
+    );
+    assert!(
+        (r.metrics["sts-test_pearson_cosine"] - want["sts-test_pearson_cosine"].as_f64().unwrap())
+            .abs()
+            < 1e-9
+    );
     assert_eq!(r.primary, "sts-test_spearman_cosine");
 }
 
@@ -126,15 +210,24 @@ fn sts_statistics_match_scipy() {
 fn sts_end_to_end_matches_python() {
     let g = golden("stsb_pretrained.json");
     let pairs = sts::read_sts(&shared().join("data/stsbenchmark/sts-test.csv")).unwrap();
-    let ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs).unwrap().name("sts-test");
+    let ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)
+        .unwrap()
+        .name("sts-test");
     let dir = temp_dir("sts-csv");
     let r = ev.evaluate_and_log(model(), Some(&dir), -1, -1).unwrap();
     let want = g["spearman_cosine"].as_f64().unwrap();
-    assert!((r.primary_score() - want).abs() < 1e-3, "spearman {} vs Python {want}", r.primary_score());
-    assert!((r.metrics["sts-test_pearson_cosine"] - g["pearson_cosine"].as_f64().unwrap()).abs() < 1e-3);
+    assert!(
+        (r.primary_score() - want).abs() < 1e-3,
+        "spearman {} vs Python {want}",
+        r.primary_score()
+    );
+    assert!(
+        (r.metrics["sts-test_pearson_cosine"] - g["pearson_cosine"].as_f64().unwrap()).abs() < 1e-3
+    );
     // The CSV gets its header once, then a row per call.
     ev.evaluate_and_log(model(), Some(&dir), 0, 10).unwrap();
-    let csv = std::fs::read_to_string(dir.join("similarity_evaluation_sts-test_results.csv")).unwrap();
+    let csv =
+        std::fs::read_to_string(dir.join("similarity_evaluation_sts-test_results.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0], "epoch,steps,cosine_pearson,cosine_spearman");
@@ -146,11 +239,18 @@ fn stackexchange_topics_and_qrels() {
     let dir = shared().join("data/cos470-travel-fall2024");
     let topics = datasets::stackexchange::read_topics(&dir.join("topics_1.json")).unwrap();
     assert_eq!(topics.len(), 1000);
-    assert_eq!(datasets::stackexchange::read_topics(&dir.join("topics_2.json")).unwrap().len(), 294);
+    assert_eq!(
+        datasets::stackexchange::read_topics(&dir.join("topics_2.json"))
+            .unwrap()
+            .len(),
+        294
+    );
     let t = topics.iter().find(|t| t.id == "77824").unwrap();
     assert_eq!(t.tags, vec!["air-travel", "safety", "airlines"]);
     assert!(t.body.starts_with("I have taken several flights") && !t.body.contains("<p>"));
-    assert!(topics.iter().all(|t| !t.body.contains("</") && !t.title.is_empty()));
+    assert!(topics
+        .iter()
+        .all(|t| !t.body.contains("</") && !t.title.is_empty()));
     let qrels = trec::read_qrels(&dir.join("qrel_1.tsv")).unwrap();
     let mut grades = BTreeMap::new();
     for docs in qrels.values() {
@@ -166,14 +266,26 @@ fn stackexchange_topics_and_qrels() {
         r#"[{"Id": "6768", "Text": "<p>Put your mask on <em>first</em> &amp; then help.</p>\r\n<p>Otherwise you&#39;ll faint.</p>", "Score": "12"}, {"Id": 6776, "Text": "No."}]"#,
     )
     .unwrap();
-    let ds = datasets::stackexchange::load(&tmp.join("Answers.json"), &dir.join("topics_1.json"), Some(&dir.join("qrel_1.tsv"))).unwrap();
-    assert_eq!(ds.corpus[0].text, "Put your mask on first & then help. Otherwise you'll faint.");
+    let ds = datasets::stackexchange::load(
+        &tmp.join("Answers.json"),
+        &dir.join("topics_1.json"),
+        Some(&dir.join("qrel_1.tsv")),
+    )
+    .unwrap();
+    assert_eq!(
+        ds.corpus[0].text,
+        "Put your mask on first & then help. Otherwise you'll faint."
+    );
     assert_eq!(ds.corpus[1].id, "6776");
     assert_eq!(ds.queries.len(), 1000);
-    assert!(ds.queries[0].text.starts_with("Why do flight attendants say"));
+    assert!(ds.queries[0]
+        .text
+        .starts_with("Why do flight attendants say"));
     // Malformed input: clear errors with the file name.
     std::fs::write(tmp.join("bad.json"), r#"[{"Id": "1"}]"#).unwrap();
-    let e = datasets::stackexchange::read_answers(&tmp.join("bad.json")).unwrap_err().to_string();
+    let e = datasets::stackexchange::read_answers(&tmp.join("bad.json"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("bad.json") && e.contains("Text"), "{e}");
 }
 
@@ -181,20 +293,38 @@ fn stackexchange_topics_and_qrels() {
 fn readers_report_line_numbers() {
     let tmp = temp_dir("readers");
     std::fs::write(tmp.join("q.txt"), "1 0 d1 1\n1 0 d2\n").unwrap();
-    let e = trec::read_qrels(&tmp.join("q.txt")).unwrap_err().to_string();
+    let e = trec::read_qrels(&tmp.join("q.txt"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("q.txt:2"), "{e}");
     std::fs::write(tmp.join("r.txt"), "1 Q0 d1 1 0.5 x\n1 Q0 d2 2 abc x\n").unwrap();
-    assert!(trec::read_run(&tmp.join("r.txt")).unwrap_err().to_string().contains("r.txt:2"));
+    assert!(trec::read_run(&tmp.join("r.txt"))
+        .unwrap_err()
+        .to_string()
+        .contains("r.txt:2"));
     std::fs::write(tmp.join("s.csv"), "a\tb\tc\t1\t2.5\tx\ty\nshort\tline\n").unwrap();
-    assert!(sts::read_sts(&tmp.join("s.csv")).unwrap_err().to_string().contains("s.csv:2"));
+    assert!(sts::read_sts(&tmp.join("s.csv"))
+        .unwrap_err()
+        .to_string()
+        .contains("s.csv:2"));
     // A BEIR round trip.
     let ds = datasets::RetrievalDataset {
-        corpus: vec![datasets::Document { id: "d1".into(), title: "T".into(), text: "body \"q\"".into() }],
-        queries: vec![datasets::Query { id: "q1".into(), text: "what?".into() }],
+        corpus: vec![datasets::Document {
+            id: "d1".into(),
+            title: "T".into(),
+            text: "body \"q\"".into(),
+        }],
+        queries: vec![datasets::Query {
+            id: "q1".into(),
+            text: "what?".into(),
+        }],
         qrels: BTreeMap::from([("q1".to_string(), BTreeMap::from([("d1".to_string(), 2)]))]),
     };
     ds.write_beir(&tmp.join("beir")).unwrap();
-    assert_eq!(datasets::beir::load_dir(&tmp.join("beir"), "test").unwrap(), ds);
+    assert_eq!(
+        datasets::beir::load_dir(&tmp.join("beir"), "test").unwrap(),
+        ds
+    );
 }
 
 #[test]
@@ -205,20 +335,56 @@ fn run_comparison_and_ski_jump() {
         ("q3".to_string(), BTreeMap::from([("c".to_string(), 1)])),
     ]);
     let run = |pairs: &[(&str, &[&str])]| -> Run {
-        pairs.iter().map(|(q, docs)| (q.to_string(), docs.iter().enumerate().map(|(i, d)| (d.to_string(), 1.0 - i as f64 * 0.1)).collect())).collect()
+        pairs
+            .iter()
+            .map(|(q, docs)| {
+                (
+                    q.to_string(),
+                    docs.iter()
+                        .enumerate()
+                        .map(|(i, d)| (d.to_string(), 1.0 - i as f64 * 0.1))
+                        .collect(),
+                )
+            })
+            .collect()
     };
-    let a = run(&[("q1", &["a", "x"]), ("q2", &["x", "b"]), ("q3", &["x", "y"])]);
-    let b = run(&[("q1", &["x", "a"]), ("q2", &["b", "x"]), ("q3", &["c", "y"])]);
-    let c = sbert::evaluation::RunComparison::new(&qrels, &a, &b, Measure::RecipRank, 1).names("pretrained", "fine-tuned");
+    let a = run(&[
+        ("q1", &["a", "x"]),
+        ("q2", &["x", "b"]),
+        ("q3", &["x", "y"]),
+    ]);
+    let b = run(&[
+        ("q1", &["x", "a"]),
+        ("q2", &["b", "x"]),
+        ("q3", &["c", "y"]),
+    ]);
+    let c = sbert::evaluation::RunComparison::new(&qrels, &a, &b, Measure::RecipRank, 1)
+        .names("pretrained", "fine-tuned");
     assert_eq!(c.rows.len(), 3);
     assert_eq!(c.mean, ((1.0 + 0.5 + 0.0) / 3.0, (0.5 + 1.0 + 1.0) / 3.0));
-    assert_eq!(c.gained(5).iter().map(|r| r.qid.as_str()).collect::<Vec<_>>(), vec!["q3", "q2"]);
-    assert_eq!(c.lost(5).iter().map(|r| r.qid.as_str()).collect::<Vec<_>>(), vec!["q1"]);
+    assert_eq!(
+        c.gained(5)
+            .iter()
+            .map(|r| r.qid.as_str())
+            .collect::<Vec<_>>(),
+        vec!["q3", "q2"]
+    );
+    assert_eq!(
+        c.lost(5).iter().map(|r| r.qid.as_str()).collect::<Vec<_>>(),
+        vec!["q1"]
+    );
     assert_eq!(c.counts(), (2, 1, 0));
     let svg = c.ski_jump_svg();
-    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2 && svg.contains("fine-tuned"));
+    assert!(
+        svg.starts_with("<svg")
+            && svg.matches("<polyline").count() == 2
+            && svg.contains("fine-tuned")
+    );
     let text = c.to_string();
-    assert!(text.contains("Gained most") && text.contains("recip_rank"), "{text}");
+    assert!(
+        text.contains("Gained most") && text.contains("recip_rank"),
+        "{text}"
+    );
 }
 
 /// End to end on the real model (≈4 min on 2 cores): SciFact test through the
@@ -231,16 +397,34 @@ fn scifact_end_to_end_matches_python() {
     let run = ev.retrieve(model()).unwrap();
     let got = ev.evaluate_run(&run);
     let want = &g["metrics_mean"];
-    for (m, tol) in [("ndcg_cut_10", 2e-3), ("map", 2e-3), ("recip_rank", 2e-3), ("recall_100", 5e-3), ("P_5", 5e-3)] {
+    for (m, tol) in [
+        ("ndcg_cut_10", 2e-3),
+        ("map", 2e-3),
+        ("recip_rank", 2e-3),
+        ("recall_100", 5e-3),
+        ("P_5", 5e-3),
+    ] {
         let w = want[m].as_f64().unwrap();
-        assert!((got.mean[m] - w).abs() <= tol, "{m}: {} vs Python {w}", got.mean[m]);
+        assert!(
+            (got.mean[m] - w).abs() <= tol,
+            "{m}: {} vs Python {w}",
+            got.mean[m]
+        );
     }
-    eprintln!("SciFact test nDCG@10 = {:.6} (Python {:.6})", got.mean["ndcg_cut_10"], want["ndcg_cut_10"].as_f64().unwrap());
+    eprintln!(
+        "SciFact test nDCG@10 = {:.6} (Python {:.6})",
+        got.mean["ndcg_cut_10"],
+        want["ndcg_cut_10"].as_f64().unwrap()
+    );
     // Top-10 document sets overlap ≥ 99 % with Python's run; shared documents' scores within 1e-5.
     let py = trec::read_run(&shared().join("golden/scifact_minilm.run")).unwrap();
     let (mut same, mut total) = (0, 0);
     for (q, docs) in &run {
-        let ours: std::collections::BTreeMap<&str, f32> = docs.iter().take(10).map(|(d, s)| (d.as_str(), *s)).collect();
+        let ours: std::collections::BTreeMap<&str, f32> = docs
+            .iter()
+            .take(10)
+            .map(|(d, s)| (d.as_str(), *s))
+            .collect();
         for (d, s) in trec_eval_order(&py[q]).into_iter().take(10) {
             total += 1;
             if let Some(o) = ours.get(d.as_str()) {
@@ -249,7 +433,10 @@ fn scifact_end_to_end_matches_python() {
             }
         }
     }
-    assert!(same as f64 >= 0.99 * total as f64, "top-10 overlap {same}/{total}");
+    assert!(
+        same as f64 >= 0.99 * total as f64,
+        "top-10 overlap {same}/{total}"
+    );
     // The report form: prefixed keys, nDCG@10 primary.
     let report = ev.report_for_run(&run);
     assert_eq!(report.primary, "scifact-test_ndcg_cut_10");
@@ -277,6 +464,9 @@ fn mean_comparison_side_by_side() {
     assert_eq!(cmp.measures, vec!["P_1", "recip_rank"]);
     assert_eq!(cmp.values, vec![vec![0.5, 0.5], vec![1.0, 1.0]]);
     let text = cmp.to_string();
-    assert!(text.contains("+0.5000") && text.contains("Mean over 2 queries"), "{text}");
+    assert!(
+        text.contains("+0.5000") && text.contains("Mean over 2 queries"),
+        "{text}"
+    );
     assert!(cmp.to_html().contains("<th>gain</th>"));
 }

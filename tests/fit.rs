@@ -14,7 +14,10 @@ fn data() -> (Vec<InputExample>, Vec<InputExample>) {
     let mut pos = Vec::new();
     let mut all = Vec::new();
     for k in (5..85).step_by(4) {
-        let (a, p) = (format!("w{} w{}", k, k + 1), format!("w{} w{}", k + 2, k + 3));
+        let (a, p) = (
+            format!("w{} w{}", k, k + 1),
+            format!("w{} w{}", k + 2, k + 3),
+        );
         pos.push(InputExample::pair(a.clone(), p.clone(), 1.0));
         all.push(InputExample::pair(a.clone(), p, 1.0));
         let j = 5 + (k * 7 + 3) % 80;
@@ -25,17 +28,26 @@ fn data() -> (Vec<InputExample>, Vec<InputExample>) {
 
 #[test]
 fn fit_trains_evaluates_saves_and_reloads() {
-    let mut model = SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
+    let mut model =
+        SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
     let (pos, all) = data();
     let s1: Vec<String> = all.iter().map(|e| e.texts[0].clone()).collect();
     let s2: Vec<String> = all.iter().map(|e| e.texts[1].clone()).collect();
     let gold: Vec<f32> = all.iter().map(|e| e.label).collect();
-    let evaluator = EmbeddingSimilarityEvaluator::new(&s1, &s2, &gold).unwrap().name("dev");
+    let evaluator = EmbeddingSimilarityEvaluator::new(&s1, &s2, &gold)
+        .unwrap()
+        .name("dev");
     let mnrl = MultipleNegativesRankingLoss::default();
     let ocl = OnlineContrastiveLoss::default();
     let objectives = [
-        Objective { loader: DataLoader::new(pos.clone(), 4), loss: &mnrl },
-        Objective { loader: DataLoader::new(all.clone(), 4), loss: &ocl },
+        Objective {
+            loader: DataLoader::new(pos.clone(), 4),
+            loss: &mnrl,
+        },
+        Objective {
+            loader: DataLoader::new(all.clone(), 4),
+            loss: &ocl,
+        },
     ];
     let out = temp_dir("fit-out");
     let csv = out.join("log.csv");
@@ -51,11 +63,14 @@ fn fit_trains_evaluates_saves_and_reloads() {
         show_progress_bar: false,
         ..FitConfig::default()
     };
-    let before = sbert::evaluation::Evaluator::evaluate(&evaluator, &model).unwrap().primary_score();
+    let before = sbert::evaluation::Evaluator::evaluate(&evaluator, &model)
+        .unwrap()
+        .primary_score();
     let mut seen = Vec::new();
     let log = fit(&mut model, &objectives, &config, Some(&evaluator), |e| {
         // The lecture's callback(score, epoch, steps), writing CSV.
-        sbert::evaluation::append_csv(&csv, &["score".into()], e.epoch as i64, e.steps, &[e.score]).unwrap();
+        sbert::evaluation::append_csv(&csv, &["score".into()], e.epoch as i64, e.steps, &[e.score])
+            .unwrap();
         seen.push((e.epoch, e.steps));
         ControlFlow::Continue(())
     })
@@ -73,16 +88,36 @@ fn fit_trains_evaluates_saves_and_reloads() {
     let first: f64 = mnrl_losses[..5].iter().sum::<f64>() / 5.0;
     let last: f64 = mnrl_losses[15..].iter().sum::<f64>() / 5.0;
     assert!(last < first, "MNRL loss should fall: {first} → {last}");
-    let best_score = log.evaluations.iter().map(|e| e.score).fold(f64::NEG_INFINITY, f64::max);
-    assert!(best_score > before, "evaluator score {before} → {best_score}");
+    let best_score = log
+        .evaluations
+        .iter()
+        .map(|e| e.score)
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        best_score > before,
+        "evaluator score {before} → {best_score}"
+    );
     // The best model was saved; reloaded, it scores the best score exactly.
     let saved = SentenceTransformer::load(out.join("best").to_str().unwrap()).unwrap();
-    let reloaded = sbert::evaluation::Evaluator::evaluate(&evaluator, &saved).unwrap().primary_score();
-    assert!((reloaded - best_score).abs() < 1e-12, "{reloaded} vs {best_score}");
+    let reloaded = sbert::evaluation::Evaluator::evaluate(&evaluator, &saved)
+        .unwrap()
+        .primary_score();
+    assert!(
+        (reloaded - best_score).abs() < 1e-12,
+        "{reloaded} vs {best_score}"
+    );
     // No temporary folders are left; checkpoints rotate (keep 2).
-    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with('.')).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let mut ckpts: Vec<String> = std::fs::read_dir(out.join("ckpt")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut ckpts: Vec<String> = std::fs::read_dir(out.join("ckpt"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
     ckpts.sort();
     assert_eq!(ckpts, vec!["checkpoint-15", "checkpoint-18"]);
     // Saving the in-memory model and reloading gives identical embeddings.
@@ -96,19 +131,51 @@ fn fit_trains_evaluates_saves_and_reloads() {
 
 #[test]
 fn callback_and_max_steps_stop_training() {
-    let mut model = SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
+    let mut model =
+        SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
     let (pos, _) = data();
     let mnrl = MultipleNegativesRankingLoss::default();
-    let objectives = [Objective { loader: DataLoader::new(pos, 4), loss: &mnrl }];
-    let config = FitConfig { epochs: 3, warmup_steps: 1, evaluation_steps: 1, show_progress_bar: false, ..FitConfig::default() };
-    let log = fit(&mut model, &objectives, &config, None, |e| if e.global_step >= 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }).unwrap();
+    let objectives = [Objective {
+        loader: DataLoader::new(pos, 4),
+        loss: &mnrl,
+    }];
+    let config = FitConfig {
+        epochs: 3,
+        warmup_steps: 1,
+        evaluation_steps: 1,
+        show_progress_bar: false,
+        ..FitConfig::default()
+    };
+    let log = fit(&mut model, &objectives, &config, None, |e| {
+        if e.global_step >= 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
     assert!(log.stopped_early);
     assert_eq!(log.steps.len(), 2);
-    let config = FitConfig { epochs: 3, max_steps: Some(7), show_progress_bar: false, ..FitConfig::default() };
-    let log = fit(&mut model, &objectives, &config, None, |_| ControlFlow::Continue(())).unwrap();
+    let config = FitConfig {
+        epochs: 3,
+        max_steps: Some(7),
+        show_progress_bar: false,
+        ..FitConfig::default()
+    };
+    let log = fit(&mut model, &objectives, &config, None, |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     assert!(log.stopped_early);
     assert_eq!(log.steps.len(), 7);
-    assert!(fit(&mut model, &[], &config, None, |_| ControlFlow::Continue(())).is_err());
+    assert!(fit(
+        &mut model,
+        &[],
+        &config,
+        None,
+        |_| ControlFlow::Continue(())
+    )
+    .is_err());
 }
 
 /// mine_hard_negatives against a brute-force oracle: every negative is among the query's
@@ -121,11 +188,30 @@ fn mine_hard_negatives_matches_brute_force() {
     let c = sbert::Embeddings::random_unit(200, 8, 2).unwrap();
     let positive = |qi: usize, d: usize| (qi * 7 + d) % 5 == 0;
     let got = mine_hard_negatives(&q, &c, positive, 10, 3, 42).unwrap();
-    assert_eq!(got, mine_hard_negatives(&q, &c, positive, 10, 3, 42).unwrap(), "same seed, same negatives");
-    assert_ne!(got, mine_hard_negatives(&q, &c, positive, 10, 3, 43).unwrap());
+    assert_eq!(
+        got,
+        mine_hard_negatives(&q, &c, positive, 10, 3, 42).unwrap(),
+        "same seed, same negatives"
+    );
+    assert_ne!(
+        got,
+        mine_hard_negatives(&q, &c, positive, 10, 3, 43).unwrap()
+    );
     for (qi, negs) in got.iter().enumerate() {
         let qr = q.row(qi).unwrap();
-        let mut scored: Vec<(f32, usize)> = (0..200).map(|d| (c.row(d).unwrap().iter().zip(qr).map(|(a, b)| a * b).sum::<f32>(), d)).collect();
+        let mut scored: Vec<(f32, usize)> = (0..200)
+            .map(|d| {
+                (
+                    c.row(d)
+                        .unwrap()
+                        .iter()
+                        .zip(qr)
+                        .map(|(a, b)| a * b)
+                        .sum::<f32>(),
+                    d,
+                )
+            })
+            .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let top: Vec<usize> = scored[..10].iter().map(|s| s.1).collect();
         let available = top.iter().filter(|&&d| !positive(qi, d)).count();
@@ -135,7 +221,10 @@ fn mine_hard_negatives_matches_brute_force() {
         uniq.dedup();
         assert_eq!(uniq.len(), negs.len());
         for d in negs {
-            assert!(top.contains(d) && !positive(qi, *d), "query {qi}: {d} not a top-10 non-positive");
+            assert!(
+                top.contains(d) && !positive(qi, *d),
+                "query {qi}: {d} not a top-10 non-positive"
+            );
         }
     }
 }
@@ -145,10 +234,29 @@ fn mine_hard_negatives_matches_brute_force() {
 #[test]
 fn training_charts() {
     let log = sbert::train::TrainLog {
-        steps: vec![(0, 0, 0.9, 0.0), (1, 1, 0.5, 1e-5), (2, 0, 0.7, 2e-5), (3, 1, 0.4, 2e-5)],
+        steps: vec![
+            (0, 0, 0.9, 0.0),
+            (1, 1, 0.5, 1e-5),
+            (2, 0, 0.7, 2e-5),
+            (3, 1, 0.4, 2e-5),
+        ],
         evaluations: vec![
-            sbert::train::TrainEvent { score: 0.8, epoch: 0, steps: 1, global_step: 2, loss: 0.7, report: None },
-            sbert::train::TrainEvent { score: 0.85, epoch: 0, steps: -1, global_step: 4, loss: 0.55, report: None },
+            sbert::train::TrainEvent {
+                score: 0.8,
+                epoch: 0,
+                steps: 1,
+                global_step: 2,
+                loss: 0.7,
+                report: None,
+            },
+            sbert::train::TrainEvent {
+                score: 0.85,
+                epoch: 0,
+                steps: -1,
+                global_step: 4,
+                loss: 0.55,
+                report: None,
+            },
         ],
         stopped_early: false,
     };
@@ -160,10 +268,54 @@ fn training_charts() {
     assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert!(svg.contains("MNRL") && svg.contains("OCL"));
-    assert!(loss.to_string().contains("MNRL: 2 points, first 0.9000, last 0.7000"));
+    assert!(loss
+        .to_string()
+        .contains("MNRL: 2 points, first 0.9000, last 0.7000"));
     let score = log.score_chart();
     assert_eq!(score.series[0].points, vec![(2.0, 0.8), (4.0, 0.85)]);
     // Degenerate input draws without NaN coordinates.
     let empty = sbert::plot::LineChart::new("t", "x", "y").series("s", vec![(1.0, f64::NAN)]);
     assert!(!empty.to_svg().contains("NaN"));
+}
+
+/// Dropout masks come from the seed: the same seed gives the same model, bit for bit; another
+/// seed (same batches: no shuffling) gives another.
+#[test]
+fn same_seed_same_model() {
+    let train = |seed: u64| {
+        let mut model =
+            SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu)
+                .unwrap();
+        let mut loader = DataLoader::new(data().0, 4);
+        loader.shuffle = false;
+        let mnrl = MultipleNegativesRankingLoss::default();
+        let config = FitConfig {
+            epochs: 1,
+            warmup_steps: 0,
+            lr: 2e-3,
+            seed,
+            show_progress_bar: false,
+            ..FitConfig::default()
+        };
+        fit(
+            &mut model,
+            &[Objective {
+                loader,
+                loss: &mnrl,
+            }],
+            &config,
+            None,
+            |_| ControlFlow::Continue(()),
+        )
+        .unwrap();
+        model
+            .encode(&["w10 w11", "w20 w21 w22"], &EncodeOptions::default())
+            .unwrap()
+    };
+    let (a, b, c) = (train(7), train(7), train(8));
+    assert_eq!(a.as_slice(), b.as_slice());
+    assert!(
+        max_abs_diff(a.as_slice(), c.as_slice()) > 1e-6,
+        "another seed, other dropout masks"
+    );
 }

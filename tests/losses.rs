@@ -16,7 +16,12 @@ fn every_loss_matches_pytorch_value_and_gradients() {
     let mut cases = 0;
     for case in g["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let labels: Vec<f32> = case["labels"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let labels: Vec<f32> = case["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
         let vars: Vec<Var> = case["embeddings"]
             .as_array()
             .unwrap()
@@ -24,7 +29,8 @@ fn every_loss_matches_pytorch_value_and_gradients() {
             .map(|col| {
                 let m = matrix(col);
                 let (r, c) = (m.len(), m[0].len());
-                Var::from_tensor(&Tensor::from_vec(m.concat(), (r, c), &Device::Cpu).unwrap()).unwrap()
+                Var::from_tensor(&Tensor::from_vec(m.concat(), (r, c), &Device::Cpu).unwrap())
+                    .unwrap()
             })
             .collect();
         let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
@@ -35,20 +41,34 @@ fn every_loss_matches_pytorch_value_and_gradients() {
             "CosineSimilarityLoss" => Box::new(CosineSimilarityLoss),
             other => panic!("unknown loss {other}"),
         };
-        let value = loss.compute_loss_from_embeddings(&tensors, &labels).unwrap();
+        let value = loss
+            .compute_loss_from_embeddings(&tensors, &labels)
+            .unwrap();
         let got = value.to_scalar::<f32>().unwrap() as f64;
         let want = case["loss_value"].as_f64().unwrap();
-        assert!((got - want).abs() <= 1e-5 * want.abs().max(1e-6), "{name}: loss {got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs().max(1e-6),
+            "{name}: loss {got} vs {want}"
+        );
         let grads = value.backward().unwrap();
         for (c, var) in vars.iter().enumerate() {
             let want = matrix(&case["grads"][c]);
-            let got = grads.get(var.as_tensor()).map(|t| t.to_vec2::<f32>().unwrap()).unwrap_or_else(|| vec![vec![0.0; want[0].len()]; want.len()]);
+            let got = grads
+                .get(var.as_tensor())
+                .map(|t| t.to_vec2::<f32>().unwrap())
+                .unwrap_or_else(|| vec![vec![0.0; want[0].len()]; want.len()]);
             for (r, (gr, wr)) in got.iter().zip(&want).enumerate() {
                 for (k, (a, b)) in gr.iter().zip(wr).enumerate() {
                     if *b == 0.0 {
-                        assert_eq!(*a, 0.0, "{name}: grad column {c} [{r}][{k}] must be exactly 0");
+                        assert_eq!(
+                            *a, 0.0,
+                            "{name}: grad column {c} [{r}][{k}] must be exactly 0"
+                        );
                     }
-                    assert!((a - b).abs() <= 1e-6, "{name}: grad column {c} [{r}][{k}] {a} vs {b}");
+                    assert!(
+                        (a - b).abs() <= 1e-6,
+                        "{name}: grad column {c} [{r}][{k}] {a} vs {b}"
+                    );
                 }
             }
         }
@@ -60,8 +80,12 @@ fn every_loss_matches_pytorch_value_and_gradients() {
 #[test]
 fn losses_reject_bad_input() {
     let t = Tensor::zeros((2, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
-    assert!(MultipleNegativesRankingLoss::default().compute_loss_from_embeddings(&[t.clone()], &[]).is_err());
-    assert!(OnlineContrastiveLoss::default().compute_loss_from_embeddings(&[t.clone(), t.clone()], &[1.0]).is_err());
+    assert!(MultipleNegativesRankingLoss::default()
+        .compute_loss_from_embeddings(&[t.clone()], &[])
+        .is_err());
+    assert!(OnlineContrastiveLoss::default()
+        .compute_loss_from_embeddings(&[t.clone(), t.clone()], &[1.0])
+        .is_err());
 }
 
 /// BCEWithLogits against its textbook definition in f64 (−[y·ln σ(x) + (1−y)·ln(1−σ(x))]) and
@@ -73,7 +97,13 @@ fn binary_cross_entropy_matches_the_definition_and_its_gradient() {
     let ys = [0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
     // ln σ(x) = −ln(1+e^−x); ln(1−σ(x)) = −ln(1+e^x), both evaluated stably in f64.
-    let ln1pexp = |z: f64| if z > 30.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+    let ln1pexp = |z: f64| {
+        if z > 30.0 {
+            z + (-z).exp().ln_1p()
+        } else {
+            z.exp().ln_1p()
+        }
+    };
     let n = xs.len() as f64;
     let want: f64 = xs
         .iter()
@@ -85,13 +115,29 @@ fn binary_cross_entropy_matches_the_definition_and_its_gradient() {
         .sum::<f64>()
         / n;
     let v = Var::from_slice(&xs, xs.len(), &Device::Cpu).unwrap();
-    let loss = BinaryCrossEntropyLoss.compute_loss_from_logits(v.as_tensor(), &ys).unwrap();
+    let loss = BinaryCrossEntropyLoss
+        .compute_loss_from_logits(v.as_tensor(), &ys)
+        .unwrap();
     let got = loss.to_scalar::<f32>().unwrap() as f64;
-    assert!((got - want).abs() < 1e-5 * want.max(1.0), "loss {got} vs {want}");
-    let g = loss.backward().unwrap().get(v.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+    assert!(
+        (got - want).abs() < 1e-5 * want.max(1.0),
+        "loss {got} vs {want}"
+    );
+    let g = loss
+        .backward()
+        .unwrap()
+        .get(v.as_tensor())
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     for ((&x, &y), &gi) in xs.iter().zip(&ys).zip(&g) {
         let want = (sig(x as f64) - y as f64) / n;
-        assert!((gi as f64 - want).abs() < 1e-6, "grad at x={x}: {gi} vs {want}");
+        assert!(
+            (gi as f64 - want).abs() < 1e-6,
+            "grad at x={x}: {gi} vs {want}"
+        );
     }
-    assert!(BinaryCrossEntropyLoss.compute_loss_from_logits(v.as_tensor(), &ys[..3]).is_err());
+    assert!(BinaryCrossEntropyLoss
+        .compute_loss_from_logits(v.as_tensor(), &ys[..3])
+        .is_err());
 }

@@ -12,7 +12,12 @@ fn token_ids_match_python_exactly() {
     let model = model();
     for item in g["items"].as_array().unwrap() {
         let text = item["text"].as_str().unwrap();
-        let want: Vec<u32> = item["input_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let want: Vec<u32> = item["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         let got = model.tokenize(&[text]).unwrap().remove(0);
         assert_eq!(got, want, "token ids of case '{}'", item["name"]);
     }
@@ -25,7 +30,9 @@ fn embeddings_match_python_within_1e5() {
     let model = model();
     let items = g["items"].as_array().unwrap();
     let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
-    let emb = model.encode(&texts, &EncodeOptions::default().batch_size(8)).unwrap();
+    let emb = model
+        .encode(&texts, &EncodeOptions::default().batch_size(8))
+        .unwrap();
     assert_eq!(emb.shape(), (40, 384));
     let mut worst = 0f32;
     for (k, item) in items.iter().enumerate() {
@@ -34,8 +41,16 @@ fn embeddings_match_python_within_1e5() {
         worst = worst.max(d);
         assert!(d <= 1e-5, "case '{}': max abs diff {d}", item["name"]);
         // Truncation is reported, never silent.
-        assert_eq!(emb.truncated().contains(&k), item["truncated"].as_bool().unwrap(), "truncated flag of '{}'", item["name"]);
-        assert_eq!(emb.num_tokens()[k], item["num_tokens"].as_u64().unwrap() as usize);
+        assert_eq!(
+            emb.truncated().contains(&k),
+            item["truncated"].as_bool().unwrap(),
+            "truncated flag of '{}'",
+            item["name"]
+        );
+        assert_eq!(
+            emb.num_tokens()[k],
+            item["num_tokens"].as_u64().unwrap() as usize
+        );
     }
     eprintln!("encode parity: max abs diff over 40 × 384 components = {worst:e}");
 }
@@ -58,14 +73,25 @@ fn raw_mean_pooled_matches_python() {
         let s = enc.len();
         let dev = candle_core::Device::Cpu;
         let ids = candle_core::Tensor::from_vec(enc.get_ids().to_vec(), (1, s), &dev).unwrap();
-        let types = candle_core::Tensor::from_vec(enc.get_type_ids().to_vec(), (1, s), &dev).unwrap();
+        let types =
+            candle_core::Tensor::from_vec(enc.get_type_ids().to_vec(), (1, s), &dev).unwrap();
         let mask = candle_core::Tensor::from_vec(vec![1u32; s], (1, s), &dev).unwrap();
         let tokens = t.bert.forward_t(&ids, &types, &mask, false).unwrap();
-        let pooled = pooling.forward(&tokens, &mask).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let pooled = pooling
+            .forward(&tokens, &mask)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let want = f32s(&items[k]["raw_mean_pooled"]);
         let norm = items[k]["raw_norm"].as_f64().unwrap() as f32;
         let d = max_abs_diff(&pooled, &want);
-        assert!(d <= 1e-5 * norm.max(1.0), "case '{}': raw pooled diff {d}", items[k]["name"]);
+        assert!(
+            d <= 1e-5 * norm.max(1.0),
+            "case '{}': raw pooled diff {d}",
+            items[k]["name"]
+        );
     }
 }
 
@@ -74,7 +100,9 @@ fn raw_mean_pooled_matches_python() {
 fn red_cat_pair_cos_sim() {
     let g = golden("seed.json");
     let sentences: Vec<String> = serde_json::from_value(g["pair"]["sentences"].clone()).unwrap();
-    let emb = model().encode(&sentences, &EncodeOptions::default()).unwrap();
+    let emb = model()
+        .encode(&sentences, &EncodeOptions::default())
+        .unwrap();
     let got = cos_sim(&emb[0], &emb[1]).unwrap().item().unwrap();
     let want = g["pair"]["cos_sim"].as_f64().unwrap() as f32;
     assert!((got - want).abs() < 1e-5, "cos_sim {got} vs Python {want}");
@@ -87,13 +115,18 @@ fn nine_sentences_matrix_and_top5_pairs() {
     let g = golden("seed.json");
     let nine = &g["nine"];
     let sentences: Vec<String> = serde_json::from_value(nine["sentences"].clone()).unwrap();
-    let emb = model().encode(&sentences, &EncodeOptions::default()).unwrap();
+    let emb = model()
+        .encode(&sentences, &EncodeOptions::default())
+        .unwrap();
     let m = cos_sim(&emb, &emb).unwrap();
     let want: Vec<Vec<f64>> = serde_json::from_value(nine["cos_sim_matrix"].clone()).unwrap();
     for (i, row) in want.iter().enumerate() {
         for (j, w) in row.iter().enumerate() {
             let got = m.get(i, j).unwrap();
-            assert!((got as f64 - w).abs() < 1e-5, "cos_sim[{i}][{j}] = {got}, Python {w}");
+            assert!(
+                (got as f64 - w).abs() < 1e-5,
+                "cos_sim[{i}][{j}] = {got}, Python {w}"
+            );
         }
     }
     let pairs = top_pairs(&emb, 5).unwrap();
@@ -112,15 +145,25 @@ fn nine_sentences_matrix_and_top5_pairs() {
     assert_eq!(want_all.len(), 36);
     for (p, w) in all.iter().zip(want_all) {
         let ws = w["score"].as_f64().unwrap() as f32;
-        assert!((p.score - ws).abs() < 1e-5, "score order differs at {:?}", (p.i, p.j));
+        assert!(
+            (p.score - ws).abs() < 1e-5,
+            "score order differs at {:?}",
+            (p.i, p.j)
+        );
     }
 }
 
 fn pair_index(w: &serde_json::Value) -> (usize, usize) {
     if let Some(ix) = w.get("index") {
-        (ix[0].as_u64().unwrap() as usize, ix[1].as_u64().unwrap() as usize)
+        (
+            ix[0].as_u64().unwrap() as usize,
+            ix[1].as_u64().unwrap() as usize,
+        )
     } else {
-        (w["i"].as_u64().unwrap() as usize, w["j"].as_u64().unwrap() as usize)
+        (
+            w["i"].as_u64().unwrap() as usize,
+            w["j"].as_u64().unwrap() as usize,
+        )
     }
 }
 
@@ -151,7 +194,13 @@ fn fast_cpu_path_equals_candle_path() {
     use candle_core::{Device, Tensor};
     let g = golden("encode_parity.json");
     let model = model();
-    let texts: Vec<&str> = g["items"].as_array().unwrap().iter().map(|i| i["text"].as_str().unwrap()).take(12).collect();
+    let texts: Vec<&str> = g["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .take(12)
+        .collect();
     let fast = model.encode(&texts, &EncodeOptions::default()).unwrap();
     let ids = model.tokenize(&texts).unwrap();
     let s = ids.iter().map(Vec::len).max().unwrap();
@@ -160,7 +209,9 @@ fn fast_cpu_path_equals_candle_path() {
     let mut mask = vec![0u32; b * s];
     for (r, row) in ids.iter().enumerate() {
         flat[r * s..r * s + row.len()].copy_from_slice(row);
-        mask[r * s..r * s + row.len()].iter_mut().for_each(|m| *m = 1);
+        mask[r * s..r * s + row.len()]
+            .iter_mut()
+            .for_each(|m| *m = 1);
     }
     let dev = Device::Cpu;
     let out = model

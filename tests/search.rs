@@ -8,7 +8,9 @@ use sbert::prelude::*;
 /// Vectors on a grid (multiples of 1/4, small): every dot product is exact in f32 whatever the
 /// summation order, so chunked and brute-force scores are bit-identical and ties are real ties.
 fn grid(rng: &mut Rng, n: usize, dim: usize) -> Embeddings {
-    let data = (0..n * dim).map(|_| (rng.below(7) as f32 - 3.0) * 0.25).collect();
+    let data = (0..n * dim)
+        .map(|_| (rng.below(7) as f32 - 3.0) * 0.25)
+        .collect();
     Embeddings::from_flat(data, n, dim).unwrap()
 }
 
@@ -29,14 +31,23 @@ fn four_hot(rng: &mut Rng, n: usize, dim: usize) -> Embeddings {
 }
 
 /// The oracle: score everything, sort by (score desc, corpus_id asc), keep top_k.
-fn brute_force(q: &Embeddings, c: &Embeddings, top_k: usize, cosine: bool) -> Vec<Vec<(usize, f32)>> {
+fn brute_force(
+    q: &Embeddings,
+    c: &Embeddings,
+    top_k: usize,
+    cosine: bool,
+) -> Vec<Vec<(usize, f32)>> {
     let (qn, cn) = (q.norms(), c.norms());
     (0..q.len())
         .map(|i| {
             let mut all: Vec<(usize, f32)> = (0..c.len())
                 .map(|j| {
                     let dot: f32 = q[i].iter().zip(&c[j]).map(|(a, b)| a * b).sum();
-                    let s = if cosine { dot / (qn[i].max(1e-12) * cn[j].max(1e-12)) } else { dot };
+                    let s = if cosine {
+                        dot / (qn[i].max(1e-12) * cn[j].max(1e-12))
+                    } else {
+                        dot
+                    };
                     (j, s)
                 })
                 .collect();
@@ -48,7 +59,9 @@ fn brute_force(q: &Embeddings, c: &Embeddings, top_k: usize, cosine: bool) -> Ve
 }
 
 fn as_pairs(r: &SearchResults) -> Vec<Vec<(usize, f32)>> {
-    r.iter().map(|hits| hits.iter().map(|h| (h.corpus_id, h.score)).collect()).collect()
+    r.iter()
+        .map(|hits| hits.iter().map(|h| (h.corpus_id, h.score)).collect())
+        .collect()
 }
 
 #[test]
@@ -59,17 +72,35 @@ fn chunked_search_equals_brute_force_with_ties_dot() {
     for top_k in [0, 1, 7, 10, 203, 500] {
         let want = brute_force(&queries, &corpus, top_k, false);
         for (qc, cc) in [(5, 17), (17, 5), (1, 1), (100, 500_000), (23, 203), (4, 64)] {
-            let opts = SearchOptions::default().top_k(top_k).query_chunk_size(qc).corpus_chunk_size(cc).score_function(ScoreFunction::Dot);
+            let opts = SearchOptions::default()
+                .top_k(top_k)
+                .query_chunk_size(qc)
+                .corpus_chunk_size(cc)
+                .score_function(ScoreFunction::Dot);
             let got = semantic_search(&queries, &corpus, &opts).unwrap();
             assert_eq!(as_pairs(&got), want, "top_k {top_k}, chunks ({qc}, {cc})");
         }
     }
     // The grid produces real ties, ordered by lower corpus_id.
-    let all = semantic_search(&queries, &corpus, &SearchOptions::default().top_k(203).score_function(ScoreFunction::Dot)).unwrap();
-    let ties = all.iter().flat_map(|h| h.windows(2)).filter(|w| w[0].score == w[1].score).count();
+    let all = semantic_search(
+        &queries,
+        &corpus,
+        &SearchOptions::default()
+            .top_k(203)
+            .score_function(ScoreFunction::Dot),
+    )
+    .unwrap();
+    let ties = all
+        .iter()
+        .flat_map(|h| h.windows(2))
+        .filter(|w| w[0].score == w[1].score)
+        .count();
     assert!(ties > 100, "test data should contain ties, found {ties}");
     for w in all.iter().flat_map(|h| h.windows(2)) {
-        assert!(w[0].score > w[1].score || (w[0].score == w[1].score && w[0].corpus_id < w[1].corpus_id));
+        assert!(
+            w[0].score > w[1].score
+                || (w[0].score == w[1].score && w[0].corpus_id < w[1].corpus_id)
+        );
     }
 }
 
@@ -81,7 +112,10 @@ fn chunked_search_equals_brute_force_with_ties_cosine() {
     for top_k in [1, 10, 150] {
         let want = brute_force(&queries, &corpus, top_k, true);
         for (qc, cc) in [(5, 17), (17, 5), (31, 150), (3, 9000)] {
-            let opts = SearchOptions::default().top_k(top_k).query_chunk_size(qc).corpus_chunk_size(cc);
+            let opts = SearchOptions::default()
+                .top_k(top_k)
+                .query_chunk_size(qc)
+                .corpus_chunk_size(cc);
             let got = semantic_search(&queries, &corpus, &opts).unwrap();
             assert_eq!(as_pairs(&got), want, "top_k {top_k}, chunks ({qc}, {cc})");
         }
@@ -93,10 +127,17 @@ fn search_on_real_scale_random_vectors_matches_brute_force() {
     // 20,000 × 32 uniform vectors: crosses the internal 8,192-row block boundary.
     let mut rng = Rng(3);
     let n = 20_000;
-    let corpus = Embeddings::from_flat((0..n * 32).map(|_| rng.uniform() - 0.5).collect(), n, 32).unwrap();
-    let queries = Embeddings::from_flat((0..7 * 32).map(|_| rng.uniform() - 0.5).collect(), 7, 32).unwrap();
+    let corpus =
+        Embeddings::from_flat((0..n * 32).map(|_| rng.uniform() - 0.5).collect(), n, 32).unwrap();
+    let queries =
+        Embeddings::from_flat((0..7 * 32).map(|_| rng.uniform() - 0.5).collect(), 7, 32).unwrap();
     let want = brute_force(&queries, &corpus, 10, true);
-    let got = semantic_search(&queries, &corpus, &SearchOptions::default().corpus_chunk_size(9_999)).unwrap();
+    let got = semantic_search(
+        &queries,
+        &corpus,
+        &SearchOptions::default().corpus_chunk_size(9_999),
+    )
+    .unwrap();
     for (g, w) in as_pairs(&got).iter().zip(&want) {
         let gi: Vec<usize> = g.iter().map(|x| x.0).collect();
         let wi: Vec<usize> = w.iter().map(|x| x.0).collect();
@@ -111,7 +152,10 @@ fn search_on_real_scale_random_vectors_matches_brute_force() {
 fn search_bad_input() {
     let a = Embeddings::from_flat(vec![1.0; 8], 2, 4).unwrap();
     let b = Embeddings::from_flat(vec![1.0; 9], 3, 3).unwrap();
-    assert!(matches!(semantic_search(&a, &b, &SearchOptions::default()), Err(Error::DimensionMismatch { .. })));
+    assert!(matches!(
+        semantic_search(&a, &b, &SearchOptions::default()),
+        Err(Error::DimensionMismatch { .. })
+    ));
     assert!(semantic_search(&a, &a, &SearchOptions::default().query_chunk_size(0)).is_err());
     assert!(semantic_search(&a, &a, &SearchOptions::default().corpus_chunk_size(0)).is_err());
     assert!(cos_sim(&a, &b).is_err());
@@ -120,7 +164,12 @@ fn search_bad_input() {
     let r = semantic_search(&a, &empty, &SearchOptions::default()).unwrap();
     assert_eq!(r.len(), 2);
     assert!(r.iter().all(|h| h.is_empty()));
-    assert_eq!(semantic_search(&empty, &a, &SearchOptions::default()).unwrap().len(), 0);
+    assert_eq!(
+        semantic_search(&empty, &a, &SearchOptions::default())
+            .unwrap()
+            .len(),
+        0
+    );
     // Ragged rows.
     assert!(Embeddings::from_vec2(vec![vec![1.0, 2.0], vec![1.0]]).is_err());
     assert!(Embeddings::from_flat(vec![1.0; 5], 2, 3).is_err());
@@ -150,7 +199,12 @@ fn top_pairs_equals_brute_force() {
     // More than all pairs → all of them.
     let small = grid(&mut rng, 4, 5);
     assert_eq!(top_pairs(&small, 100).unwrap().len(), 6);
-    assert_eq!(top_pairs(&Embeddings::from_flat(vec![], 0, 5).unwrap(), 5).unwrap().len(), 0);
+    assert_eq!(
+        top_pairs(&Embeddings::from_flat(vec![], 0, 5).unwrap(), 5)
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -177,23 +231,38 @@ fn cos_sim_and_dot_score_values() {
 
 #[test]
 fn tables_render_in_text_and_html() {
-    let emb = Embeddings::from_vec2(vec![vec![1.0, 0.0], vec![0.6, 0.8], vec![0.0, 1.0]]).unwrap().with_texts(&["a <red> cat", "b", "c"]).unwrap();
+    let emb = Embeddings::from_vec2(vec![vec![1.0, 0.0], vec![0.6, 0.8], vec![0.0, 1.0]])
+        .unwrap()
+        .with_texts(&["a <red> cat", "b", "c"])
+        .unwrap();
     let pairs = top_pairs(&emb, 2).unwrap();
     let text = pairs.to_string();
-    assert!(text.contains("a <red> cat") && text.contains("0.8000"), "{text}");
+    assert!(
+        text.contains("a <red> cat") && text.contains("0.8000"),
+        "{text}"
+    );
     let html = pairs.to_html();
-    assert!(html.contains("<table") && html.contains("a &lt;red&gt; cat") && html.contains("0.8000"), "{html}");
+    assert!(
+        html.contains("<table") && html.contains("a &lt;red&gt; cat") && html.contains("0.8000"),
+        "{html}"
+    );
     let m = cos_sim(&emb, &emb).unwrap();
     assert!(m.to_string().contains("0.6000"));
     let hits = semantic_search(&emb, &emb, &SearchOptions::default().top_k(2)).unwrap();
     let t = hits.to_string();
-    assert!(t.contains("Query 0: a <red> cat") && t.contains("corpus_id"), "{t}");
+    assert!(
+        t.contains("Query 0: a <red> cat") && t.contains("corpus_id"),
+        "{t}"
+    );
     assert!(emb.to_string().contains("Embeddings [3 × 2]"));
 }
 
 #[test]
 fn score_function_parses() {
-    assert_eq!("cos".parse::<ScoreFunction>().unwrap(), ScoreFunction::Cosine);
+    assert_eq!(
+        "cos".parse::<ScoreFunction>().unwrap(),
+        ScoreFunction::Cosine
+    );
     assert_eq!("dot".parse::<ScoreFunction>().unwrap(), ScoreFunction::Dot);
     assert!("euclid".parse::<ScoreFunction>().is_err());
 }
@@ -217,7 +286,10 @@ fn npy_round_trip_and_atomic_write() {
 
 #[test]
 fn evcxr_rich_output_block() {
-    let emb = Embeddings::from_vec2(vec![vec![1.0, 0.0], vec![0.6, 0.8]]).unwrap().with_texts(&["x", "y"]).unwrap();
+    let emb = Embeddings::from_vec2(vec![vec![1.0, 0.0], vec![0.6, 0.8]])
+        .unwrap()
+        .with_texts(&["x", "y"])
+        .unwrap();
     let html = top_pairs(&emb, 1).unwrap().to_html();
     let block = sbert::display::evcxr_block("text/html", &html);
     assert!(block.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table"));

@@ -19,7 +19,9 @@ fn ids(v: &serde_json::Value) -> Tensor {
 
 fn flat(v: &serde_json::Value) -> Vec<f32> {
     match v {
-        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_array()) => a.iter().flat_map(flat).collect(),
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_array()) => {
+            a.iter().flat_map(flat).collect()
+        }
         _ => f32s(v),
     }
 }
@@ -28,20 +30,36 @@ fn flat(v: &serde_json::Value) -> Vec<f32> {
 fn tiny_bert_forward_backward_and_adamw_match_pytorch() {
     let g = golden("tiny_bert_grad.json");
     let cfg: BertConfig = serde_json::from_value(g["config"].clone()).unwrap();
-    let tensors = sbert::weights::load_safetensors(&shared().join("golden/tiny_bert.safetensors"), &Device::Cpu).unwrap();
+    let tensors = sbert::weights::load_safetensors(
+        &shared().join("golden/tiny_bert.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
     let varmap = VarMap::new();
     let bert = Bert::trainable(&cfg, tensors, &varmap, &Device::Cpu).unwrap();
-    let (input, mask, types) = (ids(&g["input_ids"]), ids(&g["attention_mask"]), ids(&g["token_type_ids"]));
+    let (input, mask, types) = (
+        ids(&g["input_ids"]),
+        ids(&g["attention_mask"]),
+        ids(&g["token_type_ids"]),
+    );
 
     // Python: BertModel.eval() → last_hidden_state → masked mean pooling.
-    let hidden = bert.forward_mode(&input, &types, &mask, Mode::EVAL_GRAD).unwrap();
-    let emb = Pooling::new(PoolingConfig::new(32, PoolingMode::Mean)).unwrap().forward(&hidden, &mask).unwrap();
+    let hidden = bert
+        .forward_mode(&input, &types, &mask, Mode::EVAL_GRAD)
+        .unwrap();
+    let emb = Pooling::new(PoolingConfig::new(32, PoolingMode::Mean))
+        .unwrap()
+        .forward(&hidden, &mask)
+        .unwrap();
     let got = emb.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(max_abs_diff(&got, &flat(&g["embeddings"])) <= 1e-5);
 
     // MNRL(scale 20): anchors rows 0-3, positives rows 4-7.
     let loss = MultipleNegativesRankingLoss::default()
-        .compute_loss_from_embeddings(&[emb.narrow(0, 0, 4).unwrap(), emb.narrow(0, 4, 4).unwrap()], &[])
+        .compute_loss_from_embeddings(
+            &[emb.narrow(0, 0, 4).unwrap(), emb.narrow(0, 4, 4).unwrap()],
+            &[],
+        )
         .unwrap();
     let l = loss.to_scalar::<f32>().unwrap() as f64;
     let want = g["loss"].as_f64().unwrap();
@@ -53,7 +71,10 @@ fn tiny_bert_forward_backward_and_adamw_match_pytorch() {
     let rows_recorded = g["word_embeddings_rows_recorded"].as_u64().unwrap() as usize;
     for (name, want) in g["grads"].as_object().unwrap() {
         let var = &vars[name];
-        let mut got = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("no gradient for {name}")).clone();
+        let mut got = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no gradient for {name}"))
+            .clone();
         if name == "embeddings.word_embeddings.weight" {
             got = got.narrow(0, 0, rows_recorded).unwrap();
         }
@@ -64,25 +85,45 @@ fn tiny_bert_forward_backward_and_adamw_match_pytorch() {
         if name.contains("query") {
             assert!(d <= 1e-3 * scale, "{name}: grad diff {d} (scale {scale})");
         } else {
-            assert!(d <= 1e-5 * scale.max(1.0), "{name}: grad diff {d} (scale {scale})");
+            assert!(
+                d <= 1e-5 * scale.max(1.0),
+                "{name}: grad diff {d} (scale {scale})"
+            );
         }
     }
     // Row 0 (padding) and row 4 (unused id) get no gradient.
-    let wg = grads.get(vars["embeddings.word_embeddings.weight"].as_tensor()).unwrap();
+    let wg = grads
+        .get(vars["embeddings.word_embeddings.weight"].as_tensor())
+        .unwrap();
     for row in [0, 4] {
-        assert!(wg.get(row).unwrap().to_vec1::<f32>().unwrap().iter().all(|&v| v == 0.0));
+        assert!(wg
+            .get(row)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0));
     }
 
     // One AdamW step (lr 2e-5, wd 0.01 except bias / LayerNorm), two groups as in sentence-transformers' fit.
     let (mut decay, mut no_decay) = (Vec::new(), Vec::new());
     for (name, var) in &vars {
-        if ["bias", "LayerNorm.bias", "LayerNorm.weight"].iter().any(|s| name.contains(s)) {
+        if ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+            .iter()
+            .any(|s| name.contains(s))
+        {
             no_decay.push(var.clone());
         } else {
             decay.push(var.clone());
         }
     }
-    let p = |wd: f64| ParamsAdamW { lr: 2e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: wd };
+    let p = |wd: f64| ParamsAdamW {
+        lr: 2e-5,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: wd,
+    };
     AdamW::new(decay, p(0.01)).unwrap().step(&grads).unwrap();
     AdamW::new(no_decay, p(0.0)).unwrap().step(&grads).unwrap();
     for (name, want) in g["after_adamw_step"].as_object().unwrap() {
@@ -90,7 +131,10 @@ fn tiny_bert_forward_backward_and_adamw_match_pytorch() {
         if name == "embeddings.word_embeddings.weight" {
             t = t.narrow(0, 0, rows_recorded).unwrap();
         }
-        let d = max_abs_diff(&t.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &flat(want));
+        let d = max_abs_diff(
+            &t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            &flat(want),
+        );
         assert!(d <= 3e-7, "{name}: after AdamW diff {d}");
     }
 }
@@ -101,12 +145,30 @@ fn tiny_bert_forward_backward_and_adamw_match_pytorch() {
 fn dropout_only_in_training() {
     let g = golden("tiny_bert_grad.json");
     let cfg: BertConfig = serde_json::from_value(g["config"].clone()).unwrap();
-    let tensors = sbert::weights::load_safetensors(&shared().join("golden/tiny_bert.safetensors"), &Device::Cpu).unwrap();
+    let tensors = sbert::weights::load_safetensors(
+        &shared().join("golden/tiny_bert.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
     let bert = Bert::trainable(&cfg, tensors, &VarMap::new(), &Device::Cpu).unwrap();
-    let (input, mask, types) = (ids(&g["input_ids"]), ids(&g["attention_mask"]), ids(&g["token_type_ids"]));
-    let run = |mode| bert.forward_mode(&input, &types, &mask, mode).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let (input, mask, types) = (
+        ids(&g["input_ids"]),
+        ids(&g["attention_mask"]),
+        ids(&g["token_type_ids"]),
+    );
+    let run = |mode| {
+        bert.forward_mode(&input, &types, &mask, mode)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     let (a, b) = (run(Mode::TRAIN), run(Mode::TRAIN));
-    assert!(max_abs_diff(&a, &b) > 1e-3, "dropout should make training passes differ");
+    assert!(
+        max_abs_diff(&a, &b) > 1e-3,
+        "dropout should make training passes differ"
+    );
     let (c, d) = (run(Mode::INFERENCE), run(Mode::EVAL_GRAD));
     assert!(max_abs_diff(&c, &d) <= 1e-5);
 }

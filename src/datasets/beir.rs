@@ -23,11 +23,18 @@ pub fn read_jsonl_documents(path: &Path) -> Result<Vec<Document>> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad_line(path, n + 1, format!("invalid JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| bad_line(path, n + 1, format!("invalid JSON: {e}")))?;
         let id = id_of(&v["_id"]).ok_or_else(|| bad_line(path, n + 1, "missing \"_id\""))?;
-        let body = v["text"].as_str().ok_or_else(|| bad_line(path, n + 1, "missing \"text\""))?;
+        let body = v["text"]
+            .as_str()
+            .ok_or_else(|| bad_line(path, n + 1, "missing \"text\""))?;
         let title = v.get("title").and_then(|t| t.as_str()).unwrap_or("");
-        out.push(Document { id, title: title.to_string(), text: body.to_string() });
+        out.push(Document {
+            id,
+            title: title.to_string(),
+            text: body.to_string(),
+        });
     }
     Ok(out)
 }
@@ -39,7 +46,13 @@ pub fn read_corpus(path: &Path) -> Result<Vec<Document>> {
 
 /// Reads `queries.jsonl` (a title, if any, is ignored).
 pub fn read_queries(path: &Path) -> Result<Vec<Query>> {
-    Ok(read_jsonl_documents(path)?.into_iter().map(|d| Query { id: d.id, text: d.text }).collect())
+    Ok(read_jsonl_documents(path)?
+        .into_iter()
+        .map(|d| Query {
+            id: d.id,
+            text: d.text,
+        })
+        .collect())
 }
 
 /// Reads a BEIR qrels TSV (`query-id corpus-id score`, header line first).
@@ -48,14 +61,29 @@ pub fn read_qrels(path: &Path) -> Result<Qrels> {
     let mut qrels = Qrels::new();
     for (n, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
-        if line.trim().is_empty() || (n == 0 && cols.first().is_some_and(|c| c.parse::<f64>().is_err() && c.contains("query"))) {
+        if line.trim().is_empty()
+            || (n == 0
+                && cols
+                    .first()
+                    .is_some_and(|c| c.parse::<f64>().is_err() && c.contains("query")))
+        {
             continue;
         }
         if cols.len() < 3 {
-            return Err(bad_line(path, n + 1, "expected query-id<TAB>corpus-id<TAB>score"));
+            return Err(bad_line(
+                path,
+                n + 1,
+                "expected query-id<TAB>corpus-id<TAB>score",
+            ));
         }
-        let grade: i32 = cols[2].parse::<f64>().map_err(|_| bad_line(path, n + 1, format!("bad score '{}'", cols[2])))? as i32;
-        qrels.entry(cols[0].to_string()).or_default().insert(cols[1].to_string(), grade);
+        let grade: i32 = cols[2]
+            .parse::<f64>()
+            .map_err(|_| bad_line(path, n + 1, format!("bad score '{}'", cols[2])))?
+            as i32;
+        qrels
+            .entry(cols[0].to_string())
+            .or_default()
+            .insert(cols[1].to_string(), grade);
     }
     Ok(qrels)
 }
@@ -71,10 +99,13 @@ pub fn load_dir(dir: &Path, split: &str) -> Result<RetrievalDataset> {
 
 /// Writes a data set as a BEIR folder (each file atomically).
 pub fn write_dir(ds: &RetrievalDataset, dir: &Path, split: &str) -> Result<()> {
-    std::fs::create_dir_all(dir.join("qrels")).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir.join("qrels"))
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let mut corpus = String::new();
     for d in &ds.corpus {
-        corpus.push_str(&serde_json::json!({"_id": d.id, "title": d.title, "text": d.text}).to_string());
+        corpus.push_str(
+            &serde_json::json!({"_id": d.id, "title": d.title, "text": d.text}).to_string(),
+        );
         corpus.push('\n');
     }
     crate::npy::write_atomic(&dir.join("corpus.jsonl"), corpus.as_bytes())?;
@@ -90,5 +121,8 @@ pub fn write_dir(ds: &RetrievalDataset, dir: &Path, split: &str) -> Result<()> {
             qrels.push_str(&format!("{q}\t{d}\t{g}\n"));
         }
     }
-    crate::npy::write_atomic(&dir.join("qrels").join(format!("{split}.tsv")), qrels.as_bytes())
+    crate::npy::write_atomic(
+        &dir.join("qrels").join(format!("{split}.tsv")),
+        qrels.as_bytes(),
+    )
 }

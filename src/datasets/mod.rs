@@ -25,14 +25,22 @@ pub fn shared_dir() -> Result<PathBuf> {
         return if p.is_dir() {
             Ok(p)
         } else {
-            Err(Error::InvalidInput(format!("SBERT_SHARED={} is not a folder", p.display())))
+            Err(Error::InvalidInput(format!(
+                "SBERT_SHARED={} is not a folder",
+                p.display()
+            )))
         };
     }
     let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     cwd.ancestors()
         .map(|a| a.join("shared"))
         .find(|p| p.join("data").is_dir())
-        .ok_or_else(|| Error::InvalidInput(format!("no shared data folder (shared/data) beside {} or its parents; set SBERT_SHARED", cwd.display())))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no shared data folder (shared/data) beside {} or its parents; set SBERT_SHARED",
+                cwd.display()
+            ))
+        })
 }
 
 /// A document of a collection.
@@ -107,7 +115,8 @@ pub(crate) fn read_to_string(path: &Path) -> Result<String> {
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<String> {
     if path.extension().is_some_and(|e| e == "gz") {
         use std::io::Read;
-        let f = std::fs::File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let f = std::fs::File::open(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         let mut s = String::new();
         flate2::read::GzDecoder::new(f)
             .read_to_string(&mut s)

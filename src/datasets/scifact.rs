@@ -14,12 +14,17 @@ use crate::error::{Error, Result};
 
 /// Reads one member of a zip archive as UTF-8 text.
 pub fn read_zip_member(zip_path: &Path, member: &str) -> Result<String> {
-    let f = std::fs::File::open(zip_path).map_err(|e| Error::io(format!("opening {}", zip_path.display()), e))?;
-    let mut z = zip::ZipArchive::new(f)
-        .map_err(|e| Error::InvalidInput(format!("{}: not a readable zip file: {e}", zip_path.display())))?;
-    let mut entry = z
-        .by_name(member)
-        .map_err(|e| Error::InvalidInput(format!("{}: no member {member}: {e}", zip_path.display())))?;
+    let f = std::fs::File::open(zip_path)
+        .map_err(|e| Error::io(format!("opening {}", zip_path.display()), e))?;
+    let mut z = zip::ZipArchive::new(f).map_err(|e| {
+        Error::InvalidInput(format!(
+            "{}: not a readable zip file: {e}",
+            zip_path.display()
+        ))
+    })?;
+    let mut entry = z.by_name(member).map_err(|e| {
+        Error::InvalidInput(format!("{}: no member {member}: {e}", zip_path.display()))
+    })?;
     let mut s = String::new();
     entry
         .read_to_string(&mut s)
@@ -30,10 +35,9 @@ pub fn read_zip_member(zip_path: &Path, member: &str) -> Result<String> {
 fn columns<'a>(header: &'a [String], want: &[&str], what: &str) -> Result<Vec<usize>> {
     want.iter()
         .map(|w| {
-            header
-                .iter()
-                .position(|h| h.trim() == *w)
-                .ok_or_else(|| Error::InvalidInput(format!("{what}: no column '{w}' in header {header:?}")))
+            header.iter().position(|h| h.trim() == *w).ok_or_else(|| {
+                Error::InvalidInput(format!("{what}: no column '{w}' in header {header:?}"))
+            })
         })
         .collect()
 }
@@ -42,15 +46,27 @@ fn columns<'a>(header: &'a [String], want: &[&str], what: &str) -> Result<Vec<us
 pub fn read_corpus(zip_path: &Path) -> Result<Vec<Document>> {
     let what = format!("{}/corpus_train.csv", zip_path.display());
     let rows = parse_csv(&read_zip_member(zip_path, "corpus_train.csv")?, &what)?;
-    let (_, header) = rows.first().ok_or_else(|| Error::InvalidInput(format!("{what}: empty")))?;
+    let (_, header) = rows
+        .first()
+        .ok_or_else(|| Error::InvalidInput(format!("{what}: empty")))?;
     let c = columns(header, &["doc_id", "title", "abstract"], &what)?;
     rows[1..]
         .iter()
         .map(|(line, r)| {
-            let get = |i: usize| r.get(c[i]).ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: too few columns")));
-            let sentences = parse_str_list(get(2)?)
-                .ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: abstract is not a list of quoted sentences")))?;
-            Ok(Document { id: get(0)?.trim().to_string(), title: get(1)?.to_string(), text: sentences.join(" ") })
+            let get = |i: usize| {
+                r.get(c[i])
+                    .ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: too few columns")))
+            };
+            let sentences = parse_str_list(get(2)?).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "{what}:{line}: abstract is not a list of quoted sentences"
+                ))
+            })?;
+            Ok(Document {
+                id: get(0)?.trim().to_string(),
+                title: get(1)?.to_string(),
+                text: sentences.join(" "),
+            })
         })
         .collect()
 }
@@ -70,18 +86,27 @@ pub struct Claim {
 pub fn read_claims(zip_path: &Path, member: &str) -> Result<Vec<Claim>> {
     let what = format!("{}/{member}", zip_path.display());
     let rows = parse_csv(&read_zip_member(zip_path, member)?, &what)?;
-    let (_, header) = rows.first().ok_or_else(|| Error::InvalidInput(format!("{what}: empty")))?;
+    let (_, header) = rows
+        .first()
+        .ok_or_else(|| Error::InvalidInput(format!("{what}: empty")))?;
     let c = columns(header, &["id", "claim", "cited_doc_ids"], &what)?;
     rows[1..]
         .iter()
         .map(|(line, r)| {
-            let get = |i: usize| r.get(c[i]).ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: too few columns")));
+            let get = |i: usize| {
+                r.get(c[i])
+                    .ok_or_else(|| Error::InvalidInput(format!("{what}:{line}: too few columns")))
+            };
             let cited = get(2)?
                 .split(|ch: char| !ch.is_ascii_digit())
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect();
-            Ok(Claim { id: get(0)?.trim().to_string(), claim: get(1)?.to_string(), cited_doc_ids: cited })
+            Ok(Claim {
+                id: get(0)?.trim().to_string(),
+                claim: get(1)?.to_string(),
+                cited_doc_ids: cited,
+            })
         })
         .collect()
 }

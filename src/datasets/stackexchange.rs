@@ -32,12 +32,18 @@ fn field(v: &serde_json::Value, key: &str, path: &Path, i: usize) -> Result<Stri
     match &v[key] {
         serde_json::Value::String(s) => Ok(s.clone()),
         serde_json::Value::Number(n) => Ok(n.to_string()),
-        _ => Err(Error::InvalidInput(format!("{}: entry {i}: missing \"{key}\"", path.display()))),
+        _ => Err(Error::InvalidInput(format!(
+            "{}: entry {i}: missing \"{key}\"",
+            path.display()
+        ))),
     }
 }
 
 fn read_array(path: &Path) -> Result<Vec<serde_json::Value>> {
-    serde_json::from_str(&read_to_string(path)?).map_err(|source| Error::Json { path: path.to_path_buf(), source })
+    serde_json::from_str(&read_to_string(path)?).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads `Answers.json`: each answer's HTML `Text` becomes plain text.
@@ -45,7 +51,13 @@ pub fn read_answers(path: &Path) -> Result<Vec<Document>> {
     read_array(path)?
         .iter()
         .enumerate()
-        .map(|(i, v)| Ok(Document { id: field(v, "Id", path, i)?, title: String::new(), text: html_to_text(&field(v, "Text", path, i)?) }))
+        .map(|(i, v)| {
+            Ok(Document {
+                id: field(v, "Id", path, i)?,
+                title: String::new(),
+                text: html_to_text(&field(v, "Text", path, i)?),
+            })
+        })
         .collect()
 }
 
@@ -57,9 +69,15 @@ pub fn read_topics(path: &Path) -> Result<Vec<Topic>> {
         .map(|(i, v)| {
             let tags = match v.get("Tags") {
                 Some(serde_json::Value::String(s)) => parse_str_list(s).ok_or_else(|| {
-                    Error::InvalidInput(format!("{}: entry {i}: Tags {s:?} is not a list of quoted strings", path.display()))
+                    Error::InvalidInput(format!(
+                        "{}: entry {i}: Tags {s:?} is not a list of quoted strings",
+                        path.display()
+                    ))
                 })?,
-                Some(serde_json::Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect(),
                 _ => Vec::new(),
             };
             Ok(Topic {
@@ -74,7 +92,13 @@ pub fn read_topics(path: &Path) -> Result<Vec<Topic>> {
 
 /// Loads the collection: answers as the corpus, topics as queries, qrels if given.
 pub fn load(answers: &Path, topics: &Path, qrels: Option<&Path>) -> Result<RetrievalDataset> {
-    let queries = read_topics(topics)?.into_iter().map(|t| Query { text: t.query_text(), id: t.id }).collect();
+    let queries = read_topics(topics)?
+        .into_iter()
+        .map(|t| Query {
+            text: t.query_text(),
+            id: t.id,
+        })
+        .collect();
     Ok(RetrievalDataset {
         corpus: read_answers(answers)?,
         queries,

@@ -27,10 +27,24 @@ pub fn read_sts(path: &Path) -> Result<Vec<StsPair>> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 7 {
-            return Err(bad_line(path, n + 1, format!("expected at least 7 TAB-separated columns, found {}", cols.len())));
+            return Err(bad_line(
+                path,
+                n + 1,
+                format!(
+                    "expected at least 7 TAB-separated columns, found {}",
+                    cols.len()
+                ),
+            ));
         }
-        let score: f32 = cols[4].trim().parse().map_err(|_| bad_line(path, n + 1, format!("score '{}' is not a number", cols[4])))?;
-        out.push(StsPair { sentence1: cols[5].to_string(), sentence2: cols[6].to_string(), score });
+        let score: f32 = cols[4]
+            .trim()
+            .parse()
+            .map_err(|_| bad_line(path, n + 1, format!("score '{}' is not a number", cols[4])))?;
+        out.push(StsPair {
+            sentence1: cols[5].to_string(),
+            sentence2: cols[6].to_string(),
+            score,
+        });
     }
     Ok(out)
 }

@@ -48,7 +48,9 @@ pub fn parse_csv(text: &str, what: &str) -> Result<Vec<(usize, Vec<String>)>> {
         }
     }
     if in_quotes {
-        return Err(Error::InvalidInput(format!("{what}: line {start_line}: unterminated quoted field")));
+        return Err(Error::InvalidInput(format!(
+            "{what}: line {start_line}: unterminated quoted field"
+        )));
     }
     if !at_record_start {
         record.push(field);
@@ -138,7 +140,9 @@ pub fn decode_entities(s: &str) -> String {
                 "lsquo" => Some('‘'),
                 "ldquo" => Some('“'),
                 "rdquo" => Some('”'),
-                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
                 n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -178,7 +182,10 @@ pub fn html_to_text(html: &str) -> String {
         }
     }
     text.push_str(rest);
-    decode_entities(&text).split_whitespace().collect::<Vec<_>>().join(" ")
+    decode_entities(&text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -189,16 +196,27 @@ mod tests {
     fn csv_quotes_and_newlines() {
         let r = parse_csv("a,b,c\n1,\"x, \"\"y\"\"\nz\",3\r\n4,,6", "t").unwrap();
         assert_eq!(r.len(), 3);
-        assert_eq!(r[1], (2, vec!["1".to_string(), "x, \"y\"\nz".into(), "3".into()]));
+        assert_eq!(
+            r[1],
+            (2, vec!["1".to_string(), "x, \"y\"\nz".into(), "3".into()])
+        );
         assert_eq!(r[2], (4, vec!["4".to_string(), "".into(), "6".into()]));
         assert!(parse_csv("a,\"b\n", "t").is_err());
     }
 
     #[test]
     fn numpy_list_repr() {
-        let v = parse_str_list("['First one.'\n 'Second, with comma.' \"It's\" 'tab\\tand \\'q\\'']").unwrap();
-        assert_eq!(v, vec!["First one.", "Second, with comma.", "It's", "tab\tand 'q'"]);
-        assert_eq!(parse_str_list("['visas', 'usa']").unwrap(), vec!["visas", "usa"]);
+        let v =
+            parse_str_list("['First one.'\n 'Second, with comma.' \"It's\" 'tab\\tand \\'q\\'']")
+                .unwrap();
+        assert_eq!(
+            v,
+            vec!["First one.", "Second, with comma.", "It's", "tab\tand 'q'"]
+        );
+        assert_eq!(
+            parse_str_list("['visas', 'usa']").unwrap(),
+            vec!["visas", "usa"]
+        );
         assert_eq!(parse_str_list("[]").unwrap(), Vec::<String>::new());
         assert!(parse_str_list("['unterminated").is_none());
         assert!(parse_str_list("no list").is_none());

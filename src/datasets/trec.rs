@@ -18,10 +18,26 @@ pub fn read_qrels(path: &Path) -> Result<Qrels> {
             continue;
         }
         if cols.len() != 4 {
-            return Err(bad_line(path, n + 1, format!("expected 4 columns (qid iter docid grade), found {}", cols.len())));
+            return Err(bad_line(
+                path,
+                n + 1,
+                format!(
+                    "expected 4 columns (qid iter docid grade), found {}",
+                    cols.len()
+                ),
+            ));
         }
-        let grade: i32 = cols[3].parse().map_err(|_| bad_line(path, n + 1, format!("grade '{}' is not an integer", cols[3])))?;
-        qrels.entry(cols[0].to_string()).or_default().insert(cols[2].to_string(), grade);
+        let grade: i32 = cols[3].parse().map_err(|_| {
+            bad_line(
+                path,
+                n + 1,
+                format!("grade '{}' is not an integer", cols[3]),
+            )
+        })?;
+        qrels
+            .entry(cols[0].to_string())
+            .or_default()
+            .insert(cols[2].to_string(), grade);
     }
     Ok(qrels)
 }
@@ -36,13 +52,21 @@ pub fn read_run(path: &Path) -> Result<Run> {
             continue;
         }
         if cols.len() < 5 {
-            return Err(bad_line(path, n + 1, "expected qid Q0 docid rank score tag"));
+            return Err(bad_line(
+                path,
+                n + 1,
+                "expected qid Q0 docid rank score tag",
+            ));
         }
-        let score: f64 = cols[4].parse().map_err(|_| bad_line(path, n + 1, format!("score '{}' is not a number", cols[4])))?;
+        let score: f64 = cols[4]
+            .parse()
+            .map_err(|_| bad_line(path, n + 1, format!("score '{}' is not a number", cols[4])))?;
         if !score.is_finite() {
             return Err(bad_line(path, n + 1, "score is not finite"));
         }
-        run.entry(cols[0].to_string()).or_default().push((cols[2].to_string(), score));
+        run.entry(cols[0].to_string())
+            .or_default()
+            .push((cols[2].to_string(), score));
     }
     Ok(run)
 }
@@ -62,11 +86,18 @@ pub fn format_run(run: &[(String, Vec<(String, f32)>)], tag: &str) -> String {
 pub fn write_run(path: &Path, run: &[(String, Vec<(String, f32)>)], tag: &str) -> Result<()> {
     let word = |s: &str| !s.is_empty() && !s.chars().any(char::is_whitespace);
     if !word(tag) {
-        return Err(Error::InvalidInput(format!("run tag {tag:?} must be one word")));
+        return Err(Error::InvalidInput(format!(
+            "run tag {tag:?} must be one word"
+        )));
     }
     for (q, docs) in run {
-        if let Some(bad) = std::iter::once(q).chain(docs.iter().map(|(d, _)| d)).find(|s| !word(s)) {
-            return Err(Error::InvalidInput(format!("id {bad:?} cannot be written to a TREC run (empty or has spaces)")));
+        if let Some(bad) = std::iter::once(q)
+            .chain(docs.iter().map(|(d, _)| d))
+            .find(|s| !word(s))
+        {
+            return Err(Error::InvalidInput(format!(
+                "id {bad:?} cannot be written to a TREC run (empty or has spaces)"
+            )));
         }
     }
     crate::npy::write_atomic(path, format_run(run, tag).as_bytes())
@@ -80,8 +111,13 @@ pub fn read_topics_tsv(path: &Path) -> Result<Vec<Query>> {
         if line.trim().is_empty() {
             continue;
         }
-        let (id, t) = line.split_once('\t').ok_or_else(|| bad_line(path, n + 1, "expected qid<TAB>text"))?;
-        out.push(Query { id: id.trim().to_string(), text: t.to_string() });
+        let (id, t) = line
+            .split_once('\t')
+            .ok_or_else(|| bad_line(path, n + 1, "expected qid<TAB>text"))?;
+        out.push(Query {
+            id: id.trim().to_string(),
+            text: t.to_string(),
+        });
     }
     Ok(out)
 }

@@ -69,12 +69,30 @@ impl RunComparison {
         qids.dedup();
         let rows: Vec<QueryRow> = qids
             .into_iter()
-            .map(|q| QueryRow { qid: q.clone(), a: ea.get(q, &m).unwrap_or(0.0), b: eb.get(q, &m).unwrap_or(0.0) })
+            .map(|q| QueryRow {
+                qid: q.clone(),
+                a: ea.get(q, &m).unwrap_or(0.0),
+                b: eb.get(q, &m).unwrap_or(0.0),
+            })
             .collect();
         let n = rows.len().max(1) as f64;
-        let mean = (rows.iter().map(|r| r.a).sum::<f64>() / n, rows.iter().map(|r| r.b).sum::<f64>() / n);
+        let mean = (
+            rows.iter().map(|r| r.a).sum::<f64>() / n,
+            rows.iter().map(|r| r.b).sum::<f64>() / n,
+        );
         let top3 = |run: &Run| -> BTreeMap<String, Vec<String>> {
-            run.iter().map(|(q, e)| (q.clone(), trec_eval_order(e).into_iter().take(3).map(|(d, _)| d).collect())).collect()
+            run.iter()
+                .map(|(q, e)| {
+                    (
+                        q.clone(),
+                        trec_eval_order(e)
+                            .into_iter()
+                            .take(3)
+                            .map(|(d, _)| d)
+                            .collect(),
+                    )
+                })
+                .collect()
         };
         Self {
             measure: m,
@@ -99,9 +117,22 @@ impl RunComparison {
     /// Attaches query and document texts, so tables show what the queries and top hits say.
     #[must_use]
     pub fn with_texts(mut self, queries: &[Query], docs: &[Document]) -> Self {
-        self.query_texts = queries.iter().map(|q| (q.id.clone(), q.text.clone())).collect();
-        let wanted: std::collections::BTreeSet<&String> = self.top.0.values().chain(self.top.1.values()).flatten().collect();
-        self.doc_texts = docs.iter().filter(|d| wanted.contains(&d.id)).map(|d| (d.id.clone(), d.contents())).collect();
+        self.query_texts = queries
+            .iter()
+            .map(|q| (q.id.clone(), q.text.clone()))
+            .collect();
+        let wanted: std::collections::BTreeSet<&String> = self
+            .top
+            .0
+            .values()
+            .chain(self.top.1.values())
+            .flatten()
+            .collect();
+        self.doc_texts = docs
+            .iter()
+            .filter(|d| wanted.contains(&d.id))
+            .map(|d| (d.id.clone(), d.contents()))
+            .collect();
         self
     }
 
@@ -131,7 +162,11 @@ impl RunComparison {
     /// The `n` best queries of one run (highest metric first, ties by query id).
     pub fn best(&self, side: Side, n: usize) -> Vec<&QueryRow> {
         let mut v: Vec<&QueryRow> = self.rows.iter().collect();
-        v.sort_by(|x, y| Self::value(y, side).total_cmp(&Self::value(x, side)).then(x.qid.cmp(&y.qid)));
+        v.sort_by(|x, y| {
+            Self::value(y, side)
+                .total_cmp(&Self::value(x, side))
+                .then(x.qid.cmp(&y.qid))
+        });
         v.truncate(n);
         v
     }
@@ -139,7 +174,11 @@ impl RunComparison {
     /// The `n` worst queries of one run (lowest metric first, ties by query id).
     pub fn worst(&self, side: Side, n: usize) -> Vec<&QueryRow> {
         let mut v: Vec<&QueryRow> = self.rows.iter().collect();
-        v.sort_by(|x, y| Self::value(x, side).total_cmp(&Self::value(y, side)).then(x.qid.cmp(&y.qid)));
+        v.sort_by(|x, y| {
+            Self::value(x, side)
+                .total_cmp(&Self::value(y, side))
+                .then(x.qid.cmp(&y.qid))
+        });
         v.truncate(n);
         v
     }
@@ -153,7 +192,11 @@ impl RunComparison {
 
     /// The ski-jump plot as SVG: each run's per-query metric sorted from best to worst.
     pub fn ski_jump_svg(&self) -> String {
-        let max_y = self.rows.iter().flat_map(|q| [q.a, q.b]).fold(1.0f64, f64::max);
+        let max_y = self
+            .rows
+            .iter()
+            .flat_map(|q| [q.a, q.b])
+            .fold(1.0f64, f64::max);
         let n = self.rows.len();
         let mut chart = crate::plot::LineChart::new(
             format!("Per-query {} sorted (ski-jump), {n} queries", self.measure),
@@ -161,10 +204,17 @@ impl RunComparison {
             self.measure.clone(),
         )
         .y_range(0.0, max_y);
-        for (side, name, mean) in [(Side::A, &self.names.0, self.mean.0), (Side::B, &self.names.1, self.mean.1)] {
+        for (side, name, mean) in [
+            (Side::A, &self.names.0, self.mean.0),
+            (Side::B, &self.names.1, self.mean.1),
+        ] {
             let mut v: Vec<f64> = self.rows.iter().map(|q| Self::value(q, side)).collect();
             v.sort_by(|x, y| y.total_cmp(x));
-            let points = v.into_iter().enumerate().map(|(i, y)| ((i + 1) as f64, y)).collect();
+            let points = v
+                .into_iter()
+                .enumerate()
+                .map(|(i, y)| ((i + 1) as f64, y))
+                .collect();
             chart = chart.series(format!("{name} (mean {mean:.4})"), points);
         }
         chart.to_svg()
@@ -180,8 +230,13 @@ impl RunComparison {
             .map(|docs| {
                 docs.iter()
                     .map(|d| {
-                        let rel = judged.and_then(|j| j.get(d)).is_some_and(|&g| g >= self.rel_level);
-                        let text = self.doc_texts.get(d).map_or(String::new(), |t| format!(" {}", shorten(t, 50)));
+                        let rel = judged
+                            .and_then(|j| j.get(d))
+                            .is_some_and(|&g| g >= self.rel_level);
+                        let text = self
+                            .doc_texts
+                            .get(d)
+                            .map_or(String::new(), |t| format!(" {}", shorten(t, 50)));
                         format!("{}{d}{text}", if rel { "✓ " } else { "✗ " })
                     })
                     .collect::<Vec<_>>()
@@ -191,9 +246,22 @@ impl RunComparison {
     }
 
     fn rows_section(&self, title: String, rows: &[&QueryRow], hits: Option<Side>) -> Section {
-        let mut header = vec!["qid".to_string(), self.names.0.clone(), self.names.1.clone(), "Δ".into(), "query".into()];
+        let mut header = vec![
+            "qid".to_string(),
+            self.names.0.clone(),
+            self.names.1.clone(),
+            "Δ".into(),
+            "query".into(),
+        ];
         if let Some(s) = hits {
-            header.push(format!("top 3 of {} (✓ relevant)", if s == Side::A { &self.names.0 } else { &self.names.1 }));
+            header.push(format!(
+                "top 3 of {} (✓ relevant)",
+                if s == Side::A {
+                    &self.names.0
+                } else {
+                    &self.names.1
+                }
+            ));
         }
         let mut rows: Vec<Vec<String>> = rows
             .iter()
@@ -203,7 +271,9 @@ impl RunComparison {
                     format!("{:.4}", r.a),
                     format!("{:.4}", r.b),
                     format!("{:+.4}", r.delta()),
-                    self.query_texts.get(&r.qid).map_or(String::new(), |t| shorten(t, 60)),
+                    self.query_texts
+                        .get(&r.qid)
+                        .map_or(String::new(), |t| shorten(t, 60)),
                 ];
                 if let Some(s) = hits {
                     row.push(self.hits_cell(s, &r.qid));
@@ -212,9 +282,26 @@ impl RunComparison {
             })
             .collect();
         if rows.is_empty() {
-            rows.push(header.iter().enumerate().map(|(i, _)| if i == 0 { "(none)".to_string() } else { String::new() }).collect());
+            rows.push(
+                header
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| {
+                        if i == 0 {
+                            "(none)".to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .collect(),
+            );
         }
-        Section { title: Some(title), header, rows, more: 0 }
+        Section {
+            title: Some(title),
+            header,
+            rows,
+            more: 0,
+        }
     }
 }
 
@@ -222,8 +309,21 @@ impl Tabular for RunComparison {
     fn sections(&self) -> Vec<Section> {
         let (up, down, same) = self.counts();
         let summary = Section {
-            title: Some(format!("{}: {} vs {}", self.measure, self.names.0, self.names.1)),
-            header: ["queries", "mean A", "mean B", "Δ mean", "improved", "hurt", "unchanged"].map(String::from).to_vec(),
+            title: Some(format!(
+                "{}: {} vs {}",
+                self.measure, self.names.0, self.names.1
+            )),
+            header: [
+                "queries",
+                "mean A",
+                "mean B",
+                "Δ mean",
+                "improved",
+                "hurt",
+                "unchanged",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows: vec![vec![
                 self.rows.len().to_string(),
                 format!("{:.4}", self.mean.0),
@@ -239,8 +339,16 @@ impl Tabular for RunComparison {
             summary,
             self.rows_section("Gained most".into(), &self.gained(5), Some(Side::B)),
             self.rows_section("Lost most".into(), &self.lost(5), Some(Side::B)),
-            self.rows_section(format!("Best queries of {}", self.names.1), &self.best(Side::B, 5), Some(Side::B)),
-            self.rows_section(format!("Worst queries of {}", self.names.1), &self.worst(Side::B, 5), Some(Side::B)),
+            self.rows_section(
+                format!("Best queries of {}", self.names.1),
+                &self.best(Side::B, 5),
+                Some(Side::B),
+            ),
+            self.rows_section(
+                format!("Worst queries of {}", self.names.1),
+                &self.worst(Side::B, 5),
+                Some(Side::B),
+            ),
         ]
     }
 }
@@ -254,7 +362,11 @@ impl std::fmt::Display for RunComparison {
 impl RunComparison {
     /// Tables and the ski-jump plot as HTML.
     pub fn to_html(&self) -> String {
-        format!("{}{}", crate::display::to_html(&self.sections()), self.ski_jump_svg())
+        format!(
+            "{}{}",
+            crate::display::to_html(&self.sections()),
+            self.ski_jump_svg()
+        )
     }
     /// Rich notebook output (evcxr): the tables and the plot.
     pub fn evcxr_display(&self) {

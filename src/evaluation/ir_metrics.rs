@@ -54,15 +54,30 @@ pub enum Measure {
 impl Measure {
     /// The measures of the course project: P@1, P@5, nDCG@5, MRR, MAP.
     pub fn course() -> Vec<Measure> {
-        vec![Measure::P(1), Measure::P(5), Measure::NdcgCut(5), Measure::RecipRank, Measure::Map]
+        vec![
+            Measure::P(1),
+            Measure::P(5),
+            Measure::NdcgCut(5),
+            Measure::RecipRank,
+            Measure::Map,
+        ]
     }
     /// BEIR's headline measures: nDCG@10, recall@100, MAP, MRR, P@5.
     pub fn beir() -> Vec<Measure> {
-        vec![Measure::NdcgCut(10), Measure::Recall(100), Measure::Map, Measure::RecipRank, Measure::P(5)]
+        vec![
+            Measure::NdcgCut(10),
+            Measure::Recall(100),
+            Measure::Map,
+            Measure::RecipRank,
+            Measure::P(5),
+        ]
     }
     /// Parses a comma-separated list (`"P_5,ndcg_cut_10,map"`).
     pub fn parse_list(s: &str) -> Result<Vec<Measure>> {
-        s.split(',').filter(|p| !p.trim().is_empty()).map(|p| p.trim().parse()).collect()
+        s.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| p.trim().parse())
+            .collect()
     }
 }
 
@@ -130,24 +145,41 @@ pub fn trec_eval_order(entries: &[(String, f64)]) -> Vec<(String, f32)> {
     let mut best: BTreeMap<&str, f32> = BTreeMap::new();
     for (doc, score) in entries {
         let s = *score as f32;
-        best.entry(doc.as_str()).and_modify(|b| *b = b.max(s)).or_insert(s);
+        best.entry(doc.as_str())
+            .and_modify(|b| *b = b.max(s))
+            .or_insert(s);
     }
     let mut v: Vec<(String, f32)> = best.into_iter().map(|(d, s)| (d.to_string(), s)).collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.as_bytes().cmp(a.0.as_bytes())));
+    v.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| b.0.as_bytes().cmp(a.0.as_bytes()))
+    });
     v
 }
 
 /// Computes one query's measures. `judged` is the query's qrels (may hold no relevant document).
-pub fn evaluate_query(judged: &BTreeMap<String, i32>, ranked: &[(String, f32)], measures: &[Measure], rel_level: i32) -> BTreeMap<String, f64> {
+pub fn evaluate_query(
+    judged: &BTreeMap<String, i32>,
+    ranked: &[(String, f32)],
+    measures: &[Measure],
+    rel_level: i32,
+) -> BTreeMap<String, f64> {
     let grades: Vec<Option<i32>> = ranked.iter().map(|(d, _)| judged.get(d).copied()).collect();
-    let is_rel: Vec<bool> = grades.iter().map(|g| g.is_some_and(|g| g >= rel_level)).collect();
+    let is_rel: Vec<bool> = grades
+        .iter()
+        .map(|g| g.is_some_and(|g| g >= rel_level))
+        .collect();
     let num_rel = judged.values().filter(|&&g| g >= rel_level).count();
     let num_nonrel = judged.values().filter(|&&g| g < rel_level).count();
     let r = num_rel as f64;
     let mut ideal: Vec<i32> = judged.values().copied().filter(|&g| g > 0).collect();
     ideal.sort_unstable_by(|a, b| b.cmp(a));
     let dcg = |gains: &mut dyn Iterator<Item = i32>, k: usize| -> f64 {
-        gains.take(k).enumerate().map(|(i, g)| g.max(0) as f64 / ((i + 2) as f64).log2()).sum()
+        gains
+            .take(k)
+            .enumerate()
+            .map(|(i, g)| g.max(0) as f64 / ((i + 2) as f64).log2())
+            .sum()
     };
     let ndcg_at = |k: usize| -> f64 {
         let idcg = dcg(&mut ideal.iter().copied(), k);
@@ -184,7 +216,10 @@ pub fn evaluate_query(judged: &BTreeMap<String, i32>, ranked: &[(String, f32)], 
                 Measure::Ndcg => ndcg_at(usize::MAX),
                 Measure::Map => ap_to(usize::MAX),
                 Measure::MapCut(k) => ap_to(k),
-                Measure::RecipRank => is_rel.iter().position(|&x| x).map_or(0.0, |i| 1.0 / (i + 1) as f64),
+                Measure::RecipRank => is_rel
+                    .iter()
+                    .position(|&x| x)
+                    .map_or(0.0, |i| 1.0 / (i + 1) as f64),
                 Measure::RPrec => rel_in_top(num_rel) / r,
                 Measure::Bpref => {
                     let mut nonrel_above = 0usize;
@@ -194,7 +229,8 @@ pub fn evaluate_query(judged: &BTreeMap<String, i32>, ranked: &[(String, f32)], 
                             sum += if nonrel_above == 0 {
                                 1.0
                             } else {
-                                1.0 - nonrel_above.min(num_rel) as f64 / num_rel.min(num_nonrel) as f64
+                                1.0 - nonrel_above.min(num_rel) as f64
+                                    / num_rel.min(num_nonrel) as f64
                             };
                         } else if g.is_some() {
                             nonrel_above += 1;
@@ -236,8 +272,19 @@ pub struct MeanComparison {
 impl MeanComparison {
     /// The measures of the first evaluation, for every named evaluation.
     pub fn new(runs: &[(&str, &IrEvaluation)]) -> Self {
-        let measures = runs.first().map(|r| r.1.measures.clone()).unwrap_or_default();
-        let values = runs.iter().map(|(_, e)| measures.iter().map(|m| e.mean.get(m).copied().unwrap_or(f64::NAN)).collect()).collect();
+        let measures = runs
+            .first()
+            .map(|r| r.1.measures.clone())
+            .unwrap_or_default();
+        let values = runs
+            .iter()
+            .map(|(_, e)| {
+                measures
+                    .iter()
+                    .map(|m| e.mean.get(m).copied().unwrap_or(f64::NAN))
+                    .collect()
+            })
+            .collect();
         Self {
             names: runs.iter().map(|r| r.0.to_string()).collect(),
             queries: runs.first().map_or(0, |r| r.1.per_query.len()),
@@ -258,12 +305,21 @@ impl IrEvaluation {
         if per_query {
             for (q, vals) in &self.per_query {
                 for m in &self.measures {
-                    s.push_str(&format!("{:<22}\t{}\t{:.4}\n", m, q, vals.get(m).copied().unwrap_or(f64::NAN)));
+                    s.push_str(&format!(
+                        "{:<22}\t{}\t{:.4}\n",
+                        m,
+                        q,
+                        vals.get(m).copied().unwrap_or(f64::NAN)
+                    ));
                 }
             }
         }
         for m in &self.measures {
-            s.push_str(&format!("{:<22}\tall\t{:.4}\n", m, self.mean.get(m).copied().unwrap_or(f64::NAN)));
+            s.push_str(&format!(
+                "{:<22}\tall\t{:.4}\n",
+                m,
+                self.mean.get(m).copied().unwrap_or(f64::NAN)
+            ));
         }
         s
     }
@@ -273,18 +329,30 @@ impl IrEvaluation {
 pub fn evaluate(qrels: &Qrels, run: &Run, measures: &[Measure], rel_level: i32) -> IrEvaluation {
     let mut per_query = BTreeMap::new();
     for (qid, entries) in run {
-        let Some(judged) = qrels.get(qid) else { continue };
+        let Some(judged) = qrels.get(qid) else {
+            continue;
+        };
         let ranked = trec_eval_order(entries);
-        per_query.insert(qid.clone(), evaluate_query(judged, &ranked, measures, rel_level));
+        per_query.insert(
+            qid.clone(),
+            evaluate_query(judged, &ranked, measures, rel_level),
+        );
     }
     let names: Vec<String> = measures.iter().map(Measure::to_string).collect();
     let mean = names
         .iter()
         .map(|m| {
             let n = per_query.len();
-            let sum: f64 = per_query.values().map(|v: &BTreeMap<String, f64>| v[m]).sum();
+            let sum: f64 = per_query
+                .values()
+                .map(|v: &BTreeMap<String, f64>| v[m])
+                .sum();
             (m.clone(), if n == 0 { 0.0 } else { sum / n as f64 })
         })
         .collect();
-    IrEvaluation { measures: names, per_query, mean }
+    IrEvaluation {
+        measures: names,
+        per_query,
+        mean,
+    }
 }

@@ -42,7 +42,10 @@ impl EvalReport {
     }
     /// A metric by key, with or without the name prefix.
     pub fn get(&self, key: &str) -> Option<f64> {
-        self.metrics.get(key).or_else(|| self.metrics.get(&prefixed(&self.name, key))).copied()
+        self.metrics
+            .get(key)
+            .or_else(|| self.metrics.get(&prefixed(&self.name, key)))
+            .copied()
     }
 }
 
@@ -63,11 +66,20 @@ pub(crate) fn prefixed(name: &str, key: &str) -> String {
 
 /// Appends `epoch,steps,values…` to a CSV file, writing `header` first when the file is new or empty.
 /// Each row is written with one `write` call and flushed, so a crash never leaves half a row.
-pub fn append_csv(path: &Path, header: &[String], epoch: i64, steps: i64, values: &[f64]) -> Result<()> {
+pub fn append_csv(
+    path: &Path,
+    header: &[String],
+    epoch: i64,
+    steps: i64,
+    values: &[f64],
+) -> Result<()> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
-    let new = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
+    let new = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
     let mut text = String::new();
     if new {
         text.push_str("epoch,steps,");
@@ -84,5 +96,7 @@ pub fn append_csv(path: &Path, header: &[String], epoch: i64, steps: i64, values
         .append(true)
         .open(path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    f.write_all(text.as_bytes()).and_then(|_| f.flush()).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.flush())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }

@@ -24,14 +24,36 @@ pub struct CrossEncoderRerankingEvaluator {
 
 impl CrossEncoderRerankingEvaluator {
     /// An evaluator re-ranking the top `rerank_top` of `candidates`.
-    pub fn new(ir: InformationRetrievalEvaluator, candidates: RankedRun, rerank_top: usize) -> Self {
-        Self { ir, candidates, rerank_top, predict: PredictOptions::default() }
+    pub fn new(
+        ir: InformationRetrievalEvaluator,
+        candidates: RankedRun,
+        rerank_top: usize,
+    ) -> Self {
+        Self {
+            ir,
+            candidates,
+            rerank_top,
+            predict: PredictOptions::default(),
+        }
     }
 
     /// The re-ranked run.
     pub fn rerank(&self, model: &CrossEncoder) -> Result<RankedRun> {
-        let texts: HashMap<&str, String> = self.ir.dataset.corpus.iter().map(|d| (d.id.as_str(), d.contents())).collect();
-        rerank_run(model, &self.ir.dataset.queries, &self.candidates, |id| texts.get(id).cloned(), self.rerank_top, &self.predict)
+        let texts: HashMap<&str, String> = self
+            .ir
+            .dataset
+            .corpus
+            .iter()
+            .map(|d| (d.id.as_str(), d.contents()))
+            .collect();
+        rerank_run(
+            model,
+            &self.ir.dataset.queries,
+            &self.candidates,
+            |id| texts.get(id).cloned(),
+            self.rerank_top,
+            &self.predict,
+        )
     }
 }
 

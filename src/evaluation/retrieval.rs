@@ -17,7 +17,12 @@ pub type RankedRun = Vec<(String, Vec<(String, f32)>)>;
 pub fn to_run(ranked: &RankedRun) -> Run {
     ranked
         .iter()
-        .map(|(q, docs)| (q.clone(), docs.iter().map(|(d, s)| (d.clone(), *s as f64)).collect()))
+        .map(|(q, docs)| {
+            (
+                q.clone(),
+                docs.iter().map(|(d, s)| (d.clone(), *s as f64)).collect(),
+            )
+        })
         .collect()
 }
 
@@ -31,7 +36,13 @@ pub fn retrieve(
 ) -> Result<RankedRun> {
     let corpus = model.encode(&dataset.corpus_texts(), encode)?;
     let queries = model.encode(&dataset.query_texts(), encode)?;
-    let hits = semantic_search(&queries, &corpus, &SearchOptions::default().top_k(top_k).score_function(score_function))?;
+    let hits = semantic_search(
+        &queries,
+        &corpus,
+        &SearchOptions::default()
+            .top_k(top_k)
+            .score_function(score_function),
+    )?;
     Ok(to_ranked_run(dataset, &hits))
 }
 
@@ -42,7 +53,14 @@ pub fn to_ranked_run(dataset: &RetrievalDataset, hits: &crate::util::SearchResul
         .queries
         .iter()
         .zip(hits.iter())
-        .map(|(q, hs)| (q.id.clone(), hs.iter().filter_map(|h| Some((dataset.corpus.get(h.corpus_id)?.id.clone(), h.score))).collect()))
+        .map(|(q, hs)| {
+            (
+                q.id.clone(),
+                hs.iter()
+                    .filter_map(|h| Some((dataset.corpus.get(h.corpus_id)?.id.clone(), h.score)))
+                    .collect(),
+            )
+        })
         .collect()
 }
 
@@ -94,12 +112,23 @@ impl InformationRetrievalEvaluator {
 
     /// Retrieves with `model` (the run that [`Self::evaluate_run`] scores).
     pub fn retrieve(&self, model: &SentenceTransformer) -> Result<RankedRun> {
-        retrieve(model, &self.dataset, self.top_k, self.score_function, &self.encode)
+        retrieve(
+            model,
+            &self.dataset,
+            self.top_k,
+            self.score_function,
+            &self.encode,
+        )
     }
 
     /// trec_eval measures of a run against this collection's qrels.
     pub fn evaluate_run(&self, run: &RankedRun) -> IrEvaluation {
-        evaluate(&self.dataset.qrels, &to_run(run), &self.measures, self.rel_level)
+        evaluate(
+            &self.dataset.qrels,
+            &to_run(run),
+            &self.measures,
+            self.rel_level,
+        )
     }
 
     /// The report of a run already retrieved (what [`Evaluator::evaluate`] returns, without re-encoding).
@@ -108,18 +137,41 @@ impl InformationRetrievalEvaluator {
     }
 
     fn report(&self, ev: &IrEvaluation) -> EvalReport {
-        let metrics: BTreeMap<String, f64> = ev.mean.iter().map(|(k, v)| (prefixed(&self.name, k), *v)).collect();
-        let primary = prefixed(&self.name, &self.measures.first().map_or("ndcg_cut_10".into(), Measure::to_string));
-        EvalReport { name: self.name.clone(), primary, metrics }
+        let metrics: BTreeMap<String, f64> = ev
+            .mean
+            .iter()
+            .map(|(k, v)| (prefixed(&self.name, k), *v))
+            .collect();
+        let primary = prefixed(
+            &self.name,
+            &self
+                .measures
+                .first()
+                .map_or("ndcg_cut_10".into(), Measure::to_string),
+        );
+        EvalReport {
+            name: self.name.clone(),
+            primary,
+            metrics,
+        }
     }
 
     /// Evaluates and, with `output_path`, appends `epoch,steps,…` to
     /// `Information-Retrieval_evaluation_{name}_results.csv` there.
-    pub fn evaluate_and_log(&self, model: &SentenceTransformer, output_path: Option<&Path>, epoch: i64, steps: i64) -> Result<EvalReport> {
+    pub fn evaluate_and_log(
+        &self,
+        model: &SentenceTransformer,
+        output_path: Option<&Path>,
+        epoch: i64,
+        steps: i64,
+    ) -> Result<EvalReport> {
         let report = self.evaluate(model)?;
         if let Some(dir) = output_path {
             let header: Vec<String> = self.measures.iter().map(Measure::to_string).collect();
-            let values: Vec<f64> = header.iter().map(|m| report.metrics[&prefixed(&self.name, m)]).collect();
+            let values: Vec<f64> = header
+                .iter()
+                .map(|m| report.metrics[&prefixed(&self.name, m)])
+                .collect();
             let file = if self.name.is_empty() {
                 "Information-Retrieval_evaluation_results.csv".to_string()
             } else {

@@ -36,7 +36,10 @@ impl SimilarityFunction {
     }
     /// The score of one pair.
     pub fn pair(&self, a: &[f32], b: &[f32]) -> f64 {
-        let (a, b): (Vec<f64>, Vec<f64>) = (a.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect());
+        let (a, b): (Vec<f64>, Vec<f64>) = (
+            a.iter().map(|&v| v as f64).collect(),
+            b.iter().map(|&v| v as f64).collect(),
+        );
         match self {
             SimilarityFunction::Cosine => {
                 let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
@@ -45,8 +48,15 @@ impl SimilarityFunction {
                 dot / (na * nb)
             }
             SimilarityFunction::Dot => a.iter().zip(&b).map(|(x, y)| x * y).sum(),
-            SimilarityFunction::Euclidean => -a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt(),
-            SimilarityFunction::Manhattan => -a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>(),
+            SimilarityFunction::Euclidean => -a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f64>()
+                .sqrt(),
+            SimilarityFunction::Manhattan => {
+                -a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>()
+            }
         }
     }
 }
@@ -73,7 +83,11 @@ pub struct EmbeddingSimilarityEvaluator {
 
 impl EmbeddingSimilarityEvaluator {
     /// Pairs `(sentences1[i], sentences2[i])` with gold `scores[i]`; all three must have the same length (≥ 2).
-    pub fn new<S: AsRef<str>, T: AsRef<str>>(sentences1: &[S], sentences2: &[T], scores: &[f32]) -> Result<Self> {
+    pub fn new<S: AsRef<str>, T: AsRef<str>>(
+        sentences1: &[S],
+        sentences2: &[T],
+        scores: &[f32],
+    ) -> Result<Self> {
         if sentences1.len() != sentences2.len() || sentences1.len() != scores.len() {
             return Err(Error::InvalidInput(format!(
                 "sentences1, sentences2 and scores must have the same length ({}, {}, {})",
@@ -83,7 +97,9 @@ impl EmbeddingSimilarityEvaluator {
             )));
         }
         if scores.len() < 2 {
-            return Err(Error::InvalidInput("a correlation needs at least 2 pairs".into()));
+            return Err(Error::InvalidInput(
+                "a correlation needs at least 2 pairs".into(),
+            ));
         }
         Ok(Self {
             sentences1: sentences1.iter().map(|s| s.as_ref().to_string()).collect(),
@@ -137,7 +153,11 @@ impl EmbeddingSimilarityEvaluator {
     /// The report from precomputed embeddings of both sides (row `i` of each is pair `i`).
     pub fn evaluate_embeddings(&self, e1: &Embeddings, e2: &Embeddings) -> Result<EvalReport> {
         if e1.len() != self.len() || e2.len() != self.len() {
-            return Err(Error::DimensionMismatch { what: "embeddings vs pairs".into(), left: e1.len().min(e2.len()), right: self.len() });
+            return Err(Error::DimensionMismatch {
+                what: "embeddings vs pairs".into(),
+                left: e1.len().min(e2.len()),
+                right: self.len(),
+            });
         }
         let mut metrics = BTreeMap::new();
         let mut spearmans = Vec::new();
@@ -151,29 +171,65 @@ impl EmbeddingSimilarityEvaluator {
             spearmans.push(s);
         }
         let primary = if self.similarity_fns.len() > 1 {
-            metrics.insert(prefixed(&self.name, "pearson_max"), pearsons.iter().copied().fold(f64::NAN, f64::max));
-            metrics.insert(prefixed(&self.name, "spearman_max"), spearmans.iter().copied().fold(f64::NAN, f64::max));
+            metrics.insert(
+                prefixed(&self.name, "pearson_max"),
+                pearsons.iter().copied().fold(f64::NAN, f64::max),
+            );
+            metrics.insert(
+                prefixed(&self.name, "spearman_max"),
+                spearmans.iter().copied().fold(f64::NAN, f64::max),
+            );
             prefixed(&self.name, "spearman_max")
         } else {
-            prefixed(&self.name, &format!("spearman_{}", self.similarity_fns.first().map_or("cosine", |f| f.name())))
+            prefixed(
+                &self.name,
+                &format!(
+                    "spearman_{}",
+                    self.similarity_fns.first().map_or("cosine", |f| f.name())
+                ),
+            )
         };
-        Ok(EvalReport { name: self.name.clone(), primary, metrics })
+        Ok(EvalReport {
+            name: self.name.clone(),
+            primary,
+            metrics,
+        })
     }
 
     /// The report from precomputed similarity scores (one per pair) for one function.
     pub fn evaluate_scores(&self, sims: &[f64], f: SimilarityFunction) -> Result<EvalReport> {
         if sims.len() != self.len() {
-            return Err(Error::DimensionMismatch { what: "scores vs pairs".into(), left: sims.len(), right: self.len() });
+            return Err(Error::DimensionMismatch {
+                what: "scores vs pairs".into(),
+                left: sims.len(),
+                right: self.len(),
+            });
         }
         let mut metrics = BTreeMap::new();
-        metrics.insert(prefixed(&self.name, &format!("pearson_{}", f.name())), pearson(&self.scores, sims));
-        metrics.insert(prefixed(&self.name, &format!("spearman_{}", f.name())), spearman(&self.scores, sims));
-        Ok(EvalReport { name: self.name.clone(), primary: prefixed(&self.name, &format!("spearman_{}", f.name())), metrics })
+        metrics.insert(
+            prefixed(&self.name, &format!("pearson_{}", f.name())),
+            pearson(&self.scores, sims),
+        );
+        metrics.insert(
+            prefixed(&self.name, &format!("spearman_{}", f.name())),
+            spearman(&self.scores, sims),
+        );
+        Ok(EvalReport {
+            name: self.name.clone(),
+            primary: prefixed(&self.name, &format!("spearman_{}", f.name())),
+            metrics,
+        })
     }
 
     /// Evaluates and, with `output_path`, appends `epoch,steps,…` to [`Self::csv_file`] in that folder
     /// (Python's `evaluator(model, output_path, epoch, steps)`; use -1 for "not training").
-    pub fn evaluate_and_log(&self, model: &SentenceTransformer, output_path: Option<&Path>, epoch: i64, steps: i64) -> Result<EvalReport> {
+    pub fn evaluate_and_log(
+        &self,
+        model: &SentenceTransformer,
+        output_path: Option<&Path>,
+        epoch: i64,
+        steps: i64,
+    ) -> Result<EvalReport> {
         let report = self.evaluate(model)?;
         if let Some(dir) = output_path {
             let mut header = Vec::new();
@@ -181,7 +237,8 @@ impl EmbeddingSimilarityEvaluator {
             for f in &self.similarity_fns {
                 for m in ["pearson", "spearman"] {
                     header.push(format!("{}_{m}", f.name()));
-                    values.push(report.metrics[&prefixed(&self.name, &format!("{m}_{}", f.name()))]);
+                    values
+                        .push(report.metrics[&prefixed(&self.name, &format!("{m}_{}", f.name()))]);
                 }
             }
             append_csv(&dir.join(self.csv_file()), &header, epoch, steps, &values)?;
@@ -192,7 +249,9 @@ impl EmbeddingSimilarityEvaluator {
 
 impl Evaluator for EmbeddingSimilarityEvaluator {
     fn evaluate(&self, model: &SentenceTransformer) -> Result<EvalReport> {
-        let opts = EncodeOptions::default().batch_size(self.batch_size).show_progress_bar(self.show_progress_bar);
+        let opts = EncodeOptions::default()
+            .batch_size(self.batch_size)
+            .show_progress_bar(self.show_progress_bar);
         let e1 = model.encode(&self.sentences1, &opts)?;
         let e2 = model.encode(&self.sentences2, &opts)?;
         self.evaluate_embeddings(&e1, &e2)

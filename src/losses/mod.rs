@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 /// A loss over the embeddings of a batch's text columns.
 pub trait Loss {
     /// The loss (a scalar tensor) from `embeddings[column]` (`[batch, dim]` each) and `labels`.
-    fn compute_loss_from_embeddings(&self, embeddings: &[Tensor], labels: &[f32]) -> Result<Tensor>;
+    fn compute_loss_from_embeddings(&self, embeddings: &[Tensor], labels: &[f32])
+        -> Result<Tensor>;
     /// The loss's name, as Python names it.
     fn name(&self) -> &'static str;
     /// Whether examples with label 0 must be left out (MNRL takes positive pairs only).
@@ -23,7 +24,11 @@ pub trait Loss {
 
 /// `x / max(‖x‖, 1e-12)` row-wise (PyTorch's `F.normalize`).
 fn normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
     Ok(x.broadcast_div(&norm)?)
 }
 
@@ -42,7 +47,10 @@ pub fn pairwise_cosine(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 fn check_columns(embeddings: &[Tensor], want: usize, name: &str) -> Result<()> {
     if embeddings.len() < want {
-        return Err(Error::InvalidInput(format!("{name} needs at least {want} text columns, got {}", embeddings.len())));
+        return Err(Error::InvalidInput(format!(
+            "{name} needs at least {want} text columns, got {}",
+            embeddings.len()
+        )));
     }
     Ok(())
 }
@@ -72,7 +80,11 @@ impl Default for MultipleNegativesRankingLoss {
 }
 
 impl Loss for MultipleNegativesRankingLoss {
-    fn compute_loss_from_embeddings(&self, embeddings: &[Tensor], _labels: &[f32]) -> Result<Tensor> {
+    fn compute_loss_from_embeddings(
+        &self,
+        embeddings: &[Tensor],
+        _labels: &[f32],
+    ) -> Result<Tensor> {
         check_columns(embeddings, 2, self.name())?;
         let anchors = &embeddings[0]; // [b, d]
         let candidates = Tensor::cat(&embeddings[1..], 0)?; // [b * (columns - 1), d]
@@ -113,19 +125,45 @@ fn mean(v: &[f32]) -> f32 {
 }
 
 impl Loss for OnlineContrastiveLoss {
-    fn compute_loss_from_embeddings(&self, embeddings: &[Tensor], labels: &[f32]) -> Result<Tensor> {
+    fn compute_loss_from_embeddings(
+        &self,
+        embeddings: &[Tensor],
+        labels: &[f32],
+    ) -> Result<Tensor> {
         check_columns(embeddings, 2, self.name())?;
         let d = (pairwise_cosine(&embeddings[0], &embeddings[1])?.affine(-1.0, 1.0))?; // [b]
         let values = d.to_vec1::<f32>()?;
         if values.len() != labels.len() {
-            return Err(Error::DimensionMismatch { what: "labels vs batch".into(), left: labels.len(), right: values.len() });
+            return Err(Error::DimensionMismatch {
+                what: "labels vs batch".into(),
+                left: labels.len(),
+                right: values.len(),
+            });
         }
-        let poss: Vec<f32> = values.iter().zip(labels).filter(|(_, &l)| l == 1.0).map(|(v, _)| *v).collect();
-        let negs: Vec<f32> = values.iter().zip(labels).filter(|(_, &l)| l == 0.0).map(|(v, _)| *v).collect();
+        let poss: Vec<f32> = values
+            .iter()
+            .zip(labels)
+            .filter(|(_, &l)| l == 1.0)
+            .map(|(v, _)| *v)
+            .collect();
+        let negs: Vec<f32> = values
+            .iter()
+            .zip(labels)
+            .filter(|(_, &l)| l == 0.0)
+            .map(|(v, _)| *v)
+            .collect();
         // Python: negs[negs < (poss.max() if len(poss) > 1 else negs.mean())],
         //         poss[poss > (negs.min() if len(negs) > 1 else poss.mean())]
-        let neg_bound = if poss.len() > 1 { poss.iter().copied().fold(f32::NEG_INFINITY, f32::max) } else { mean(&negs) };
-        let pos_bound = if negs.len() > 1 { negs.iter().copied().fold(f32::INFINITY, f32::min) } else { mean(&poss) };
+        let neg_bound = if poss.len() > 1 {
+            poss.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        } else {
+            mean(&negs)
+        };
+        let pos_bound = if negs.len() > 1 {
+            negs.iter().copied().fold(f32::INFINITY, f32::min)
+        } else {
+            mean(&poss)
+        };
         let mut hard_pos = Vec::new();
         let mut hard_neg = Vec::new();
         for (i, (&v, &l)) in values.iter().zip(labels).enumerate() {
@@ -170,12 +208,18 @@ impl Default for ContrastiveLoss {
 }
 
 impl Loss for ContrastiveLoss {
-    fn compute_loss_from_embeddings(&self, embeddings: &[Tensor], labels: &[f32]) -> Result<Tensor> {
+    fn compute_loss_from_embeddings(
+        &self,
+        embeddings: &[Tensor],
+        labels: &[f32],
+    ) -> Result<Tensor> {
         check_columns(embeddings, 2, self.name())?;
         let d = pairwise_cosine(&embeddings[0], &embeddings[1])?.affine(-1.0, 1.0)?;
         let y = labels_tensor(labels, &d)?;
         let pos = y.mul(&d.sqr()?)?;
-        let neg = y.affine(-1.0, 1.0)?.mul(&d.affine(-1.0, self.margin)?.relu()?.sqr()?)?;
+        let neg = y
+            .affine(-1.0, 1.0)?
+            .mul(&d.affine(-1.0, self.margin)?.relu()?.sqr()?)?;
         Ok((pos.add(&neg)?.mean_all()? * 0.5)?)
     }
     fn name(&self) -> &'static str {
@@ -188,7 +232,11 @@ impl Loss for ContrastiveLoss {
 pub struct CosineSimilarityLoss;
 
 impl Loss for CosineSimilarityLoss {
-    fn compute_loss_from_embeddings(&self, embeddings: &[Tensor], labels: &[f32]) -> Result<Tensor> {
+    fn compute_loss_from_embeddings(
+        &self,
+        embeddings: &[Tensor],
+        labels: &[f32],
+    ) -> Result<Tensor> {
         check_columns(embeddings, 2, self.name())?;
         let cos = pairwise_cosine(&embeddings[0], &embeddings[1])?;
         let y = labels_tensor(labels, &cos)?;
@@ -210,7 +258,11 @@ impl BinaryCrossEntropyLoss {
     pub fn compute_loss_from_logits(&self, logits: &Tensor, labels: &[f32]) -> Result<Tensor> {
         let x = logits.flatten_all()?;
         if x.dims1()? != labels.len() {
-            return Err(Error::InvalidInput(format!("{} logits but {} labels", x.dims1()?, labels.len())));
+            return Err(Error::InvalidInput(format!(
+                "{} logits but {} labels",
+                x.dims1()?,
+                labels.len()
+            )));
         }
         bce_with_logits(&x, &labels_tensor(labels, &x)?)
     }

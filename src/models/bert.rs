@@ -6,10 +6,11 @@
 //! `encoder.layer.0.attention.self.query.weight`, …).
 //!
 //! Unlike candle-transformers' `BertModel`, this one can be trained: with `train = true` it uses
-//! real dropout and LayerNorm/softmax composed of elementary ops that have gradients; with
-//! `train = false` it uses candle's fused kernels, which give the same numbers faster.
+//! real (seeded) dropout and LayerNorm/softmax/GELU ops that have gradients — fused CPU kernels
+//! from [`super::ops`] (on other devices, candle's elementary ops); with `train = false` it uses
+//! candle's fused kernels, which give the same numbers faster.
 
-use candle_core::{DType, Module, Tensor, D};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use crate::config::{BertConfig, HiddenAct};
@@ -66,10 +67,27 @@ impl LayerNorm {
         Ok(Self { weight, bias, eps })
     }
     fn forward_t(&self, x: &Tensor, differentiable: bool) -> Result<Tensor> {
-        if differentiable || !x.is_contiguous() {
-            Ok(candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)?)
+        if differentiable {
+            Ok(super::ops::layer_norm(
+                x,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            )?)
+        } else if !x.is_contiguous() {
+            Ok(candle_nn::ops::layer_norm_slow(
+                x,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            )?)
         } else {
-            Ok(candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)?)
+            Ok(candle_nn::ops::layer_norm(
+                x,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            )?)
         }
     }
 }
@@ -77,7 +95,7 @@ impl LayerNorm {
 /// How a forward pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mode {
-    /// Use only ops that have gradients (LayerNorm and softmax composed of elementary ops).
+    /// Use only ops that have gradients (LayerNorm, softmax and GELU of [`super::ops`]).
     pub differentiable: bool,
     /// Apply dropout (training).
     pub dropout: bool,
@@ -85,16 +103,25 @@ pub struct Mode {
 
 impl Mode {
     /// Inference: fused kernels, no dropout.
-    pub const INFERENCE: Mode = Mode { differentiable: false, dropout: false };
+    pub const INFERENCE: Mode = Mode {
+        differentiable: false,
+        dropout: false,
+    };
     /// Training: gradients and dropout.
-    pub const TRAIN: Mode = Mode { differentiable: true, dropout: true };
+    pub const TRAIN: Mode = Mode {
+        differentiable: true,
+        dropout: true,
+    };
     /// Gradients without dropout (PyTorch's `eval()` mode under autograd; used by gradient checks).
-    pub const EVAL_GRAD: Mode = Mode { differentiable: true, dropout: false };
+    pub const EVAL_GRAD: Mode = Mode {
+        differentiable: true,
+        dropout: false,
+    };
 }
 
 pub(crate) fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
     if train && p > 0.0 {
-        Ok(candle_nn::ops::dropout(x, p as f32)?)
+        Ok(super::ops::dropout(x, p)?)
     } else {
         Ok(x.clone())
     }
@@ -184,30 +211,42 @@ impl BertLayer {
     fn forward_t(&self, x: &Tensor, mask: &Tensor, mode: Mode) -> Result<Tensor> {
         let (b, s, h) = x.dims3()?;
         let heads = |t: Tensor| -> Result<Tensor> {
-            Ok(t.reshape((b, s, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
+            Ok(t.reshape((b, s, self.num_heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()?)
         };
         let q = heads(self.query.forward(x)?)?;
         let k = heads(self.key.forward(x)?)?;
         let v = heads(self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
         let probs = if mode.differentiable {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
+            super::ops::masked_softmax(&q.matmul(&k.t()?)?, mask, scale)?
         } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
+            candle_nn::ops::softmax_last_dim(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?)?
         };
         let probs = dropout(&probs, self.attn_dropout, mode.dropout)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
-        let attn = dropout(&self.attn_output.forward(&ctx)?, self.hidden_dropout, mode.dropout)?;
-        let x = self.attn_norm.forward_t(&(attn + x)?, mode.differentiable)?;
+        let attn = dropout(
+            &self.attn_output.forward(&ctx)?,
+            self.hidden_dropout,
+            mode.dropout,
+        )?;
+        let x = self
+            .attn_norm
+            .forward_t(&(attn + x)?, mode.differentiable)?;
 
         let inter = self.intermediate.forward(&x)?;
         let inter = match self.act {
+            HiddenAct::Gelu if mode.differentiable => super::ops::gelu_erf(&inter)?,
             HiddenAct::Gelu => inter.gelu_erf()?,
             HiddenAct::GeluApproximate => inter.gelu()?,
             HiddenAct::Relu => inter.relu()?,
         };
-        let out = dropout(&self.output.forward(&inter)?, self.hidden_dropout, mode.dropout)?;
+        let out = dropout(
+            &self.output.forward(&inter)?,
+            self.hidden_dropout,
+            mode.dropout,
+        )?;
         self.output_norm.forward_t(&(out + x)?, mode.differentiable)
     }
 }
@@ -227,7 +266,11 @@ impl Bert {
         let layers = (0..config.num_hidden_layers)
             .map(|i| BertLayer::new(config, vb.pp(format!("encoder.layer.{i}"))))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { embeddings, layers, config: config.clone() })
+        Ok(Self {
+            embeddings,
+            layers,
+            config: config.clone(),
+        })
     }
 
     /// A trainable encoder: every tensor of `tensors` (Hugging Face names, as returned by
@@ -240,7 +283,10 @@ impl Bert {
         device: &candle_core::Device,
     ) -> Result<Self> {
         {
-            let mut data = varmap.data().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut data = varmap
+                .data()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (name, t) in tensors {
                 data.insert(name, candle_core::Var::from_tensor(&t.to_device(device)?)?);
             }
@@ -253,11 +299,26 @@ impl Bert {
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         let e = &self.embeddings;
-        out.push(("embeddings.word_embeddings.weight".to_string(), e.word_embeddings.embeddings().clone()));
-        out.push(("embeddings.position_embeddings.weight".to_string(), e.position_embeddings.embeddings().clone()));
-        out.push(("embeddings.token_type_embeddings.weight".to_string(), e.token_type_embeddings.embeddings().clone()));
-        out.push(("embeddings.LayerNorm.weight".to_string(), e.layer_norm.weight.clone()));
-        out.push(("embeddings.LayerNorm.bias".to_string(), e.layer_norm.bias.clone()));
+        out.push((
+            "embeddings.word_embeddings.weight".to_string(),
+            e.word_embeddings.embeddings().clone(),
+        ));
+        out.push((
+            "embeddings.position_embeddings.weight".to_string(),
+            e.position_embeddings.embeddings().clone(),
+        ));
+        out.push((
+            "embeddings.token_type_embeddings.weight".to_string(),
+            e.token_type_embeddings.embeddings().clone(),
+        ));
+        out.push((
+            "embeddings.LayerNorm.weight".to_string(),
+            e.layer_norm.weight.clone(),
+        ));
+        out.push((
+            "embeddings.LayerNorm.bias".to_string(),
+            e.layer_norm.bias.clone(),
+        ));
         for (i, l) in self.layers.iter().enumerate() {
             let p = format!("encoder.layer.{i}");
             let lin = |out: &mut Vec<(String, Tensor)>, name: String, x: &Linear| {
@@ -269,13 +330,29 @@ impl Bert {
             lin(&mut out, format!("{p}.attention.self.query"), &l.query);
             lin(&mut out, format!("{p}.attention.self.key"), &l.key);
             lin(&mut out, format!("{p}.attention.self.value"), &l.value);
-            lin(&mut out, format!("{p}.attention.output.dense"), &l.attn_output);
-            out.push((format!("{p}.attention.output.LayerNorm.weight"), l.attn_norm.weight.clone()));
-            out.push((format!("{p}.attention.output.LayerNorm.bias"), l.attn_norm.bias.clone()));
+            lin(
+                &mut out,
+                format!("{p}.attention.output.dense"),
+                &l.attn_output,
+            );
+            out.push((
+                format!("{p}.attention.output.LayerNorm.weight"),
+                l.attn_norm.weight.clone(),
+            ));
+            out.push((
+                format!("{p}.attention.output.LayerNorm.bias"),
+                l.attn_norm.bias.clone(),
+            ));
             lin(&mut out, format!("{p}.intermediate.dense"), &l.intermediate);
             lin(&mut out, format!("{p}.output.dense"), &l.output);
-            out.push((format!("{p}.output.LayerNorm.weight"), l.output_norm.weight.clone()));
-            out.push((format!("{p}.output.LayerNorm.bias"), l.output_norm.bias.clone()));
+            out.push((
+                format!("{p}.output.LayerNorm.weight"),
+                l.output_norm.weight.clone(),
+            ));
+            out.push((
+                format!("{p}.output.LayerNorm.bias"),
+                l.output_norm.bias.clone(),
+            ));
         }
         out
     }

@@ -35,13 +35,24 @@ impl<'a> W<'a> {
             Storage::Cpu(c) => {
                 c.as_slice::<f32>()?;
             }
-            _ => return Err(Error::InvalidInput("fast CPU path needs CPU f32 weights".into())),
+            _ => {
+                return Err(Error::InvalidInput(
+                    "fast CPU path needs CPU f32 weights".into(),
+                ))
+            }
         }
-        Ok(W { guard, start, len: end - start })
+        Ok(W {
+            guard,
+            start,
+            len: end - start,
+        })
     }
     fn s(&self) -> &[f32] {
         match &*self.guard {
-            Storage::Cpu(c) => c.as_slice::<f32>().map(|s| &s[self.start..self.start + self.len]).unwrap_or(&[]),
+            Storage::Cpu(c) => c
+                .as_slice::<f32>()
+                .map(|s| &s[self.start..self.start + self.len])
+                .unwrap_or(&[]),
             _ => &[],
         }
     }
@@ -73,8 +84,25 @@ unsafe fn sgemm(
         gemm::Parallelism::None
     };
     gemm::gemm(
-        m, n, k, dst, 1, dst_rs as isize, accumulate, lhs, 1, lhs_rs as isize, rhs, rhs_cs as isize, rhs_rs as isize,
-        1.0f32, scale, false, false, false, par,
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        lhs,
+        1,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        1.0f32,
+        scale,
+        false,
+        false,
+        false,
+        par,
     );
 }
 
@@ -83,11 +111,32 @@ fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Resu
     let o = b.len();
     let i = if o == 0 { 0 } else { w.len() / o };
     if w.len() != o * i || x.len() < rows * i || out.len() < rows * o {
-        return Err(Error::InvalidInput("fast CPU path: linear layer shapes do not match".into()));
+        return Err(Error::InvalidInput(
+            "fast CPU path: linear layer shapes do not match".into(),
+        ));
     }
-    out[..rows * o].par_chunks_mut(o).with_min_len(64).for_each(|r| r.copy_from_slice(b));
+    out[..rows * o]
+        .par_chunks_mut(o)
+        .with_min_len(64)
+        .for_each(|r| r.copy_from_slice(b));
     // SAFETY: sizes checked above: x is rows×i, w is o×i (read as its transpose), out is rows×o.
-    unsafe { sgemm(rows, o, i, out.as_mut_ptr(), o, x.as_ptr(), i, w.as_ptr(), 1, i, true, 1.0, true) };
+    unsafe {
+        sgemm(
+            rows,
+            o,
+            i,
+            out.as_mut_ptr(),
+            o,
+            x.as_ptr(),
+            i,
+            w.as_ptr(),
+            1,
+            i,
+            true,
+            1.0,
+            true,
+        )
+    };
     Ok(())
 }
 
@@ -95,8 +144,8 @@ fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Resu
 
 /// `e^x`, Cephes-style polynomial, relative error ~1e-7; branch-free so loops vectorise.
 #[inline(always)]
-fn exp_approx(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
+fn exp_approx(x_in: f32) -> f32 {
+    let x = x_in.clamp(-87.0, 88.0);
     let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut y = 1.987_569_1e-4f32;
@@ -106,7 +155,13 @@ fn exp_approx(x: f32) -> f32 {
     y = y * r + 1.666_666_5e-1;
     y = y * r + 5.000_000_1e-1;
     y = y * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    let v = y * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // Exactly 0 below the clamp (masked attention scores: their gradient must be exactly 0).
+    if x_in < -87.0 {
+        0.0
+    } else {
+        v
+    }
 }
 
 /// `erf(x)` (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7 — the formula PyTorch's vectorised CPU erf uses).
@@ -114,7 +169,9 @@ fn exp_approx(x: f32) -> f32 {
 fn erf_approx(x: f32) -> f32 {
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t + 0.254_829_6) * t;
+    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
+        + 0.254_829_6)
+        * t;
     let y = 1.0 - poly * exp_approx(-a * a);
     y.copysign(x)
 }
@@ -122,7 +179,9 @@ fn erf_approx(x: f32) -> f32 {
 #[inline(always)]
 fn gelu_impl(xs: &mut [f32], act: HiddenAct) {
     match act {
-        HiddenAct::Gelu => xs.iter_mut().for_each(|v| *v = 0.5 * *v * (1.0 + erf_approx(*v * std::f32::consts::FRAC_1_SQRT_2))),
+        HiddenAct::Gelu => xs
+            .iter_mut()
+            .for_each(|v| *v = 0.5 * *v * (1.0 + erf_approx(*v * std::f32::consts::FRAC_1_SQRT_2))),
         HiddenAct::GeluApproximate => xs.iter_mut().for_each(|v| {
             let u = 0.797_884_6 * (*v + 0.044_715 * *v * *v * *v);
             // tanh(u) = 1 - 2 / (e^{2u} + 1)
@@ -154,7 +213,9 @@ fn layer_norm_impl(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32]
     let h = w.len();
     for (r, row) in x.chunks_mut(h).enumerate() {
         if let Some(res) = residual {
-            row.iter_mut().zip(&res[r * h..(r + 1) * h]).for_each(|(a, b)| *a += b);
+            row.iter_mut()
+                .zip(&res[r * h..(r + 1) * h])
+                .for_each(|(a, b)| *a += b);
         }
         let mean = row.iter().sum::<f32>() / h as f32;
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
@@ -165,13 +226,76 @@ fn layer_norm_impl(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32]
     }
 }
 
+// ---------- backward kernels (training, src/models/ops.rs) ----------
+
+/// GELU (erf) gradient: `out = g · (Φ(x) + x·φ(x))`.
+#[inline(always)]
+fn gelu_backward_impl(x: &[f32], g: &[f32], out: &mut [f32]) {
+    for ((o, &x), &g) in out.iter_mut().zip(x).zip(g) {
+        let cdf = 0.5 * (1.0 + erf_approx(x * std::f32::consts::FRAC_1_SQRT_2));
+        let pdf = exp_approx(-0.5 * x * x) * 0.398_942_3;
+        *o = g * (cdf + x * pdf);
+    }
+}
+
+/// Softmax gradient on `len`-long rows, given the softmax output `y`: `out = scale · y ⊙ (g − Σ g⊙y)`.
+#[inline(always)]
+fn softmax_backward_impl(y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32) {
+    for ((o, y), g) in out.chunks_mut(len).zip(y.chunks(len)).zip(g.chunks(len)) {
+        let dot = y.iter().zip(g).map(|(a, b)| a * b).sum::<f32>();
+        for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+            *o = scale * y * (g - dot);
+        }
+    }
+}
+
+/// LayerNorm gradient of `h`-long rows (`h = w.len()`): writes `dx`, adds to `dw` and `db`.
+#[inline(always)]
+fn layer_norm_backward_impl(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    eps: f32,
+) {
+    let h = w.len();
+    let mut xhat = vec![0f32; h];
+    for ((x, g), dx) in x.chunks(h).zip(g.chunks(h)).zip(dx.chunks_mut(h)) {
+        let mean = x.iter().sum::<f32>() / h as f32;
+        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        let (mut a, mut c) = (0f32, 0f32);
+        for (((xh, &x), &g), &w) in xhat.iter_mut().zip(x).zip(g).zip(w) {
+            *xh = (x - mean) * inv;
+            let gh = g * w;
+            a += gh;
+            c += gh * *xh;
+        }
+        let (a, c) = (a / h as f32, c / h as f32);
+        for (((((d, &xh), &g), &w), dw), db) in dx
+            .iter_mut()
+            .zip(&xhat)
+            .zip(g)
+            .zip(w)
+            .zip(dw.iter_mut())
+            .zip(db.iter_mut())
+        {
+            *d = inv * (g * w - a - xh * c);
+            *dw += g * xh;
+            *db += g;
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($name:ident, $avx:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*)) => {
         #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx($($arg: $ty),*) { $impl_fn($($arg),*) }
 
-        fn $name($($arg: $ty),*) {
+        pub(crate) fn $name($($arg: $ty),*) {
             #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
             {
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -186,9 +310,21 @@ macro_rules! dispatch {
 dispatch!(gelu, gelu_avx2, gelu_impl, (xs: &mut [f32], act: HiddenAct));
 dispatch!(softmax, softmax_avx2, softmax_impl, (xs: &mut [f32], len: usize));
 dispatch!(layer_norm, layer_norm_avx2, layer_norm_impl, (x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32));
+dispatch!(gelu_backward, gelu_backward_avx2, gelu_backward_impl, (x: &[f32], g: &[f32], out: &mut [f32]));
+dispatch!(softmax_backward, softmax_backward_avx2, softmax_backward_impl, (y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32));
+dispatch!(layer_norm_backward, layer_norm_backward_avx2, layer_norm_backward_impl, (x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dw: &mut [f32], db: &mut [f32], eps: f32));
+pub(crate) mod kernels {
+    //! The fused kernels, for the training ops of `super::super::ops`.
+    pub(crate) use super::{
+        gelu, gelu_backward, layer_norm, layer_norm_backward, softmax, softmax_backward,
+    };
+}
 
 /// Splits `buf` into consecutive mutable pieces of `sizes[i]` elements.
-fn split_sizes<'a>(mut buf: &'a mut [f32], sizes: impl Iterator<Item = usize>) -> Vec<&'a mut [f32]> {
+fn split_sizes<'a>(
+    mut buf: &'a mut [f32],
+    sizes: impl Iterator<Item = usize>,
+) -> Vec<&'a mut [f32]> {
     let mut out = Vec::new();
     for s in sizes {
         let (a, b) = std::mem::take(&mut buf).split_at_mut(s);
@@ -207,20 +343,39 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     let cfg = bert.config();
     let h = cfg.hidden_size;
     let lens: Vec<usize> = seqs.iter().map(|(ids, _)| ids.len()).collect();
-    let offsets: Vec<usize> = lens.iter().scan(0, |acc, &l| { let o = *acc; *acc += l; Some(o) }).collect();
+    let offsets: Vec<usize> = lens
+        .iter()
+        .scan(0, |acc, &l| {
+            let o = *acc;
+            *acc += l;
+            Some(o)
+        })
+        .collect();
     let t = lens.iter().sum::<usize>();
     for (ids, types) in seqs {
         if ids.len() > cfg.max_position_embeddings {
-            return Err(Error::InvalidInput(format!("sequence of {} tokens exceeds max_position_embeddings {}", ids.len(), cfg.max_position_embeddings)));
+            return Err(Error::InvalidInput(format!(
+                "sequence of {} tokens exceeds max_position_embeddings {}",
+                ids.len(),
+                cfg.max_position_embeddings
+            )));
         }
         if types.len() != ids.len() {
-            return Err(Error::InvalidInput("token type ids and input ids differ in length".into()));
+            return Err(Error::InvalidInput(
+                "token type ids and input ids differ in length".into(),
+            ));
         }
         if let Some(bad) = ids.iter().find(|&&i| i as usize >= cfg.vocab_size) {
-            return Err(Error::InvalidInput(format!("token id {bad} outside the vocabulary ({})", cfg.vocab_size)));
+            return Err(Error::InvalidInput(format!(
+                "token id {bad} outside the vocabulary ({})",
+                cfg.vocab_size
+            )));
         }
         if let Some(bad) = types.iter().find(|&&i| i as usize >= cfg.type_vocab_size) {
-            return Err(Error::InvalidInput(format!("token type id {bad} outside type_vocab_size ({})", cfg.type_vocab_size)));
+            return Err(Error::InvalidInput(format!(
+                "token type id {bad} outside type_vocab_size ({})",
+                cfg.type_vocab_size
+            )));
         }
     }
     if t == 0 {
@@ -238,16 +393,25 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     let mut x = vec![0f32; t * h];
     let mut rows: Vec<(u32, u32, usize)> = Vec::with_capacity(t);
     for (ids, types) in seqs {
-        rows.extend(ids.iter().zip(types.iter()).enumerate().map(|(p, (&i, &ty))| (i, ty, p)));
+        rows.extend(
+            ids.iter()
+                .zip(types.iter())
+                .enumerate()
+                .map(|(p, (&i, &ty))| (i, ty, p)),
+        );
     }
-    x.par_chunks_mut(h).zip(rows.par_iter()).with_min_len(ROWS_PER_TASK).for_each(|(row, &(id, ty, p))| {
-        let (id, ty) = (id as usize, ty as usize);
-        for (k, v) in row.iter_mut().enumerate() {
-            *v = word[id * h + k] + pos[p * h + k] + typ[ty * h + k];
-        }
-    });
+    x.par_chunks_mut(h)
+        .zip(rows.par_iter())
+        .with_min_len(ROWS_PER_TASK)
+        .for_each(|(row, &(id, ty, p))| {
+            let (id, ty) = (id as usize, ty as usize);
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = word[id * h + k] + pos[p * h + k] + typ[ty * h + k];
+            }
+        });
     let eps = e.layer_norm.eps as f32;
-    x.par_chunks_mut(h * ROWS_PER_TASK).for_each(|c| layer_norm(c, None, lnw.s(), lnb.s(), eps));
+    x.par_chunks_mut(h * ROWS_PER_TASK)
+        .for_each(|c| layer_norm(c, None, lnw.s(), lnb.s(), eps));
 
     let mut q = vec![0f32; t * h];
     let mut k = vec![0f32; t * h];
@@ -257,7 +421,10 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     for layer in &bert.layers {
         let lin = |l: &crate::models::bert::Linear, input: &[f32], out: &mut [f32]| -> Result<()> {
             let w = W::new(&l.weight)?;
-            let b = l.bias.as_ref().ok_or_else(|| Error::InvalidInput("fast CPU path needs biases".into()))?;
+            let b = l
+                .bias
+                .as_ref()
+                .ok_or_else(|| Error::InvalidInput("fast CPU path needs biases".into()))?;
             let b = W::new(b)?;
             linear(input, t, w.s(), b.s(), out)
         };
@@ -282,20 +449,49 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                     // SAFETY: Q, K, V hold t×h values; rows off..off+len and columns col..col+d are in range;
                     // ctx_seq holds len×h values; scores holds len×len.
                     unsafe {
-                        sgemm(len, len, d, scores.as_mut_ptr(), len, qr.as_ptr().add(off * h + col), h,
-                              kr.as_ptr().add(off * h + col), 1, h, false, scale, false);
+                        sgemm(
+                            len,
+                            len,
+                            d,
+                            scores.as_mut_ptr(),
+                            len,
+                            qr.as_ptr().add(off * h + col),
+                            h,
+                            kr.as_ptr().add(off * h + col),
+                            1,
+                            h,
+                            false,
+                            scale,
+                            false,
+                        );
                     }
                     softmax(&mut scores, len);
                     unsafe {
-                        sgemm(len, d, len, ctx_seq.as_mut_ptr().add(col), h, scores.as_ptr(), len,
-                              vr.as_ptr().add(off * h + col), h, 1, false, 1.0, false);
+                        sgemm(
+                            len,
+                            d,
+                            len,
+                            ctx_seq.as_mut_ptr().add(col),
+                            h,
+                            scores.as_ptr(),
+                            len,
+                            vr.as_ptr().add(off * h + col),
+                            h,
+                            1,
+                            false,
+                            1.0,
+                            false,
+                        );
                     }
                 }
             });
 
         // Output projection, residual, LayerNorm.
         lin(&layer.attn_output, &ctx, &mut q)?;
-        let (w1, b1) = (W::new(&layer.attn_norm.weight)?, W::new(&layer.attn_norm.bias)?);
+        let (w1, b1) = (
+            W::new(&layer.attn_norm.weight)?,
+            W::new(&layer.attn_norm.bias)?,
+        );
         let eps = layer.attn_norm.eps as f32;
         x.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(q.par_chunks(h * ROWS_PER_TASK))
@@ -308,9 +504,14 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
         // Feed-forward.
         lin(&layer.intermediate, &x, &mut inter)?;
         let act = layer.act;
-        inter.par_chunks_mut(cfg.intermediate_size * 8).for_each(|c| gelu(c, act));
+        inter
+            .par_chunks_mut(cfg.intermediate_size * 8)
+            .for_each(|c| gelu(c, act));
         lin(&layer.output, &inter, &mut q)?;
-        let (w2, b2) = (W::new(&layer.output_norm.weight)?, W::new(&layer.output_norm.bias)?);
+        let (w2, b2) = (
+            W::new(&layer.output_norm.weight)?,
+            W::new(&layer.output_norm.bias)?,
+        );
         let eps = layer.output_norm.eps as f32;
         x.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(q.par_chunks(h * ROWS_PER_TASK))
@@ -370,9 +571,20 @@ mod tests {
             assert!((s[3 + k] - 1.0 / 3.0).abs() < 1e-7);
         }
         let mut x = vec![1.0f32, 2.0, 3.0, 4.0];
-        layer_norm(&mut x, Some(&[1.0, 1.0, 1.0, 1.0]), &[1.0; 4], &[0.5; 4], 0.0);
+        layer_norm(
+            &mut x,
+            Some(&[1.0, 1.0, 1.0, 1.0]),
+            &[1.0; 4],
+            &[0.5; 4],
+            0.0,
+        );
         let inv = 1.0 / 1.25f32.sqrt();
-        let want = [-1.5 * inv + 0.5, -0.5 * inv + 0.5, 0.5 * inv + 0.5, 1.5 * inv + 0.5];
+        let want = [
+            -1.5 * inv + 0.5,
+            -0.5 * inv + 0.5,
+            0.5 * inv + 0.5,
+            1.5 * inv + 0.5,
+        ];
         for k in 0..4 {
             assert!((x[k] - want[k]).abs() < 1e-6);
         }

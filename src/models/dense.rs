@@ -52,7 +52,12 @@ impl Dense {
     /// Loads `config.json` and `model.safetensors` from a module folder such as `2_Dense/`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config: DenseConfig = crate::config::read_json(&dir.join("config.json"))?;
-        let act_name = config.activation_function.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+        let act_name = config
+            .activation_function
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let activation = match act_name.as_str() {
             "identity" => Activation::Identity,
             "tanh" => Activation::Tanh,
@@ -80,11 +85,24 @@ impl Dense {
         if weight.dims() != [config.out_features, config.in_features] {
             return Err(Error::invalid_model(
                 &path,
-                format!("linear.weight has shape {:?}, config says [{}, {}]", weight.dims(), config.out_features, config.in_features),
+                format!(
+                    "linear.weight has shape {:?}, config says [{}, {}]",
+                    weight.dims(),
+                    config.out_features,
+                    config.in_features
+                ),
             ));
         }
-        let bias = if config.bias { t.remove("linear.bias") } else { None };
-        Ok(Self { config, linear: Linear::from_parts(weight, bias), activation })
+        let bias = if config.bias {
+            t.remove("linear.bias")
+        } else {
+            None
+        };
+        Ok(Self {
+            config,
+            linear: Linear::from_parts(weight, bias),
+            activation,
+        })
     }
 
     /// `x`: `[b, in]` → `[b, out]`.

@@ -7,6 +7,7 @@ pub mod bert;
 pub(crate) mod cpu;
 pub mod dense;
 pub mod normalize;
+pub(crate) mod ops;
 pub mod pooling;
 pub mod transformer;
 
@@ -45,11 +46,15 @@ impl Module {
         let kind = entry.type_.rsplit('.').next().unwrap_or("");
         match kind {
             "Transformer" => Ok(Module::Transformer(Transformer::load(&dir, device)?)),
-            "Pooling" => Ok(Module::Pooling(Pooling::new(read_json(&dir.join("config.json"))?)?)),
+            "Pooling" => Ok(Module::Pooling(Pooling::new(read_json(
+                &dir.join("config.json"),
+            )?)?)),
             "Dense" => Ok(Module::Dense(Dense::load(&dir, device)?)),
             // The folder of Normalize is often absent (it has no files): nothing to read.
             "Normalize" => Ok(Module::Normalize(Normalize)),
-            _ => Err(Error::UnsupportedModule { type_: entry.type_.clone() }),
+            _ => Err(Error::UnsupportedModule {
+                type_: entry.type_.clone(),
+            }),
         }
     }
 }
@@ -72,7 +77,13 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { batch_size: 32, normalize_embeddings: false, show_progress_bar: false, prompt: None, prompt_name: None }
+        Self {
+            batch_size: 32,
+            normalize_embeddings: false,
+            show_progress_bar: false,
+            prompt: None,
+            prompt_name: None,
+        }
     }
 }
 
@@ -121,7 +132,10 @@ impl std::fmt::Debug for SentenceTransformer {
             let inner = match m {
                 Module::Transformer(t) => format!("{t:?}"),
                 Module::Pooling(p) => format!("Pooling({:?}, dim {})", p.modes(), p.output_dim()),
-                Module::Dense(d) => format!("Dense({} → {}, {})", d.config.in_features, d.config.out_features, d.config.activation_function),
+                Module::Dense(d) => format!(
+                    "Dense({} → {}, {})",
+                    d.config.in_features, d.config.out_features, d.config.activation_function
+                ),
                 Module::Normalize(_) => "Normalize()".to_string(),
             };
             writeln!(f, "  ({}): {inner}", e.name)?;
@@ -159,10 +173,23 @@ impl SentenceTransformer {
             let t = Transformer::load(dir, device)?;
             let dim = t.bert.config().hidden_size;
             modules.push(Module::Transformer(t));
-            modules.push(Module::Pooling(Pooling::new(PoolingConfig::new(dim, PoolingMode::Mean))?));
+            modules.push(Module::Pooling(Pooling::new(PoolingConfig::new(
+                dim,
+                PoolingMode::Mean,
+            ))?));
             vec![
-                ModuleEntry { idx: 0, name: "0".into(), path: "".into(), type_: "sentence_transformers.models.Transformer".into() },
-                ModuleEntry { idx: 1, name: "1".into(), path: "1_Pooling".into(), type_: "sentence_transformers.models.Pooling".into() },
+                ModuleEntry {
+                    idx: 0,
+                    name: "0".into(),
+                    path: "".into(),
+                    type_: "sentence_transformers.models.Transformer".into(),
+                },
+                ModuleEntry {
+                    idx: 1,
+                    name: "1".into(),
+                    path: "1_Pooling".into(),
+                    type_: "sentence_transformers.models.Pooling".into(),
+                },
             ]
         } else {
             for e in &entries {
@@ -171,11 +198,24 @@ impl SentenceTransformer {
             entries
         };
         if !matches!(modules.first(), Some(Module::Transformer(_))) {
-            return Err(Error::invalid_model(modules_path, "the first module must be a Transformer"));
+            return Err(Error::invalid_model(
+                modules_path,
+                "the first module must be a Transformer",
+            ));
         }
         let st_path = dir.join("config_sentence_transformers.json");
-        let config = if st_path.exists() { read_json(&st_path)? } else { SentenceTransformerConfig::default() };
-        Ok(Self { modules, entries, config, device: device.clone(), path: dir.to_path_buf() })
+        let config = if st_path.exists() {
+            read_json(&st_path)?
+        } else {
+            SentenceTransformerConfig::default()
+        };
+        Ok(Self {
+            modules,
+            entries,
+            config,
+            device: device.clone(),
+            path: dir.to_path_buf(),
+        })
     }
 
     /// The folder the model was loaded from.
@@ -253,17 +293,36 @@ impl SentenceTransformer {
 
     /// Token ids of each text as the model sees them (`[CLS] … [SEP]`, truncated).
     pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<u32>>> {
-        Ok(self.transformer().tokenize(texts)?.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        Ok(self
+            .transformer()
+            .tokenize(texts)?
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
     }
 
     /// Token strings of one text, as the model sees them.
     pub fn tokens(&self, text: &str) -> Result<Vec<String>> {
-        Ok(self.transformer().tokenize(&[text])?.remove(0).get_tokens().to_vec())
+        Ok(self
+            .transformer()
+            .tokenize(&[text])?
+            .remove(0)
+            .get_tokens()
+            .to_vec())
     }
 
     /// Runs the pipeline on one padded batch. `ids`, `type_ids`, `mask`: `[b, s]`. Returns `[b, dim]`.
-    pub fn forward_t(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        let tokens = self.transformer().bert.forward_t(ids, type_ids, mask, train)?;
+    pub fn forward_t(
+        &self,
+        ids: &Tensor,
+        type_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let tokens = self
+            .transformer()
+            .bert
+            .forward_t(ids, type_ids, mask, train)?;
         self.forward_from_tokens(tokens, mask)
     }
 
@@ -294,16 +353,27 @@ impl SentenceTransformer {
             std::fs::write(p, v.to_pretty()).map_err(io(p))
         };
         // Weights: the encoder's, plus any other tensor of the source file (e.g. the pooler).
-        let mut tensors: std::collections::HashMap<String, Tensor> =
-            self.transformer().bert.named_tensors().into_iter().map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?))).collect::<Result<_>>()?;
+        let mut tensors: std::collections::HashMap<String, Tensor> = self
+            .transformer()
+            .bert
+            .named_tensors()
+            .into_iter()
+            .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
+            .collect::<Result<_>>()?;
         let src = self.path.join("model.safetensors");
         if src.exists() {
             for (k, t) in crate::weights::load_safetensors(&src, &Device::Cpu)? {
                 tensors.entry(k).or_insert(t);
             }
         }
-        candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
-        for f in ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"] {
+        crate::npy::save_safetensors(&tensors, &dir.join("model.safetensors"))?;
+        for f in [
+            "config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+        ] {
             let from = self.path.join(f);
             if from.exists() {
                 std::fs::copy(&from, dir.join(f)).map_err(io(&dir.join(f)))?;
@@ -325,7 +395,8 @@ impl SentenceTransformer {
                 Module::Dense(_) => {
                     std::fs::create_dir_all(&sub).map_err(io(&sub))?;
                     for f in ["config.json", "model.safetensors"] {
-                        std::fs::copy(self.path.join(&e.path).join(f), sub.join(f)).map_err(io(&sub.join(f)))?;
+                        std::fs::copy(self.path.join(&e.path).join(f), sub.join(f))
+                            .map_err(io(&sub.join(f)))?;
                     }
                 }
                 Module::Normalize(_) => std::fs::create_dir_all(&sub).map_err(io(&sub))?,
@@ -341,7 +412,9 @@ impl SentenceTransformer {
             match m {
                 Module::Transformer(_) => {}
                 Module::Pooling(p) => {
-                    let tok = tokens.as_ref().ok_or_else(|| Error::InvalidInput("Pooling before Transformer".into()))?;
+                    let tok = tokens
+                        .as_ref()
+                        .ok_or_else(|| Error::InvalidInput("Pooling before Transformer".into()))?;
                     sentence = Some(p.forward(tok, mask)?);
                 }
                 Module::Dense(d) => sentence = Some(d.forward(sentence_of(&sentence)?)?),
@@ -355,15 +428,24 @@ impl SentenceTransformer {
         if let Some(p) = &opts.prompt {
             return Ok(Some(p.clone()));
         }
-        let name = opts.prompt_name.as_ref().or(self.config.default_prompt_name.as_ref());
+        let name = opts
+            .prompt_name
+            .as_ref()
+            .or(self.config.default_prompt_name.as_ref());
         match name {
             None => Ok(None),
-            Some(n) => self.config.prompts.get(n).cloned().map(Some).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "prompt_name '{n}' is not among the model's prompts {:?}",
-                    self.config.prompts.keys().collect::<Vec<_>>()
-                ))
-            }),
+            Some(n) => self
+                .config
+                .prompts
+                .get(n)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "prompt_name '{n}' is not among the model's prompts {:?}",
+                        self.config.prompts.keys().collect::<Vec<_>>()
+                    ))
+                }),
         }
     }
 
@@ -373,7 +455,11 @@ impl SentenceTransformer {
     /// run `batch_size` at a time, and put back in input order. Inputs longer than
     /// `max_seq_length` tokens are truncated and listed in [`Embeddings::truncated`].
     /// An empty list gives a `0 × dim` result.
-    pub fn encode<S: AsRef<str>>(&self, sentences: &[S], opts: &EncodeOptions) -> Result<Embeddings> {
+    pub fn encode<S: AsRef<str>>(
+        &self,
+        sentences: &[S],
+        opts: &EncodeOptions,
+    ) -> Result<Embeddings> {
         if opts.batch_size == 0 {
             return Err(Error::InvalidInput("batch_size must be at least 1".into()));
         }
@@ -387,14 +473,22 @@ impl SentenceTransformer {
         };
         let encodings = self.transformer().tokenize(&inputs)?;
         let lens: Vec<usize> = encodings.iter().map(|e| e.len()).collect();
-        let truncated: Vec<usize> =
-            encodings.iter().enumerate().filter(|(_, e)| !e.get_overflowing().is_empty()).map(|(i, _)| i).collect();
+        let truncated: Vec<usize> = encodings
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.get_overflowing().is_empty())
+            .map(|(i, _)| i)
+            .collect();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| lens[b].cmp(&lens[a]));
 
         let pad = self.transformer().bert.config().pad_token_id as u32;
         let mut out = vec![0f32; n * dim];
-        let mut progress = Progress::new(n.div_ceil(opts.batch_size) as u64, "Batches", opts.show_progress_bar);
+        let mut progress = Progress::new(
+            n.div_ceil(opts.batch_size) as u64,
+            "Batches",
+            opts.show_progress_bar,
+        );
         for batch in order.chunks(opts.batch_size) {
             let b = batch.len();
             let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
@@ -403,15 +497,18 @@ impl SentenceTransformer {
             let mask = padded_batch.mask;
             let emb = if self.device.is_cpu() {
                 // Fast path: no padding inside BERT; the hidden states are laid out padded only for pooling.
-                let seqs: Vec<(&[u32], &[u32])> =
-                    batch.iter().map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids())).collect();
+                let seqs: Vec<(&[u32], &[u32])> = batch
+                    .iter()
+                    .map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids()))
+                    .collect();
                 let hidden = cpu::forward(&self.transformer().bert, &seqs)?;
                 let h = self.transformer().bert.config().hidden_size;
                 let mut padded = vec![0f32; b * s * h];
                 let mut at = 0;
                 for (r, &i) in batch.iter().enumerate() {
                     let l = lens[i];
-                    padded[r * s * h..(r * s + l) * h].copy_from_slice(&hidden[at * h..(at + l) * h]);
+                    padded[r * s * h..(r * s + l) * h]
+                        .copy_from_slice(&hidden[at * h..(at + l) * h]);
                     at += l;
                 }
                 let tokens = Tensor::from_vec(padded, (b, s, h), &self.device)?;
@@ -419,9 +516,16 @@ impl SentenceTransformer {
             } else {
                 self.forward_t(&padded_batch.ids, &padded_batch.types, &mask, false)?
             };
-            let emb = emb.to_device(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+            let emb = emb
+                .to_device(&Device::Cpu)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             if emb.len() != b * dim {
-                return Err(Error::DimensionMismatch { what: "pipeline output".into(), left: emb.len() / b.max(1), right: dim });
+                return Err(Error::DimensionMismatch {
+                    what: "pipeline output".into(),
+                    left: emb.len() / b.max(1),
+                    right: dim,
+                });
             }
             for (r, &i) in batch.iter().enumerate() {
                 out[i * dim..(i + 1) * dim].copy_from_slice(&emb[r * dim..(r + 1) * dim]);
@@ -437,7 +541,9 @@ impl SentenceTransformer {
 
     /// Embeds one sentence with default options.
     pub fn encode_one(&self, sentence: &str) -> Result<Vec<f32>> {
-        Ok(self.encode(&[sentence], &EncodeOptions::default())?.into_flat())
+        Ok(self
+            .encode(&[sentence], &EncodeOptions::default())?
+            .into_flat())
     }
 }
 
@@ -451,9 +557,19 @@ pub(crate) struct PaddedBatch {
 
 /// Pads `encodings` into `[b, s]` tensors (`pad` in the padding, mask 0 there). Sequences longer
 /// than `max_len` are cut to it, keeping their final token (the closing `[SEP]`).
-pub(crate) fn pad_batch(encodings: &[&tokenizers::Encoding], max_len: usize, pad: u32, device: &Device) -> Result<PaddedBatch> {
+pub(crate) fn pad_batch(
+    encodings: &[&tokenizers::Encoding],
+    max_len: usize,
+    pad: u32,
+    device: &Device,
+) -> Result<PaddedBatch> {
     let b = encodings.len();
-    let s = encodings.iter().map(|e| e.len().min(max_len)).max().unwrap_or(1).max(1);
+    let s = encodings
+        .iter()
+        .map(|e| e.len().min(max_len))
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let (mut ids, mut types, mut mask) = (vec![pad; b * s], vec![0u32; b * s], vec![0u32; b * s]);
     for (r, e) in encodings.iter().enumerate() {
         let l = e.len().min(max_len);
@@ -485,5 +601,6 @@ mod erased_json {
 }
 
 fn sentence_of(s: &Option<Tensor>) -> Result<&Tensor> {
-    s.as_ref().ok_or_else(|| Error::InvalidInput("Dense/Normalize before Pooling in modules.json".into()))
+    s.as_ref()
+        .ok_or_else(|| Error::InvalidInput("Dense/Normalize before Pooling in modules.json".into()))
 }

@@ -11,7 +11,11 @@ pub struct Normalize;
 impl Normalize {
     /// `x`: `[b, d]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+        let norm = x
+            .sqr()?
+            .sum_keepdim(D::Minus1)?
+            .sqrt()?
+            .clamp(1e-12, f64::MAX)?;
         Ok(x.broadcast_div(&norm)?)
     }
 }

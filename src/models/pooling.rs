@@ -104,7 +104,9 @@ impl Pooling {
     pub fn new(config: PoolingConfig) -> Result<Self> {
         let modes = config.modes();
         if modes.is_empty() {
-            return Err(Error::InvalidInput("pooling config switches no pooling mode on".into()));
+            return Err(Error::InvalidInput(
+                "pooling config switches no pooling mode on".into(),
+            ));
         }
         Ok(Self { config, modes })
     }
@@ -154,9 +156,14 @@ impl Pooling {
                 }
                 PoolingMode::LastToken => {
                     // Index of the last attended token of each row (right padding).
-                    let last = (mask.sum(1)? - 1.0)?.clamp(0.0, f64::MAX)?.to_dtype(DType::U32)?;
+                    let last = (mask.sum(1)? - 1.0)?
+                        .clamp(0.0, f64::MAX)?
+                        .to_dtype(DType::U32)?;
                     let (b, _s, h) = tokens.dims3()?;
-                    let idx = last.reshape((b, 1, 1))?.broadcast_as((b, 1, h))?.contiguous()?;
+                    let idx = last
+                        .reshape((b, 1, 1))?
+                        .broadcast_as((b, 1, h))?
+                        .contiguous()?;
                     tokens.gather(&idx, 1)?.squeeze(1)?
                 }
             };

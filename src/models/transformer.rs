@@ -45,7 +45,11 @@ impl Transformer {
             }
         }
         let sb_path = dir.join("sentence_bert_config.json");
-        let config: SentenceBertConfig = if sb_path.exists() { read_json(&sb_path)? } else { SentenceBertConfig::default() };
+        let config: SentenceBertConfig = if sb_path.exists() {
+            read_json(&sb_path)?
+        } else {
+            SentenceBertConfig::default()
+        };
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.exists() {
             return Err(Error::invalid_model(&tok_path, "tokenizer.json is missing"));
@@ -61,7 +65,8 @@ impl Transformer {
         }
         let tensors = crate::weights::load_safetensors(&weights_path, device)?;
         let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
-        let bert = Bert::new(&bert_config, vb).map_err(|e| Error::invalid_model(&weights_path, e.to_string()))?;
+        let bert = Bert::new(&bert_config, vb)
+            .map_err(|e| Error::invalid_model(&weights_path, e.to_string()))?;
         let max_seq_length = config
             .max_seq_length
             .unwrap_or(bert_config.max_position_embeddings)
@@ -70,7 +75,12 @@ impl Transformer {
     }
 
     /// Assembles a Transformer from its parts (for tests and programmatic models).
-    pub fn from_parts(mut tokenizer: Tokenizer, bert: Bert, config: SentenceBertConfig, max_seq_length: usize) -> Result<Self> {
+    pub fn from_parts(
+        mut tokenizer: Tokenizer,
+        bert: Bert,
+        config: SentenceBertConfig,
+        max_seq_length: usize,
+    ) -> Result<Self> {
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -80,7 +90,12 @@ impl Transformer {
                 stride: 0,
             }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(Self { tokenizer, bert, config, max_seq_length })
+        Ok(Self {
+            tokenizer,
+            bert,
+            config,
+            max_seq_length,
+        })
     }
 
     /// Inputs longer than this many tokens (specials included) are truncated.
@@ -92,9 +107,16 @@ impl Transformer {
     pub fn set_max_seq_length(&mut self, n: usize) -> Result<()> {
         let limit = self.bert.config().max_position_embeddings;
         if n == 0 || n > limit {
-            return Err(Error::InvalidInput(format!("max_seq_length must be in 1..={limit}, got {n}")));
+            return Err(Error::InvalidInput(format!(
+                "max_seq_length must be in 1..={limit}, got {n}"
+            )));
         }
-        let mut s = Self::from_parts(self.tokenizer.clone(), self.bert.clone(), self.config.clone(), n)?;
+        let mut s = Self::from_parts(
+            self.tokenizer.clone(),
+            self.bert.clone(),
+            self.config.clone(),
+            n,
+        )?;
         s.config.max_seq_length = Some(n);
         *self = s;
         Ok(())
@@ -104,7 +126,13 @@ impl Transformer {
     pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Encoding>> {
         let inputs: Vec<String> = texts
             .iter()
-            .map(|t| if self.config.do_lower_case { t.as_ref().to_lowercase() } else { t.as_ref().to_string() })
+            .map(|t| {
+                if self.config.do_lower_case {
+                    t.as_ref().to_lowercase()
+                } else {
+                    t.as_ref().to_string()
+                }
+            })
             .collect();
         Ok(self.tokenizer.encode_batch(inputs, true)?)
     }

@@ -35,22 +35,35 @@ fn one() -> f32 {
 impl InputExample {
     /// A pair with a label.
     pub fn pair(a: impl Into<String>, b: impl Into<String>, label: f32) -> Self {
-        Self { texts: vec![a.into(), b.into()], label }
+        Self {
+            texts: vec![a.into(), b.into()],
+            label,
+        }
     }
 }
 
 /// Reads jsonl `InputExample`s (`{"texts": ["anchor", "other"], "label": 1.0}` per line).
 pub fn read_examples(path: &Path) -> Result<Vec<InputExample>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let ex: InputExample = serde_json::from_str(line)
-            .map_err(|e| Error::InvalidInput(format!("{}:{}: not an InputExample: {e}", path.display(), n + 1)))?;
+        let ex: InputExample = serde_json::from_str(line).map_err(|e| {
+            Error::InvalidInput(format!(
+                "{}:{}: not an InputExample: {e}",
+                path.display(),
+                n + 1
+            ))
+        })?;
         if ex.texts.len() < 2 {
-            return Err(Error::InvalidInput(format!("{}:{}: an example needs at least 2 texts", path.display(), n + 1)));
+            return Err(Error::InvalidInput(format!(
+                "{}:{}: an example needs at least 2 texts",
+                path.display(),
+                n + 1
+            )));
         }
         out.push(ex);
     }
@@ -109,7 +122,12 @@ pub struct DataLoader {
 impl DataLoader {
     /// A shuffling loader with seed 42.
     pub fn new(examples: Vec<InputExample>, batch_size: usize) -> Self {
-        Self { examples, batch_size: batch_size.max(1), shuffle: true, seed: 42 }
+        Self {
+            examples,
+            batch_size: batch_size.max(1),
+            shuffle: true,
+            seed: 42,
+        }
     }
     /// Number of batches per epoch (the last one may be short, as with PyTorch's default).
     pub fn len(&self) -> usize {
@@ -123,7 +141,12 @@ impl DataLoader {
     pub fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
         let mut idx: Vec<usize> = (0..self.examples.len()).collect();
         if self.shuffle {
-            Rng::new(self.seed.wrapping_add(epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut idx);
+            Rng::new(
+                self.seed
+                    .wrapping_add(epoch as u64)
+                    .wrapping_mul(0x2545_F491_4F6C_DD1D),
+            )
+            .shuffle(&mut idx);
         }
         idx.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
     }
@@ -140,7 +163,9 @@ pub fn build_training_pairs(
     seed: u64,
 ) -> Result<(Vec<InputExample>, Vec<InputExample>)> {
     if documents.is_empty() {
-        return Err(Error::InvalidInput("no documents to draw negatives from".into()));
+        return Err(Error::InvalidInput(
+            "no documents to draw negatives from".into(),
+        ));
     }
     let mut rng = Rng::new(seed);
     let mut pos = Vec::new();
@@ -177,13 +202,21 @@ pub fn mine_hard_negatives(
     num_negatives: usize,
     seed: u64,
 ) -> Result<Vec<Vec<usize>>> {
-    let hits = crate::util::semantic_search(queries, corpus, &crate::util::SearchOptions::default().top_k(range_max))?;
+    let hits = crate::util::semantic_search(
+        queries,
+        corpus,
+        &crate::util::SearchOptions::default().top_k(range_max),
+    )?;
     let mut rng = Rng::new(seed);
     Ok(hits
         .iter()
         .enumerate()
         .map(|(q, hs)| {
-            let mut pool: Vec<usize> = hs.iter().map(|h| h.corpus_id).filter(|&d| !is_positive(q, d)).collect();
+            let mut pool: Vec<usize> = hs
+                .iter()
+                .map(|h| h.corpus_id)
+                .filter(|&d| !is_positive(q, d))
+                .collect();
             rng.shuffle(&mut pool);
             pool.truncate(num_negatives);
             pool
@@ -284,17 +317,35 @@ impl TrainLog {
         let objectives = self.steps.iter().map(|s| s.1 + 1).max().unwrap_or(0);
         let mut chart = crate::plot::LineChart::new("Training loss", "optimizer step", "loss");
         for k in 0..objectives {
-            let name = names.get(k).map_or_else(|| format!("objective {k}"), |n| n.to_string());
-            chart = chart.series(name, self.steps.iter().filter(|s| s.1 == k).map(|s| (s.0 as f64, s.2)).collect());
+            let name = names
+                .get(k)
+                .map_or_else(|| format!("objective {k}"), |n| n.to_string());
+            chart = chart.series(
+                name,
+                self.steps
+                    .iter()
+                    .filter(|s| s.1 == k)
+                    .map(|s| (s.0 as f64, s.2))
+                    .collect(),
+            );
         }
         chart
     }
 
     /// The evaluator's primary score at each evaluation, against the optimizer step.
     pub fn score_chart(&self) -> crate::plot::LineChart {
-        let name = self.evaluations.iter().find_map(|e| e.report.as_ref().map(|r| r.primary.clone())).unwrap_or_else(|| "score".into());
-        crate::plot::LineChart::new("Evaluator score", "optimizer step", name.clone())
-            .series(name, self.evaluations.iter().map(|e| (e.global_step as f64, e.score)).collect())
+        let name = self
+            .evaluations
+            .iter()
+            .find_map(|e| e.report.as_ref().map(|r| r.primary.clone()))
+            .unwrap_or_else(|| "score".into());
+        crate::plot::LineChart::new("Evaluator score", "optimizer step", name.clone()).series(
+            name,
+            self.evaluations
+                .iter()
+                .map(|e| (e.global_step as f64, e.score))
+                .collect(),
+        )
     }
 }
 
@@ -307,11 +358,18 @@ pub struct Objective<'a> {
 }
 
 /// Embeds one text column of a batch in training mode → `[batch, dim]` with gradients.
-fn embed_column(model: &SentenceTransformer, bert: &Bert, texts: &[&str], max_len: usize) -> Result<Tensor> {
+fn embed_column(
+    model: &SentenceTransformer,
+    bert: &Bert,
+    texts: &[&str],
+    max_len: usize,
+) -> Result<Tensor> {
     let enc = model.transformer().tokenize(texts)?;
     let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
     let pad = bert.config().pad_token_id as u32;
-    let crate::models::PaddedBatch { ids, types, mask, .. } = crate::models::pad_batch(&encs, max_len, pad, model.device())?;
+    let crate::models::PaddedBatch {
+        ids, types, mask, ..
+    } = crate::models::pad_batch(&encs, max_len, pad, model.device())?;
     let tokens = bert.forward_mode(&ids, &types, &mask, Mode::TRAIN)?;
     model.pool_tokens(tokens, &mask)
 }
@@ -326,7 +384,10 @@ pub(crate) fn keep_large_allocations_in_heap() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
             extern "C" {
-                fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
+                fn mallopt(
+                    param: std::os::raw::c_int,
+                    value: std::os::raw::c_int,
+                ) -> std::os::raw::c_int;
             }
             const M_TRIM_THRESHOLD: std::os::raw::c_int = -1;
             const M_MMAP_THRESHOLD: std::os::raw::c_int = -3;
@@ -339,8 +400,9 @@ pub(crate) fn keep_large_allocations_in_heap() {
     }
 }
 
-/// Scales the gradients so their global L2 norm is at most `max_norm`; returns the norm before.
-fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Result<f64> {
+/// The factor that brings the gradients' global L2 norm to at most `max_norm` (PyTorch's
+/// `clip_grad_norm_`: `max_norm / (norm + 1e-6)` when the norm is larger, else 1).
+fn clip_grad_scale(grads: &GradStore, vars: &[Var], max_norm: f64) -> Result<f64> {
     let mut total = 0f64;
     for v in vars {
         if let Some(g) = grads.get(v.as_tensor()) {
@@ -348,48 +410,172 @@ fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Result<
         }
     }
     let norm = total.sqrt();
-    if max_norm > 0.0 && norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
-        for v in vars {
-            if let Some(g) = grads.remove(v.as_tensor()) {
-                grads.insert(v.as_tensor(), (g * scale)?);
-            }
-        }
-    }
-    Ok(norm)
+    Ok(if max_norm > 0.0 && norm > max_norm {
+        max_norm / (norm + 1e-6)
+    } else {
+        1.0
+    })
 }
 
 /// AdamW over two parameter groups, as sentence-transformers builds them: weight decay for
 /// every parameter whose name contains none of `bias`, `LayerNorm.bias`, `LayerNorm.weight`.
+///
+/// PyTorch's `torch.optim.AdamW` update (β 0.9/0.999, ε 1e-8, decoupled weight decay, bias
+/// correction). On the CPU each parameter is updated in one fused pass (moments kept as plain
+/// vectors); candle's composed `AdamW` made ~16 full passes — a dozen 47 MB temporaries per step
+/// for the word embeddings alone. Other devices use candle's `AdamW`.
 pub struct GroupedAdamW {
-    decay: AdamW,
-    no_decay: AdamW,
+    params: Vec<AdamParam>,
+    lr: f64,
+    t: i32,
+    fallback: Option<(AdamW, AdamW, Vec<Var>)>,
 }
+
+struct AdamParam {
+    var: Var,
+    weight_decay: f64,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
 
 impl GroupedAdamW {
     /// Groups `varmap`'s variables by name.
     pub fn new(varmap: &VarMap, lr: f64, weight_decay: f64) -> Result<Self> {
-        let data = varmap.data().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (mut d, mut nd) = (Vec::new(), Vec::new());
-        for (name, var) in data.iter() {
-            if ["bias", "LayerNorm.bias", "LayerNorm.weight"].iter().any(|s| name.contains(s)) {
-                nd.push(var.clone());
-            } else {
-                d.push(var.clone());
+        let data = varmap
+            .data()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let no_decay = |name: &str| {
+            ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+                .iter()
+                .any(|s| name.contains(s))
+        };
+        if data.values().any(|v| !v.device().is_cpu()) {
+            let (mut d, mut nd) = (Vec::new(), Vec::new());
+            for (name, var) in data.iter() {
+                if no_decay(name) {
+                    nd.push(var.clone())
+                } else {
+                    d.push(var.clone())
+                }
             }
+            let p = |wd| ParamsAdamW {
+                lr,
+                beta1: BETA1,
+                beta2: BETA2,
+                eps: ADAM_EPS,
+                weight_decay: wd,
+            };
+            let all = d.iter().chain(&nd).cloned().collect();
+            let fallback = Some((
+                AdamW::new(d, p(weight_decay))?,
+                AdamW::new(nd, p(0.0))?,
+                all,
+            ));
+            return Ok(Self {
+                params: Vec::new(),
+                lr,
+                t: 0,
+                fallback,
+            });
         }
-        let p = |wd| ParamsAdamW { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: wd };
-        Ok(Self { decay: AdamW::new(d, p(weight_decay))?, no_decay: AdamW::new(nd, p(0.0))? })
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        let params = names
+            .into_iter()
+            .map(|name| {
+                let var = data[name].clone();
+                let n = var.elem_count();
+                AdamParam {
+                    var,
+                    weight_decay: if no_decay(name) { 0.0 } else { weight_decay },
+                    m: vec![0.0; n],
+                    v: vec![0.0; n],
+                }
+            })
+            .collect();
+        Ok(Self {
+            params,
+            lr,
+            t: 0,
+            fallback: None,
+        })
     }
     /// Sets the learning rate of both groups.
     pub fn set_learning_rate(&mut self, lr: f64) {
-        self.decay.set_learning_rate(lr);
-        self.no_decay.set_learning_rate(lr);
+        self.lr = lr;
+        if let Some((d, nd, _)) = &mut self.fallback {
+            d.set_learning_rate(lr);
+            nd.set_learning_rate(lr);
+        }
     }
     /// One update.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
-        self.decay.step(grads)?;
-        self.no_decay.step(grads)?;
+        if let Some((d, nd, _)) = &mut self.fallback {
+            d.step(grads)?;
+            nd.step(grads)?;
+            return Ok(());
+        }
+        self.fused_step(grads, 1.0)
+    }
+    /// One update with every gradient multiplied by `grad_scale` (gradient clipping; on the CPU
+    /// without rewriting the gradients).
+    pub(crate) fn step_scaled(&mut self, grads: &mut GradStore, grad_scale: f64) -> Result<()> {
+        if let Some((_, _, vars)) = &self.fallback {
+            if grad_scale != 1.0 {
+                for v in vars {
+                    if let Some(g) = grads.remove(v.as_tensor()) {
+                        grads.insert(v.as_tensor(), (g * grad_scale)?);
+                    }
+                }
+            }
+            return self.step(grads);
+        }
+        self.fused_step(grads, grad_scale)
+    }
+    fn fused_step(&mut self, grads: &GradStore, grad_scale: f64) -> Result<()> {
+        use rayon::prelude::*;
+        self.t += 1;
+        let (bc1, bc2) = (1.0 - BETA1.powi(self.t), 1.0 - BETA2.powi(self.t));
+        let step_size = (self.lr / bc1) as f32;
+        let bc2_sqrt = bc2.sqrt() as f32;
+        let (b1, b2, eps, gs) = (
+            BETA1 as f32,
+            BETA2 as f32,
+            ADAM_EPS as f32,
+            grad_scale as f32,
+        );
+        for p in &mut self.params {
+            let Some(g) = grads.get(p.var.as_tensor()) else {
+                continue;
+            };
+            let g = g.flatten_all()?.to_vec1::<f32>()?;
+            let mut theta = p.var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            let decay = (1.0 - self.lr * p.weight_decay) as f32;
+            const CHUNK: usize = 1 << 14;
+            theta
+                .par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK))
+                .zip(p.m.par_chunks_mut(CHUNK))
+                .zip(p.v.par_chunks_mut(CHUNK))
+                .for_each(|(((th, g), m), v)| {
+                    for (((th, &g), m), v) in
+                        th.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
+                    {
+                        let g = g * gs;
+                        *th *= decay;
+                        *m = b1 * *m + (1.0 - b1) * g;
+                        *v = b2 * *v + (1.0 - b2) * g * g;
+                        *th -= step_size * *m / ((*v).sqrt() / bc2_sqrt + eps);
+                    }
+                });
+            p.var
+                .set(&Tensor::from_vec(theta, p.var.shape(), p.var.device())?)?;
+        }
         Ok(())
     }
 }
@@ -412,23 +598,39 @@ pub fn fit(
     callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
 ) -> Result<TrainLog> {
     if objectives.is_empty() || objectives.iter().any(|o| o.loader.is_empty()) {
-        return Err(Error::InvalidInput("fit needs at least one objective, each with examples".into()));
+        return Err(Error::InvalidInput(
+            "fit needs at least one objective, each with examples".into(),
+        ));
     }
-    let max_len = config.max_seq_length.unwrap_or_else(|| model.max_seq_length()).min(model.max_seq_length());
+    let max_len = config
+        .max_seq_length
+        .unwrap_or_else(|| model.max_seq_length())
+        .min(model.max_seq_length());
     keep_large_allocations_in_heap();
     let varmap = VarMap::new();
     let bert = Bert::trainable(
         model.transformer().bert.config(),
-        model.transformer().bert.named_tensors().into_iter().collect(),
+        model
+            .transformer()
+            .bert
+            .named_tensors()
+            .into_iter()
+            .collect(),
         &varmap,
         model.device(),
     )?;
     model.set_bert(bert.clone());
     let loaders: Vec<&DataLoader> = objectives.iter().map(|o| &o.loader).collect();
-    let batch_loss = |model: &SentenceTransformer, k: usize, batch: Vec<&InputExample>| -> Result<Option<Tensor>> {
+    let batch_loss = |model: &SentenceTransformer,
+                      k: usize,
+                      batch: Vec<&InputExample>|
+     -> Result<Option<Tensor>> {
         let obj = &objectives[k];
-        let batch: Vec<&InputExample> =
-            if obj.loss.positives_only() { batch.into_iter().filter(|e| e.label > 0.0).collect() } else { batch };
+        let batch: Vec<&InputExample> = if obj.loss.positives_only() {
+            batch.into_iter().filter(|e| e.label > 0.0).collect()
+        } else {
+            batch
+        };
         if batch.is_empty() {
             return Ok(None);
         }
@@ -439,9 +641,20 @@ pub fn fit(
             embs.push(embed_column(model, &bert, &texts, max_len)?);
         }
         let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
-        obj.loss.compute_loss_from_embeddings(&embs, &labels).map(Some)
+        obj.loss
+            .compute_loss_from_embeddings(&embs, &labels)
+            .map(Some)
     };
-    fit_loop(model, &loaders, &varmap, config, evaluator, |m, p| m.save(p), batch_loss, callback)
+    fit_loop(
+        model,
+        &loaders,
+        &varmap,
+        config,
+        evaluator,
+        |m, p| m.save(p),
+        batch_loss,
+        callback,
+    )
 }
 
 /// The training loop shared by [`fit`] and [`crate::cross_encoder::CrossEncoder::fit`]: round-robin
@@ -459,12 +672,16 @@ pub(crate) fn fit_loop<M: ?Sized>(
     mut callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
 ) -> Result<TrainLog> {
     if loaders.is_empty() || loaders.iter().any(|l| l.is_empty()) {
-        return Err(Error::InvalidInput("fit needs at least one objective, each with examples".into()));
+        return Err(Error::InvalidInput(
+            "fit needs at least one objective, each with examples".into(),
+        ));
     }
     if config.epochs == 0 {
         return Err(Error::InvalidInput("epochs must be at least 1".into()));
     }
     let vars = varmap.all_vars();
+    // Dropout masks from the seed: the same seed gives the same run.
+    crate::models::ops::seed_dropout(config.seed);
     let mut opt = GroupedAdamW::new(varmap, config.lr, config.weight_decay)?;
     let steps_per_epoch = loaders.iter().map(|l| l.len()).min().unwrap_or(0);
     let t_total = steps_per_epoch * loaders.len() * config.epochs;
@@ -473,17 +690,38 @@ pub(crate) fn fit_loop<M: ?Sized>(
     let mut global = 0usize;
     let mut train_steps = 0usize;
     let mut loss_acc = (0.0, 0usize);
-    let mut progress = Progress::new((steps_per_epoch * config.epochs) as u64, "Iteration", config.show_progress_bar);
+    let mut progress = Progress::new(
+        (steps_per_epoch * config.epochs) as u64,
+        "Iteration",
+        config.show_progress_bar,
+    );
 
-    let mut evaluate = |model: &M, epoch: usize, steps: i64, global: usize, loss_acc: &mut (f64, usize), log: &mut TrainLog| -> Result<ControlFlow<()>> {
+    let mut evaluate = |model: &M,
+                        epoch: usize,
+                        steps: i64,
+                        global: usize,
+                        loss_acc: &mut (f64, usize),
+                        log: &mut TrainLog|
+     -> Result<ControlFlow<()>> {
         let report = match evaluator {
             Some(e) => Some(e.evaluate(model)?),
             None => None,
         };
         let score = report.as_ref().map_or(f64::NAN, EvalReport::primary_score);
-        let loss = if loss_acc.1 == 0 { f64::NAN } else { loss_acc.0 / loss_acc.1 as f64 };
+        let loss = if loss_acc.1 == 0 {
+            f64::NAN
+        } else {
+            loss_acc.0 / loss_acc.1 as f64
+        };
         *loss_acc = (0.0, 0);
-        let event = TrainEvent { score, epoch, steps, global_step: global, loss, report };
+        let event = TrainEvent {
+            score,
+            epoch,
+            steps,
+            global_step: global,
+            loss,
+            report,
+        };
         if let Some(out) = &config.output_path {
             if evaluator.is_some() && score > best {
                 best = score;
@@ -503,13 +741,21 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 break 'outer;
             }
             for (k, loader) in loaders.iter().enumerate() {
-                let batch: Vec<&InputExample> = batches[k][step].iter().map(|&i| &loader.examples[i]).collect();
-                let Some(loss) = batch_loss(model, k, batch)? else { continue };
-                let lr = config.lr * config.scheduler.factor(global, config.warmup_steps, t_total);
+                let batch: Vec<&InputExample> = batches[k][step]
+                    .iter()
+                    .map(|&i| &loader.examples[i])
+                    .collect();
+                let Some(loss) = batch_loss(model, k, batch)? else {
+                    continue;
+                };
+                let lr = config.lr
+                    * config
+                        .scheduler
+                        .factor(global, config.warmup_steps, t_total);
                 opt.set_learning_rate(lr);
                 let mut grads = loss.backward()?;
-                clip_grad_norm(&mut grads, &vars, config.max_grad_norm)?;
-                opt.step(&grads)?;
+                let scale = clip_grad_scale(&grads, &vars, config.max_grad_norm)?;
+                opt.step_scaled(&mut grads, scale)?;
                 let l = loss.to_scalar::<f32>()? as f64;
                 log.steps.push((global, k, l, lr));
                 loss_acc.0 += l;
@@ -519,14 +765,28 @@ pub(crate) fn fit_loop<M: ?Sized>(
             train_steps += 1;
             progress.inc(1);
             if config.evaluation_steps > 0 && (step + 1) % config.evaluation_steps == 0 {
-                if evaluate(model, epoch, (step + 1) as i64, global, &mut loss_acc, &mut log)?.is_break() {
+                if evaluate(
+                    model,
+                    epoch,
+                    (step + 1) as i64,
+                    global,
+                    &mut loss_acc,
+                    &mut log,
+                )?
+                .is_break()
+                {
                     log.stopped_early = true;
                     break 'outer;
                 }
             }
             if config.checkpoint_save_steps > 0 && train_steps % config.checkpoint_save_steps == 0 {
                 if let Some(dir) = &config.checkpoint_path {
-                    save_checkpoint(|p| save(model, p), dir, train_steps, config.checkpoint_save_total_limit)?;
+                    save_checkpoint(
+                        |p| save(model, p),
+                        dir,
+                        train_steps,
+                        config.checkpoint_save_total_limit,
+                    )?;
                 }
             }
         }
@@ -544,7 +804,12 @@ pub(crate) fn fit_loop<M: ?Sized>(
     Ok(log)
 }
 
-fn save_checkpoint(save: impl Fn(&Path) -> Result<()>, dir: &Path, step: usize, keep: usize) -> Result<()> {
+fn save_checkpoint(
+    save: impl Fn(&Path) -> Result<()>,
+    dir: &Path,
+    step: usize,
+    keep: usize,
+) -> Result<()> {
     save(&dir.join(format!("checkpoint-{step}")))?;
     if keep > 0 {
         let mut existing: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
@@ -552,7 +817,9 @@ fn save_checkpoint(save: impl Fn(&Path) -> Result<()>, dir: &Path, step: usize, 
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
-                name.strip_prefix("checkpoint-").and_then(|n| n.parse().ok()).map(|n| (n, e.path()))
+                name.strip_prefix("checkpoint-")
+                    .and_then(|n| n.parse().ok())
+                    .map(|n| (n, e.path()))
             })
             .collect();
         existing.sort();

@@ -10,12 +10,17 @@ use sbert::SentenceTransformer;
 pub fn shared() -> PathBuf {
     std::env::var_os("SBERT_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("shared")
+        })
 }
 
 pub fn golden(name: &str) -> serde_json::Value {
     let p = shared().join("golden").join(name);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+    let text =
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
     serde_json::from_str(&text).expect("golden JSON")
 }
 
@@ -29,19 +34,30 @@ pub fn model() -> &'static SentenceTransformer {
 }
 
 pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// A fresh empty folder under the system temp dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    let p = std::env::temp_dir().join(format!("sbert-test-{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let p = std::env::temp_dir().join(format!(
+        "sbert-test-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).unwrap();
     p
@@ -87,9 +103,21 @@ pub fn tiny_model_dir(normalize: bool) -> PathBuf {
     let mut config = g["config"].clone();
     config["model_type"] = "bert".into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    std::fs::write(dir.join("tokenizer.json"), tiny_tokenizer_json().to_string()).unwrap();
-    std::fs::copy(shared().join("golden/tiny_bert.safetensors"), dir.join("model.safetensors")).unwrap();
-    std::fs::write(dir.join("sentence_bert_config.json"), r#"{"max_seq_length": 64, "do_lower_case": false}"#).unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        tiny_tokenizer_json().to_string(),
+    )
+    .unwrap();
+    std::fs::copy(
+        shared().join("golden/tiny_bert.safetensors"),
+        dir.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sentence_bert_config.json"),
+        r#"{"max_seq_length": 64, "do_lower_case": false}"#,
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.join("1_Pooling")).unwrap();
     std::fs::write(
         dir.join("1_Pooling/config.json"),
@@ -104,7 +132,11 @@ pub fn tiny_model_dir(normalize: bool) -> PathBuf {
         // The folder 2_Normalize is deliberately absent, as in the real all-MiniLM-L6-v2.
         modules.push(serde_json::json!({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}));
     }
-    std::fs::write(dir.join("modules.json"), serde_json::Value::from(modules).to_string()).unwrap();
+    std::fs::write(
+        dir.join("modules.json"),
+        serde_json::Value::from(modules).to_string(),
+    )
+    .unwrap();
     dir
 }
 
@@ -121,12 +153,23 @@ pub fn tiny_golden_batch() -> (Vec<String>, Vec<Vec<f32>>) {
                 .iter()
                 .map(|v| v.as_u64().unwrap())
                 .filter(|&id| id == 1 || id >= 5)
-                .map(|id| if id == 1 { "zzz".to_string() } else { format!("w{id}") })
+                .map(|id| {
+                    if id == 1 {
+                        "zzz".to_string()
+                    } else {
+                        format!("w{id}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
         .collect();
-    let emb = g["embeddings"].as_array().unwrap().iter().map(f32s).collect();
+    let emb = g["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(f32s)
+        .collect();
     (texts, emb)
 }
 
