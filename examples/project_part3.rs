@@ -28,8 +28,10 @@ fn compare_models(
     pretrained: &SentenceTransformer,
     finetuned: &SentenceTransformer,
 ) -> sbert::Result<(MeanComparison, RunComparison)> {
-    let evaluator =
-        InformationRetrievalEvaluator::new(dataset.clone()).measures(&Measure::course());
+    // Embeddings are cached: the pretrained model's SciFact corpus comes back from notebook 04.
+    let evaluator = InformationRetrievalEvaluator::new(dataset.clone())
+        .measures(&Measure::course())
+        .encode_options(EncodeOptions::default().cache_dir("target/lab/embeddings"));
     let run_a = evaluator.retrieve(pretrained)?;
     let run_b = evaluator.retrieve(finetuned)?;
     let means = MeanComparison::new(&[
@@ -54,7 +56,8 @@ fn main() -> sbert::Result<()> {
     let finetuned = SentenceTransformer::load("target/lab/finetuned-scifact")?;
 
     // # SciFact test: the course's measures for both models
-    // Each model encodes the 5,183 abstracts (a few minutes each on a laptop CPU).
+    // Each model encodes the 5,183 abstracts (a few minutes each on a laptop CPU; the pretrained
+    // model's embeddings are read back from notebook 04's cache when it ran first).
     let data = sbert::datasets::shared_dir()?.join("data");
     let scifact_test = scifact::load_test(&data.join("beir-scifact"))?;
     let (means, comparison) = compare_models(&scifact_test, &pretrained, &finetuned)?;

@@ -23,10 +23,17 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
-bash scripts/provision-model.sh
-cargo test --all-targets --no-fail-fast
-cargo test --doc
+# Each stage prints its duration (CI has a 90-minute limit).
+stage() {
+  local name="$1" start=$SECONDS
+  shift
+  "$@"
+  echo "== $name: $((SECONDS - start)) s (total $SECONDS s)"
+}
+stage "model" bash scripts/provision-model.sh
+stage "cargo test" cargo test --all-targets --no-fail-fast
+stage "doc tests" cargo test --doc
 
-bash scripts/lab-setup.sh
-bash scripts/run-notebooks.sh target/notebooks-executed
-.lab/venv/bin/python scripts/check_html_chromium.py target/notebooks-executed
+stage "lab set-up" bash scripts/lab-setup.sh
+stage "notebooks" bash scripts/run-notebooks.sh target/notebooks-executed
+stage "chromium check" .lab/venv/bin/python scripts/check_html_chromium.py target/notebooks-executed

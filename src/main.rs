@@ -95,6 +95,10 @@ enum Command {
         /// hits past it follow in bi-encoder order; the run keeps --top-k per query).
         #[arg(long, default_value_t = 100)]
         rerank_top: usize,
+        /// Interpolate instead of replacing: W · z(bi-encoder score) + (1 − W) · z(cross-encoder
+        /// logit) over each query's re-ranked hits (W in [0, 1]; choose it on validation queries).
+        #[arg(long)]
+        interpolate: Option<f32>,
     },
     /// trec_eval measures of a run (TREC or BEIR qrels).
     Evaluate {
@@ -429,6 +433,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
             progress,
             rerank,
             rerank_top,
+            interpolate,
         } => {
             let score_function: ScoreFunction = score.parse()?;
             if tag.chars().any(char::is_whitespace) || tag.is_empty() {
@@ -466,15 +471,22 @@ fn run(cli: Cli) -> sbert::Result<()> {
             };
             let mut ranked =
                 sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
+            if interpolate.is_some() && rerank.is_none() {
+                return Err(sbert::Error::InvalidInput("--interpolate needs --rerank".into()));
+            }
+            if let Some(w) = interpolate.filter(|w| !(0.0..=1.0).contains(w)) {
+                return Err(sbert::Error::InvalidInput(format!("--interpolate {w} is not in [0, 1]")));
+            }
             if let Some(ce) = &rerank {
                 let ce = sbert::cross_encoder::CrossEncoder::load(ce)?;
                 let by_id: std::collections::HashMap<&str, String> =
                     docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
                 let popts = sbert::cross_encoder::PredictOptions {
                     show_progress_bar: progress,
+                    apply_activation: interpolate.is_none(),
                     ..Default::default()
                 };
-                ranked = sbert::cross_encoder::rerank_run(
+                let reranked = sbert::cross_encoder::rerank_run(
                     &ce,
                     &ds.queries,
                     &ranked,
@@ -482,6 +494,10 @@ fn run(cli: Cli) -> sbert::Result<()> {
                     rerank_top,
                     &popts,
                 )?;
+                ranked = match interpolate {
+                    Some(w) => sbert::cross_encoder::interpolate_scores(&ranked, &reranked, rerank_top, w)?,
+                    None => reranked,
+                };
                 ranked.iter_mut().for_each(|(_, docs)| docs.truncate(top_k));
             }
             sbert::datasets::trec::write_run(&run, &ranked, &tag)?;

@@ -111,6 +111,29 @@ pub fn read_claims(zip_path: &Path, member: &str) -> Result<Vec<Claim>> {
         .collect()
 }
 
+/// Claims as a retrieval collection over `corpus`: one query per claim (first occurrence order),
+/// judged relevant (grade 1) the cited documents that are in the corpus; claims citing none of
+/// them are left out. For validation splits of the train claims.
+pub fn claims_dataset(claims: &[Claim], corpus: &[Document]) -> super::RetrievalDataset {
+    let ids: std::collections::HashSet<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
+    let mut queries = Vec::new();
+    let mut qrels = crate::evaluation::Qrels::new();
+    for c in claims {
+        let cited: Vec<&String> = c.cited_doc_ids.iter().filter(|d| ids.contains(d.as_str())).collect();
+        if cited.is_empty() {
+            continue;
+        }
+        if !qrels.contains_key(&c.id) {
+            queries.push(super::Query { id: c.id.clone(), text: c.claim.clone() });
+        }
+        let judged = qrels.entry(c.id.clone()).or_default();
+        for d in cited {
+            judged.insert(d.clone(), 1);
+        }
+    }
+    super::RetrievalDataset { corpus: corpus.to_vec(), queries, qrels }
+}
+
 /// The training positives: (claim id, claim, cited document id) for every cited document present
 /// in `corpus`, each (claim, document) once, in file order (919 pairs from 809 claims for SciFact).
 pub fn train_positives(claims: &[Claim], corpus: &[Document]) -> Vec<(String, String, String)> {

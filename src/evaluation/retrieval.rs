@@ -109,6 +109,12 @@ impl InformationRetrievalEvaluator {
         self.measures = m.to_vec();
         self
     }
+    /// Sets how the corpus and queries are encoded (e.g. with an embedding cache folder).
+    #[must_use]
+    pub fn encode_options(mut self, opts: EncodeOptions) -> Self {
+        self.encode = opts;
+        self
+    }
 
     /// Retrieves with `model` (the run that [`Self::evaluate_run`] scores).
     pub fn retrieve(&self, model: &SentenceTransformer) -> Result<RankedRun> {

@@ -105,6 +105,11 @@ impl Dense {
         })
     }
 
+    /// The layer's weight and bias (for fingerprints).
+    pub(crate) fn tensors(&self) -> Vec<candle_core::Tensor> {
+        std::iter::once(self.linear.weight.clone()).chain(self.linear.bias.clone()).collect()
+    }
+
     /// `x`: `[b, in]` → `[b, out]`.
     pub fn forward(&self, x: &candle_core::Tensor) -> Result<candle_core::Tensor> {
         let y = self.linear.forward(x)?;

@@ -13,7 +13,7 @@ pub mod transformer;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 pub use bert::Bert;
 pub use dense::{Dense, DenseConfig};
@@ -73,6 +73,10 @@ pub struct EncodeOptions {
     pub prompt: Option<String>,
     /// The name of a prompt in `config_sentence_transformers.json`.
     pub prompt_name: Option<String>,
+    /// Keep the embeddings in this folder and reuse them when the same model (same weights, in
+    /// memory) encodes the same texts with the same options again (default none): a notebook that
+    /// is run again, or two notebooks that embed the same corpus, encode it once.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for EncodeOptions {
@@ -83,6 +87,7 @@ impl Default for EncodeOptions {
             show_progress_bar: false,
             prompt: None,
             prompt_name: None,
+            cache_dir: None,
         }
     }
 }
@@ -111,6 +116,11 @@ impl EncodeOptions {
     /// Sets a named prompt.
     pub fn prompt_name(mut self, p: impl Into<String>) -> Self {
         self.prompt_name = Some(p.into());
+        self
+    }
+    /// Sets the embedding cache folder (see [`EncodeOptions::cache_dir`]).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
         self
     }
 }
@@ -455,18 +465,78 @@ impl SentenceTransformer {
     /// run `batch_size` at a time, and put back in input order. Inputs longer than
     /// `max_seq_length` tokens are truncated and listed in [`Embeddings::truncated`].
     /// An empty list gives a `0 × dim` result.
+    ///
+    /// With [`EncodeOptions::cache_dir`], the result is looked up there first (keyed by a hash of
+    /// the model's weights, its pipeline, the options that change the numbers, and the texts) and
+    /// stored there after computing.
     pub fn encode<S: AsRef<str>>(
         &self,
         sentences: &[S],
         opts: &EncodeOptions,
     ) -> Result<Embeddings> {
+        let texts: Vec<String> = sentences.iter().map(|s| s.as_ref().to_string()).collect();
+        self.encode_texts(texts, opts)
+    }
+
+    fn encode_texts(&self, texts: Vec<String>, opts: &EncodeOptions) -> Result<Embeddings> {
         if opts.batch_size == 0 {
             return Err(Error::InvalidInput("batch_size must be at least 1".into()));
         }
-        let texts: Vec<String> = sentences.iter().map(|s| s.as_ref().to_string()).collect();
+        let prompt = self.prompt(opts)?;
+        let Some(dir) = &opts.cache_dir else {
+            return self.encode_uncached(texts, prompt, opts);
+        };
+        let key = self.cache_key(&texts, &prompt, opts)?;
+        let (npy, meta) = (dir.join(format!("{key}.npy")), dir.join(format!("{key}.json")));
+        if npy.exists() && meta.exists() {
+            let m: CacheMeta = serde_json::from_str(&std::fs::read_to_string(&meta).map_err(io(&meta))?)
+                .map_err(|e| Error::InvalidInput(format!("embedding cache {}: {e}", meta.display())))?;
+            let e = crate::npy::read_npy(&npy)?;
+            if e.len() == texts.len() && m.num_tokens.len() == texts.len() {
+                return Ok(e.with_meta(texts, m.num_tokens, m.truncated));
+            }
+        }
+        let e = self.encode_uncached(texts, prompt, opts)?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        crate::npy::write_npy(&npy, &e)?;
+        let m = CacheMeta { num_tokens: e.num_tokens().to_vec(), truncated: e.truncated().to_vec() };
+        let text = serde_json::to_string(&m).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        crate::npy::write_atomic(&meta, text.as_bytes())?;
+        Ok(e)
+    }
+
+    /// The embedding cache's key: a 128-bit hash of the weights as they are in memory (a model
+    /// trained in place gets a new key), the pipeline, the options that change the numbers, and
+    /// the texts.
+    fn cache_key(&self, texts: &[String], prompt: &Option<String>, opts: &EncodeOptions) -> Result<String> {
+        use std::hash::{Hash, Hasher};
+        let mut hashers = [std::hash::DefaultHasher::new(), std::hash::DefaultHasher::new()];
+        hashers[1].write_u64(0x9E37_79B9_7F4A_7C15);
+        let mut feed = |bytes: &[u8]| hashers.iter_mut().for_each(|h| h.write(bytes));
+        feed(env!("CARGO_PKG_VERSION").as_bytes());
+        feed(format!("{:?}|{}|{:?}|{}", self, self.max_seq_length(), prompt, opts.normalize_embeddings).as_bytes());
+        let mut tensors: Vec<Tensor> = self.transformer().bert.named_tensors().into_iter().map(|(_, t)| t).collect();
+        for m in &self.modules {
+            if let Module::Dense(d) = m {
+                tensors.extend(d.tensors());
+            }
+        }
+        for t in tensors {
+            let v = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            feed(&(v.len() as u64).to_le_bytes());
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            feed(&bytes);
+        }
+        for t in texts {
+            t.hash(&mut hashers[0]);
+            t.hash(&mut hashers[1]);
+        }
+        Ok(format!("emb-{:016x}{:016x}", hashers[0].finish(), hashers[1].finish()))
+    }
+
+    fn encode_uncached(&self, texts: Vec<String>, prompt: Option<String>, opts: &EncodeOptions) -> Result<Embeddings> {
         let dim = self.get_sentence_embedding_dimension();
         let n = texts.len();
-        let prompt = self.prompt(opts)?;
         let inputs: Vec<String> = match &prompt {
             Some(p) => texts.iter().map(|t| format!("{p}{t}")).collect(),
             None => texts.clone(),
@@ -545,6 +615,17 @@ impl SentenceTransformer {
             .encode(&[sentence], &EncodeOptions::default())?
             .into_flat())
     }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(format!("embedding cache {}", path.display()), e)
+}
+
+/// What the embedding cache keeps beside the `.npy`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheMeta {
+    num_tokens: Vec<usize>,
+    truncated: Vec<usize>,
 }
 
 /// Token ids, type ids and attention mask of a batch, right-padded to its longest sequence.
