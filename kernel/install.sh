@@ -14,6 +14,10 @@
 #                            works in its own hard-linked copy (kernel/kernel.sh)
 #   kernelspec "sbert"       argv = kernel/kernel.sh → evcxr_jupyter, env = EVCXR_CONFIG_DIR,
 #                            SBERT_SHARED, the build folder
+#   <build folder>/../.cargo/config.toml
+#                            Cargo settings for the kernels' builds (the master build folder and
+#                            the per-kernel copies are below it): the dependencies (sbert, candle,
+#                            tokenizers, …) optimised, without debug assertions and overflow checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -46,6 +50,19 @@ prelude = "use sbert::prelude::*;"
 
 [dependencies]
 sbert = { path = "$ROOT", default-features = false }
+TOML
+
+# evcxr's Cargo.toml turns debug assertions and overflow checks on for every crate, the
+# dependencies included: encoding SciFact's corpus in a notebook took 7.8 min instead of 4.5.
+# Cargo reads .cargo/config.toml from the folders above the build folder, and profile settings
+# there win over Cargo.toml's; "*" is every dependency, not the cell crate itself.
+mkdir -p "$(dirname "$TARGET")/.cargo"
+cat > "$(dirname "$TARGET")/.cargo/config.toml" <<TOML
+# Written by sbert's kernel/install.sh for the "Rust (sbert)" kernels' builds below this folder.
+[profile.dev.package."*"]
+opt-level = 3
+debug-assertions = false
+overflow-checks = false
 TOML
 
 # 3. The kernelspec.

@@ -14,9 +14,11 @@ export EVCXR_CONFIG_DIR="$ROOT/.lab/evcxr"
 # See kernel/install.sh: the standard library's folder, which evcxr's relative rpath can miss.
 export LD_LIBRARY_PATH="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export SBERT_SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
-# Its own build folder, hard-linked from the warm one (see kernel/kernel.sh).
+# Its own build folder, hard-linked from the warm one (see kernel/kernel.sh), beside the kernels'
+# folders so that the Cargo settings install.sh writes above them apply.
 master="${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}"
-dir="$(mktemp -d "${TMPDIR:-/tmp}/sbert-repl.XXXXXX")"
+mkdir -p "$(dirname "$master")/kernels"
+dir="$(mktemp -d "$(dirname "$master")/kernels/repl.XXXXXX")"
 trap 'rm -rf "$dir"' EXIT
 if [ -d "$master/target" ]; then
   cp -al "$master/target" "$dir/target" 2>/dev/null || cp -a "$master/target" "$dir/target"
