@@ -26,7 +26,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
-use sbert::cross_encoder::{interpolate_scores, rerank_run, tune_interpolation, CrossEncoder, PredictOptions};
+use sbert::cross_encoder::{
+    interpolate_scores, rerank_run, tune_interpolation, CrossEncoder, PredictOptions,
+};
 use sbert::datasets::scifact;
 use sbert::evaluation::retrieval::{to_ranked_run, to_run};
 use sbert::evaluation::{InformationRetrievalEvaluator, MeanComparison, Measure, RunComparison};
@@ -45,7 +47,8 @@ fn main() -> sbert::Result<()> {
         .measures(&Measure::beir());
     let corpus_texts = evaluator.dataset.corpus_texts();
     let cached = EncodeOptions::default().cache_dir("target/lab/embeddings");
-    let corpus_embeddings = bi_encoder.encode(&corpus_texts, &cached.clone().show_progress_bar(true))?;
+    let corpus_embeddings =
+        bi_encoder.encode(&corpus_texts, &cached.clone().show_progress_bar(true))?;
     let query_embeddings =
         bi_encoder.encode(&evaluator.dataset.query_texts(), &EncodeOptions::default())?;
     let hits = semantic_search(
@@ -62,10 +65,13 @@ fn main() -> sbert::Result<()> {
     // the claim but the claim does not cite — exactly the mistakes a re-ranker must fix. Every
     // fifth train claim is held out for validation (the cross-encoder never sees it).
     let claims = scifact::read_claims(&data.join("scifact.zip"), "claims_train.csv")?;
-    let mut claim_ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
+    let mut claim_ids: Vec<String> = claims.iter().map(|c| c.id.clone()).collect();
     claim_ids.dedup();
-    let held_out: BTreeSet<String> = claim_ids.iter().skip(4).step_by(5).map(|id| id.to_string()).collect();
-    let (validation_claims, train_claims): (Vec<_>, Vec<_>) = claims.iter().cloned().partition(|c| held_out.contains(&c.id));
+    let held_out: BTreeSet<String> = claim_ids.iter().skip(4).step_by(5).cloned().collect();
+    let (validation_claims, train_claims): (Vec<_>, Vec<_>) = claims
+        .iter()
+        .cloned()
+        .partition(|c| held_out.contains(&c.id));
     let positives = scifact::train_positives(&train_claims, &evaluator.dataset.corpus);
     let mut cited: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in &claims {
@@ -177,8 +183,11 @@ fn main() -> sbert::Result<()> {
     // (1 − w) · z(cross-encoder logit)`, each z-normalised over the query's candidates. We try
     // w = 0, 0.05, …, 1 on the held-out claims (never on the test queries) and keep the best.
     let rerank_top = if full { 20 } else { 10 };
-    let logits = PredictOptions { apply_activation: false, show_progress_bar: true, ..Default::default() };
-    let text_of = |id: &str| row_of.get(id).map(|&i| corpus_texts[i].clone());
+    let logits = PredictOptions {
+        apply_activation: false,
+        show_progress_bar: true,
+        ..Default::default()
+    };
     let validation = scifact::claims_dataset(&validation_claims, &evaluator.dataset.corpus);
     let validation_hits = semantic_search(
         &bi_encoder.encode(&validation.query_texts(), &EncodeOptions::default())?,
@@ -186,17 +195,40 @@ fn main() -> sbert::Result<()> {
         &SearchOptions::default().top_k(100),
     )?;
     let validation_run = to_ranked_run(&validation, &validation_hits);
-    let validation_reranked = rerank_run(&cross_encoder, &validation.queries, &validation_run, text_of, rerank_top, &logits)?;
-    let sweep = tune_interpolation(&validation.qrels, &validation_run, &validation_reranked, rerank_top, Measure::NdcgCut(10))?;
+    let validation_reranked = rerank_run(
+        &cross_encoder,
+        &validation.queries,
+        &validation_run,
+        |id| row_of.get(id).map(|&i| corpus_texts[i].clone()),
+        rerank_top,
+        &logits,
+    )?;
+    let sweep = tune_interpolation(
+        &validation.qrels,
+        &validation_run,
+        &validation_reranked,
+        rerank_top,
+        Measure::NdcgCut(10),
+    )?;
     println!("{sweep}");
 
     // # Retrieve & re-rank every test query
     // The cross-encoder re-scores each query's top candidates (alone, then interpolated with the
     // weight chosen above); the rest of the top 100 keeps the bi-encoder's order, so recall@100
     // cannot change.
-    let reranked = rerank_run(&cross_encoder, &evaluator.dataset.queries, &bi_run, text_of, rerank_top, &logits)?;
+    let reranked = rerank_run(
+        &cross_encoder,
+        &evaluator.dataset.queries,
+        &bi_run,
+        |id| row_of.get(id).map(|&i| corpus_texts[i].clone()),
+        rerank_top,
+        &logits,
+    )?;
     let interpolated = interpolate_scores(&bi_run, &reranked, rerank_top, sweep.best)?;
-    let (reranked_eval, interpolated_eval) = (evaluator.evaluate_run(&reranked), evaluator.evaluate_run(&interpolated));
+    let (reranked_eval, interpolated_eval) = (
+        evaluator.evaluate_run(&reranked),
+        evaluator.evaluate_run(&interpolated),
+    );
     let interpolated_name = format!("interpolated (w = {:.2})", sweep.best);
     let means = MeanComparison::new(&[
         ("bi-encoder", &bi_eval),

@@ -728,34 +728,63 @@ pub fn interpolate_scores(
     weight: f32,
 ) -> Result<crate::evaluation::retrieval::RankedRun> {
     if !(0.0..=1.0).contains(&weight) {
-        return Err(Error::InvalidInput(format!("interpolation weight {weight} is not in [0, 1]")));
+        return Err(Error::InvalidInput(format!(
+            "interpolation weight {weight} is not in [0, 1]"
+        )));
     }
     let ce: std::collections::HashMap<&str, std::collections::HashMap<&str, f32>> = reranked
         .iter()
-        .map(|(q, docs)| (q.as_str(), docs.iter().map(|(d, s)| (d.as_str(), *s)).collect()))
+        .map(|(q, docs)| {
+            (
+                q.as_str(),
+                docs.iter().map(|(d, s)| (d.as_str(), *s)).collect(),
+            )
+        })
         .collect();
     let z = |v: &[f32]| -> Vec<f32> {
         let n = v.len().max(1) as f32;
         let mean = v.iter().sum::<f32>() / n;
         let sd = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n).sqrt();
-        v.iter().map(|x| if sd > 0.0 { (x - mean) / sd } else { 0.0 }).collect()
+        v.iter()
+            .map(|x| if sd > 0.0 { (x - mean) / sd } else { 0.0 })
+            .collect()
     };
     let mut out = Vec::with_capacity(first_stage.len());
     for (qid, docs) in first_stage {
-        let scores = ce.get(qid.as_str()).ok_or_else(|| Error::InvalidInput(format!("query {qid} is not in the re-ranked run")))?;
+        let scores = ce.get(qid.as_str()).ok_or_else(|| {
+            Error::InvalidInput(format!("query {qid} is not in the re-ranked run"))
+        })?;
         let top = &docs[..rerank_top.min(docs.len())];
         let first: Vec<f32> = top.iter().map(|d| d.1).collect();
         let cross: Vec<f32> = top
             .iter()
-            .map(|(d, _)| scores.get(d.as_str()).copied().ok_or_else(|| Error::InvalidInput(format!("document {d} of query {qid} has no cross-encoder score"))))
+            .map(|(d, _)| {
+                scores.get(d.as_str()).copied().ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "document {d} of query {qid} has no cross-encoder score"
+                    ))
+                })
+            })
             .collect::<Result<_>>()?;
         let (zf, zc) = (z(&first), z(&cross));
-        let fused: Vec<f32> = zf.iter().zip(&zc).map(|(a, b)| weight * a + (1.0 - weight) * b).collect();
+        let fused: Vec<f32> = zf
+            .iter()
+            .zip(&zc)
+            .map(|(a, b)| weight * a + (1.0 - weight) * b)
+            .collect();
         let mut order: Vec<usize> = (0..top.len()).collect();
         order.sort_by(|&a, &b| fused[b].total_cmp(&fused[a]).then(a.cmp(&b)));
-        let mut ranked: Vec<(String, f32)> = order.into_iter().map(|i| (top[i].0.clone(), fused[i])).collect();
+        let mut ranked: Vec<(String, f32)> = order
+            .into_iter()
+            .map(|i| (top[i].0.clone(), fused[i]))
+            .collect();
         let floor = ranked.last().map_or(0.0, |r| r.1);
-        ranked.extend(docs.iter().skip(top.len()).enumerate().map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)));
+        ranked.extend(
+            docs.iter()
+                .skip(top.len())
+                .enumerate()
+                .map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)),
+        );
         out.push((qid.clone(), ranked));
     }
     Ok(out)
@@ -785,18 +814,49 @@ pub fn tune_interpolation(
     for k in 0..=20 {
         let w = k as f32 / 20.0;
         let run = interpolate_scores(first_stage, reranked, rerank_top, w)?;
-        let e = crate::evaluation::evaluate(qrels, &crate::evaluation::retrieval::to_run(&run), &[measure], 1);
-        values.push((w, e.mean.get(&measure.to_string()).copied().unwrap_or(f64::NAN)));
+        let e = crate::evaluation::evaluate(
+            qrels,
+            &crate::evaluation::retrieval::to_run(&run),
+            &[measure],
+            1,
+        );
+        values.push((
+            w,
+            e.mean
+                .get(&measure.to_string())
+                .copied()
+                .unwrap_or(f64::NAN),
+        ));
     }
-    let best = values.iter().fold((0.0f32, f64::NEG_INFINITY), |b, &(w, v)| if v >= b.1 { (w, v) } else { b }).0;
-    Ok(InterpolationSweep { measure: measure.to_string(), values, best })
+    let best = values
+        .iter()
+        .fold((0.0f32, f64::NEG_INFINITY), |b, &(w, v)| {
+            if v >= b.1 {
+                (w, v)
+            } else {
+                b
+            }
+        })
+        .0;
+    Ok(InterpolationSweep {
+        measure: measure.to_string(),
+        values,
+        best,
+    })
 }
 
 impl InterpolationSweep {
     /// The sweep as a line chart (SVG in a notebook).
     pub fn chart(&self) -> crate::plot::LineChart {
-        crate::plot::LineChart::new(format!("Validation {} by interpolation weight", self.measure), "weight of the bi-encoder score", self.measure.clone())
-            .series(self.measure.clone(), self.values.iter().map(|&(w, v)| (w as f64, v)).collect())
+        crate::plot::LineChart::new(
+            format!("Validation {} by interpolation weight", self.measure),
+            "weight of the bi-encoder score",
+            self.measure.clone(),
+        )
+        .series(
+            self.measure.clone(),
+            self.values.iter().map(|&(w, v)| (w as f64, v)).collect(),
+        )
     }
 }
 
@@ -805,10 +865,23 @@ impl Tabular for InterpolationSweep {
         let rows = self
             .values
             .iter()
-            .map(|&(w, v)| vec![format!("{w:.2}"), format!("{v:.4}"), if w == self.best { "best".into() } else { String::new() }])
+            .map(|&(w, v)| {
+                vec![
+                    format!("{w:.2}"),
+                    format!("{v:.4}"),
+                    if w == self.best {
+                        "best".into()
+                    } else {
+                        String::new()
+                    },
+                ]
+            })
             .collect();
         vec![Section {
-            title: Some(format!("Interpolation weight (bi-encoder share) → mean {}", self.measure)),
+            title: Some(format!(
+                "Interpolation weight (bi-encoder share) → mean {}",
+                self.measure
+            )),
             header: ["weight", &self.measure, ""].map(String::from).to_vec(),
             rows,
             more: 0,

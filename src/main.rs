@@ -472,10 +472,14 @@ fn run(cli: Cli) -> sbert::Result<()> {
             let mut ranked =
                 sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
             if interpolate.is_some() && rerank.is_none() {
-                return Err(sbert::Error::InvalidInput("--interpolate needs --rerank".into()));
+                return Err(sbert::Error::InvalidInput(
+                    "--interpolate needs --rerank".into(),
+                ));
             }
             if let Some(w) = interpolate.filter(|w| !(0.0..=1.0).contains(w)) {
-                return Err(sbert::Error::InvalidInput(format!("--interpolate {w} is not in [0, 1]")));
+                return Err(sbert::Error::InvalidInput(format!(
+                    "--interpolate {w} is not in [0, 1]"
+                )));
             }
             if let Some(ce) = &rerank {
                 let ce = sbert::cross_encoder::CrossEncoder::load(ce)?;
@@ -495,7 +499,9 @@ fn run(cli: Cli) -> sbert::Result<()> {
                     &popts,
                 )?;
                 ranked = match interpolate {
-                    Some(w) => sbert::cross_encoder::interpolate_scores(&ranked, &reranked, rerank_top, w)?,
+                    Some(w) => {
+                        sbert::cross_encoder::interpolate_scores(&ranked, &reranked, rerank_top, w)?
+                    }
                     None => reranked,
                 };
                 ranked.iter_mut().for_each(|(_, docs)| docs.truncate(top_k));

@@ -286,22 +286,56 @@ fn cli_search_with_rerank() {
     let search = |extra: &[&str]| {
         let out = dir.join("interp.txt");
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-            .args(["search", "--model", bi.to_str().unwrap(), "--corpus", dir.join("c.tsv").to_str().unwrap()])
-            .args(["--queries", dir.join("q.tsv").to_str().unwrap(), "--top-k", "5", "--run", out.to_str().unwrap()])
+            .args([
+                "search",
+                "--model",
+                bi.to_str().unwrap(),
+                "--corpus",
+                dir.join("c.tsv").to_str().unwrap(),
+            ])
+            .args([
+                "--queries",
+                dir.join("q.tsv").to_str().unwrap(),
+                "--top-k",
+                "5",
+                "--run",
+                out.to_str().unwrap(),
+            ])
             .args(extra)
             .output()
             .unwrap();
         let text = std::fs::read_to_string(&out).unwrap_or_default();
         let _ = std::fs::remove_file(&out);
-        let docs: Vec<String> = text.lines().map(|l| l.split(' ').nth(2).unwrap().to_string()).collect();
-        (o.status.success(), docs, String::from_utf8_lossy(&o.stderr).to_string())
+        let docs: Vec<String> = text
+            .lines()
+            .map(|l| l.split(' ').nth(2).unwrap().to_string())
+            .collect();
+        (
+            o.status.success(),
+            docs,
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
     };
     let ids = |ls: &[Vec<String>]| ls.iter().map(|l| l[2].clone()).collect::<Vec<_>>();
     let ce_arg = ce_dir.to_str().unwrap();
-    let (ok, got, err) = search(&["--rerank", ce_arg, "--rerank-top", "4", "--interpolate", "0"]);
+    let (ok, got, err) = search(&[
+        "--rerank",
+        ce_arg,
+        "--rerank-top",
+        "4",
+        "--interpolate",
+        "0",
+    ]);
     assert!(ok, "{err}");
     assert_eq!(got, ids(&lines), "weight 0: the cross-encoder's order");
-    let (ok, got, _) = search(&["--rerank", ce_arg, "--rerank-top", "4", "--interpolate", "1"]);
+    let (ok, got, _) = search(&[
+        "--rerank",
+        ce_arg,
+        "--rerank-top",
+        "4",
+        "--interpolate",
+        "1",
+    ]);
     assert!(ok);
     assert_eq!(got, ids(&bi_lines), "weight 1: the bi-encoder's order");
     let (ok, _, err) = search(&["--rerank", ce_arg, "--interpolate", "1.5"]);
@@ -596,28 +630,71 @@ fn cli_rerank() {
 #[test]
 fn interpolation_and_its_tuning() {
     use sbert::cross_encoder::{interpolate_scores, tune_interpolation};
-    let s = |v: &[(&str, f32)]| v.iter().map(|(d, x)| (d.to_string(), *x)).collect::<Vec<_>>();
-    let first = vec![("q".to_string(), s(&[("d1", 0.9), ("d2", 0.8), ("d3", 0.1), ("d4", 0.05)]))];
-    let cross = vec![("q".to_string(), s(&[("d2", 2.0), ("d3", 0.0), ("d1", -1.0), ("d4", -2.0)]))];
-    let order = |w: f32| interpolate_scores(&first, &cross, 3, w).unwrap()[0].1.iter().map(|d| d.0.clone()).collect::<Vec<_>>();
+    let s = |v: &[(&str, f32)]| {
+        v.iter()
+            .map(|(d, x)| (d.to_string(), *x))
+            .collect::<Vec<_>>()
+    };
+    let first = vec![(
+        "q".to_string(),
+        s(&[("d1", 0.9), ("d2", 0.8), ("d3", 0.1), ("d4", 0.05)]),
+    )];
+    let cross = vec![(
+        "q".to_string(),
+        s(&[("d2", 2.0), ("d3", 0.0), ("d1", -1.0), ("d4", -2.0)]),
+    )];
+    let order = |w: f32| {
+        interpolate_scores(&first, &cross, 3, w).unwrap()[0]
+            .1
+            .iter()
+            .map(|d| d.0.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(order(0.0), ["d2", "d3", "d1", "d4"]);
     assert_eq!(order(0.5), ["d2", "d1", "d3", "d4"]);
     assert_eq!(order(0.89), ["d2", "d1", "d3", "d4"]);
     assert_eq!(order(0.9), ["d1", "d2", "d3", "d4"]);
     assert_eq!(order(1.0), ["d1", "d2", "d3", "d4"]);
     let fused = &interpolate_scores(&first, &cross, 3, 0.5).unwrap()[0].1;
-    assert!((fused[0].1 - 0.5 * (0.5620 + 1.3363)).abs() < 1e-3, "{fused:?}");
-    assert!(fused[3].1 < fused[2].1, "the tail stays below the re-ranked documents");
+    assert!(
+        (fused[0].1 - 0.5 * (0.5620 + 1.3363)).abs() < 1e-3,
+        "{fused:?}"
+    );
+    assert!(
+        fused[3].1 < fused[2].1,
+        "the tail stays below the re-ranked documents"
+    );
 
-    let qrels: sbert::evaluation::Qrels = [("q".to_string(), [("d2".to_string(), 1)].into_iter().collect())].into_iter().collect();
-    let sweep = tune_interpolation(&qrels, &first, &cross, 3, sbert::evaluation::Measure::NdcgCut(10)).unwrap();
+    let qrels: sbert::evaluation::Qrels = [(
+        "q".to_string(),
+        [("d2".to_string(), 1)].into_iter().collect(),
+    )]
+    .into_iter()
+    .collect();
+    let sweep = tune_interpolation(
+        &qrels,
+        &first,
+        &cross,
+        3,
+        sbert::evaluation::Measure::NdcgCut(10),
+    )
+    .unwrap();
     assert_eq!(sweep.values.len(), 21);
-    assert_eq!(sweep.best, 0.85, "the largest weight that still puts d2 first");
-    assert!(sweep.values.iter().all(|&(w, v)| if w < 0.8954 { v == 1.0 } else { v < 1.0 }));
+    assert_eq!(
+        sweep.best, 0.85,
+        "the largest weight that still puts d2 first"
+    );
+    assert!(sweep
+        .values
+        .iter()
+        .all(|&(w, v)| if w < 0.8954 { v == 1.0 } else { v < 1.0 }));
     assert!(sweep.to_string().contains("best") && sweep.to_html().contains("<table"));
 
     assert!(interpolate_scores(&first, &cross, 3, 1.5).is_err());
     assert!(interpolate_scores(&first, &Vec::new(), 3, 0.5).is_err());
     let partial = vec![("q".to_string(), s(&[("d2", 2.0)]))];
-    assert!(interpolate_scores(&first, &partial, 3, 0.5).unwrap_err().to_string().contains("no cross-encoder score"));
+    assert!(interpolate_scores(&first, &partial, 3, 0.5)
+        .unwrap_err()
+        .to_string()
+        .contains("no cross-encoder score"));
 }

@@ -477,10 +477,12 @@ fn mean_comparison_side_by_side() {
 fn scifact_claims_dataset() {
     let data = shared().join("data/beir-scifact");
     let ds = datasets::scifact::load_test(&data).unwrap();
-    let claims = datasets::scifact::read_claims(&data.join("scifact.zip"), "claims_train.csv").unwrap();
+    let claims =
+        datasets::scifact::read_claims(&data.join("scifact.zip"), "claims_train.csv").unwrap();
     let train = datasets::scifact::claims_dataset(&claims, &ds.corpus);
     let ids: std::collections::BTreeSet<&str> = ds.corpus.iter().map(|d| d.id.as_str()).collect();
-    let mut want: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+    let mut want: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
     for c in &claims {
         for d in c.cited_doc_ids.iter().filter(|d| ids.contains(d.as_str())) {
             want.entry(c.id.as_str()).or_default().insert(d.as_str());
@@ -489,10 +491,14 @@ fn scifact_claims_dataset() {
     assert_eq!(train.queries.len(), want.len());
     assert_eq!(train.qrels.len(), want.len());
     for q in &train.queries {
-        let got: std::collections::BTreeSet<&str> = train.qrels[&q.id].keys().map(String::as_str).collect();
+        let got: std::collections::BTreeSet<&str> =
+            train.qrels[&q.id].keys().map(String::as_str).collect();
         assert_eq!(got, want[q.id.as_str()]);
         assert!(train.qrels[&q.id].values().all(|&g| g == 1));
     }
     assert_eq!(train.corpus.len(), ds.corpus.len());
-    eprintln!("{} train claims with cited documents in the corpus", train.queries.len());
+    eprintln!(
+        "{} train claims with cited documents in the corpus",
+        train.queries.len()
+    );
 }

@@ -324,17 +324,28 @@ fn same_seed_same_model() {
 /// planting other values in it); other texts, options or weights (a model trained in place) miss.
 #[test]
 fn embedding_cache_hits_and_misses() {
-    let mut model = SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
+    let mut model =
+        SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
     let dir = temp_dir("emb-cache");
     let opts = EncodeOptions::default().cache_dir(&dir);
     let texts = ["w10 w11", "w20 w21 w22", "w5"];
     let fresh = model.encode(&texts, &EncodeOptions::default()).unwrap();
     let first = model.encode(&texts, &opts).unwrap();
     assert_eq!(first.as_slice(), fresh.as_slice());
-    let npys: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "npy")).collect();
+    let npys: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "npy"))
+        .collect();
     assert_eq!(npys.len(), 1);
     // Plant other numbers: a hit returns them, with the texts and token counts.
-    let planted = sbert::Embeddings::from_flat(vec![0.5; fresh.len() * fresh.dim()], fresh.len(), fresh.dim()).unwrap();
+    let planted = sbert::Embeddings::from_flat(
+        vec![0.5; fresh.len() * fresh.dim()],
+        fresh.len(),
+        fresh.dim(),
+    )
+    .unwrap();
     sbert::npy::write_npy(&npys[0], &planted).unwrap();
     let hit = model.encode(&texts, &opts).unwrap();
     assert_eq!(hit.as_slice(), planted.as_slice());
@@ -342,14 +353,45 @@ fn embedding_cache_hits_and_misses() {
     assert_eq!(hit.num_tokens(), fresh.num_tokens());
     // Other texts, other options: misses (computed, equal to a fresh encode).
     let other = model.encode(&["w10 w11", "w30"], &opts).unwrap();
-    assert_eq!(other.as_slice(), model.encode(&["w10 w11", "w30"], &EncodeOptions::default()).unwrap().as_slice());
-    let normalized = model.encode(&texts, &opts.clone().normalize_embeddings(true)).unwrap();
+    assert_eq!(
+        other.as_slice(),
+        model
+            .encode(&["w10 w11", "w30"], &EncodeOptions::default())
+            .unwrap()
+            .as_slice()
+    );
+    let normalized = model
+        .encode(&texts, &opts.clone().normalize_embeddings(true))
+        .unwrap();
     assert_ne!(normalized.as_slice(), planted.as_slice());
     // Train in place (same path on disk, new weights in memory): a miss.
     let mnrl = MultipleNegativesRankingLoss::default();
-    let config = FitConfig { epochs: 1, lr: 2e-3, warmup_steps: 0, max_steps: Some(1), show_progress_bar: false, ..FitConfig::default() };
-    fit(&mut model, &[Objective { loader: DataLoader::new(data().0, 4), loss: &mnrl }], &config, None, |_| ControlFlow::Continue(())).unwrap();
+    let config = FitConfig {
+        epochs: 1,
+        lr: 2e-3,
+        warmup_steps: 0,
+        max_steps: Some(1),
+        show_progress_bar: false,
+        ..FitConfig::default()
+    };
+    fit(
+        &mut model,
+        &[Objective {
+            loader: DataLoader::new(data().0, 4),
+            loss: &mnrl,
+        }],
+        &config,
+        None,
+        |_| ControlFlow::Continue(()),
+    )
+    .unwrap();
     let after = model.encode(&texts, &opts).unwrap();
-    assert_eq!(after.as_slice(), model.encode(&texts, &EncodeOptions::default()).unwrap().as_slice());
+    assert_eq!(
+        after.as_slice(),
+        model
+            .encode(&texts, &EncodeOptions::default())
+            .unwrap()
+            .as_slice()
+    );
     assert!(max_abs_diff(after.as_slice(), fresh.as_slice()) > 1e-6);
 }

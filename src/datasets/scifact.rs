@@ -119,19 +119,30 @@ pub fn claims_dataset(claims: &[Claim], corpus: &[Document]) -> super::Retrieval
     let mut queries = Vec::new();
     let mut qrels = crate::evaluation::Qrels::new();
     for c in claims {
-        let cited: Vec<&String> = c.cited_doc_ids.iter().filter(|d| ids.contains(d.as_str())).collect();
+        let cited: Vec<&String> = c
+            .cited_doc_ids
+            .iter()
+            .filter(|d| ids.contains(d.as_str()))
+            .collect();
         if cited.is_empty() {
             continue;
         }
         if !qrels.contains_key(&c.id) {
-            queries.push(super::Query { id: c.id.clone(), text: c.claim.clone() });
+            queries.push(super::Query {
+                id: c.id.clone(),
+                text: c.claim.clone(),
+            });
         }
         let judged = qrels.entry(c.id.clone()).or_default();
         for d in cited {
             judged.insert(d.clone(), 1);
         }
     }
-    super::RetrievalDataset { corpus: corpus.to_vec(), queries, qrels }
+    super::RetrievalDataset {
+        corpus: corpus.to_vec(),
+        queries,
+        qrels,
+    }
 }
 
 /// The training positives: (claim id, claim, cited document id) for every cited document present

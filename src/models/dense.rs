@@ -107,7 +107,9 @@ impl Dense {
 
     /// The layer's weight and bias (for fingerprints).
     pub(crate) fn tensors(&self) -> Vec<candle_core::Tensor> {
-        std::iter::once(self.linear.weight.clone()).chain(self.linear.bias.clone()).collect()
+        std::iter::once(self.linear.weight.clone())
+            .chain(self.linear.bias.clone())
+            .collect()
     }
 
     /// `x`: `[b, in]` → `[b, out]`.

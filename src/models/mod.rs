@@ -487,10 +487,15 @@ impl SentenceTransformer {
             return self.encode_uncached(texts, prompt, opts);
         };
         let key = self.cache_key(&texts, &prompt, opts)?;
-        let (npy, meta) = (dir.join(format!("{key}.npy")), dir.join(format!("{key}.json")));
+        let (npy, meta) = (
+            dir.join(format!("{key}.npy")),
+            dir.join(format!("{key}.json")),
+        );
         if npy.exists() && meta.exists() {
-            let m: CacheMeta = serde_json::from_str(&std::fs::read_to_string(&meta).map_err(io(&meta))?)
-                .map_err(|e| Error::InvalidInput(format!("embedding cache {}: {e}", meta.display())))?;
+            let m: CacheMeta = serde_json::from_str(
+                &std::fs::read_to_string(&meta).map_err(io(&meta))?,
+            )
+            .map_err(|e| Error::InvalidInput(format!("embedding cache {}: {e}", meta.display())))?;
             let e = crate::npy::read_npy(&npy)?;
             if e.len() == texts.len() && m.num_tokens.len() == texts.len() {
                 return Ok(e.with_meta(texts, m.num_tokens, m.truncated));
@@ -499,7 +504,10 @@ impl SentenceTransformer {
         let e = self.encode_uncached(texts, prompt, opts)?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         crate::npy::write_npy(&npy, &e)?;
-        let m = CacheMeta { num_tokens: e.num_tokens().to_vec(), truncated: e.truncated().to_vec() };
+        let m = CacheMeta {
+            num_tokens: e.num_tokens().to_vec(),
+            truncated: e.truncated().to_vec(),
+        };
         let text = serde_json::to_string(&m).map_err(|e| Error::InvalidInput(e.to_string()))?;
         crate::npy::write_atomic(&meta, text.as_bytes())?;
         Ok(e)
@@ -508,14 +516,37 @@ impl SentenceTransformer {
     /// The embedding cache's key: a 128-bit hash of the weights as they are in memory (a model
     /// trained in place gets a new key), the pipeline, the options that change the numbers, and
     /// the texts.
-    fn cache_key(&self, texts: &[String], prompt: &Option<String>, opts: &EncodeOptions) -> Result<String> {
+    fn cache_key(
+        &self,
+        texts: &[String],
+        prompt: &Option<String>,
+        opts: &EncodeOptions,
+    ) -> Result<String> {
         use std::hash::{Hash, Hasher};
-        let mut hashers = [std::hash::DefaultHasher::new(), std::hash::DefaultHasher::new()];
+        let mut hashers = [
+            std::hash::DefaultHasher::new(),
+            std::hash::DefaultHasher::new(),
+        ];
         hashers[1].write_u64(0x9E37_79B9_7F4A_7C15);
         let mut feed = |bytes: &[u8]| hashers.iter_mut().for_each(|h| h.write(bytes));
         feed(env!("CARGO_PKG_VERSION").as_bytes());
-        feed(format!("{:?}|{}|{:?}|{}", self, self.max_seq_length(), prompt, opts.normalize_embeddings).as_bytes());
-        let mut tensors: Vec<Tensor> = self.transformer().bert.named_tensors().into_iter().map(|(_, t)| t).collect();
+        feed(
+            format!(
+                "{:?}|{}|{:?}|{}",
+                self,
+                self.max_seq_length(),
+                prompt,
+                opts.normalize_embeddings
+            )
+            .as_bytes(),
+        );
+        let mut tensors: Vec<Tensor> = self
+            .transformer()
+            .bert
+            .named_tensors()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
         for m in &self.modules {
             if let Module::Dense(d) = m {
                 tensors.extend(d.tensors());
@@ -531,10 +562,19 @@ impl SentenceTransformer {
             t.hash(&mut hashers[0]);
             t.hash(&mut hashers[1]);
         }
-        Ok(format!("emb-{:016x}{:016x}", hashers[0].finish(), hashers[1].finish()))
+        Ok(format!(
+            "emb-{:016x}{:016x}",
+            hashers[0].finish(),
+            hashers[1].finish()
+        ))
     }
 
-    fn encode_uncached(&self, texts: Vec<String>, prompt: Option<String>, opts: &EncodeOptions) -> Result<Embeddings> {
+    fn encode_uncached(
+        &self,
+        texts: Vec<String>,
+        prompt: Option<String>,
+        opts: &EncodeOptions,
+    ) -> Result<Embeddings> {
         let dim = self.get_sentence_embedding_dimension();
         let n = texts.len();
         let inputs: Vec<String> = match &prompt {
