@@ -153,8 +153,10 @@ impl CustomOp2 for MaskedSoftmaxOp {
             );
         }
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(s * t)
-            .zip(x.par_chunks(s * t))
+        // (`max(1)`: an empty tensor has no chunks, but a chunk size of 0 would panic.)
+        let per_head = (s * t).max(1);
+        y.par_chunks_mut(per_head)
+            .zip(x.par_chunks(per_head))
             .enumerate()
             .for_each(|(bh, (y, x))| {
                 let m = &mask[(bh / h) * t..(bh / h + 1) * t];
@@ -178,9 +180,10 @@ impl CustomOp2 for MaskedSoftmaxOp {
         let t = x.dim(candle_core::D::Minus1)?;
         let (ys, gs) = (values(res)?, values(grad)?);
         let mut dx = vec![0f32; ys.len()];
-        dx.par_chunks_mut(t * ROWS_PER_TASK)
-            .zip(ys.par_chunks(t * ROWS_PER_TASK))
-            .zip(gs.par_chunks(t * ROWS_PER_TASK))
+        let rows = t.max(1) * ROWS_PER_TASK;
+        dx.par_chunks_mut(rows)
+            .zip(ys.par_chunks(rows))
+            .zip(gs.par_chunks(rows))
             .for_each(|((dx, y), g)| kernels::softmax_backward(y, g, dx, t, self.scale));
         Ok((Some(Tensor::from_vec(dx, x.shape(), x.device())?), None))
     }
