@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Registers the Jupyter kernel "Rust (sbert)": evcxr_jupyter (pinned, `cargo install --locked`)
+# Registers the Jupyter kernel "Rust (sbert)": evcxr_jupyter (pinned 0.22.0, `cargo install
+# --locked`, with sbert's two-switch patch for the first cell's latency: kernel/install-evcxr.sh)
 # with its own evcxr config directory, so it never touches a user's other kernels or their
 # global evcxr config.
 #
@@ -21,8 +22,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
-EVCXR_VERSION=0.22.0
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 TARGET="${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}"
 SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
 
@@ -34,11 +33,8 @@ case "${1:-}" in
   *) echo "usage: bash kernel/install.sh [--user | --prefix DIR]" >&2; exit 2 ;;
 esac
 
-# 1. evcxr_jupyter, pinned.
-if ! { [ -x "$CARGO_BIN/evcxr_jupyter" ] && cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; }; then
-  echo "== cargo install --locked evcxr_jupyter $EVCXR_VERSION (one time, ~15 min on 2 cores)"
-  cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION"
-fi
+# 1. evcxr_jupyter, pinned, with sbert's patch (kernel/install-evcxr.sh: one build, then skipped).
+EXE="$(bash "$ROOT/kernel/install-evcxr.sh" evcxr_jupyter)"
 
 # 2. The kernel's own evcxr config directory.
 mkdir -p "$ROOT/.lab/evcxr" "$TARGET"
@@ -73,7 +69,7 @@ cp "$ROOT/kernel/logo-64x64.png" "$spec/" 2>/dev/null || true
 # that rustc computes from target/…/deps; evcxr loads the copy one folder up, so the rpath only
 # resolves by luck for shallow build folders. The kernel gets the library folder explicitly.
 RUSTLIB="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
-python3 - "$spec/kernel.json" "$CARGO_BIN/evcxr_jupyter" "$ROOT/.lab/evcxr" "$SHARED" "$RUSTLIB" "$ROOT/kernel/kernel.sh" "$TARGET" <<'PY'
+python3 - "$spec/kernel.json" "$EXE" "$ROOT/.lab/evcxr" "$SHARED" "$RUSTLIB" "$ROOT/kernel/kernel.sh" "$TARGET" <<'PY'
 import json, sys
 path, exe, config, shared, rustlib, wrapper, target = sys.argv[1:]
 json.dump({
@@ -82,7 +78,9 @@ json.dump({
     "language": "rust",
     "interrupt_mode": "message",
     "env": {"EVCXR_CONFIG_DIR": config, "SBERT_SHARED": shared, "LD_LIBRARY_PATH": rustlib,
-            "SBERT_EVCXR_JUPYTER": exe, "SBERT_EVCXR_TMPDIR": target},
+            "SBERT_EVCXR_JUPYTER": exe, "SBERT_EVCXR_TMPDIR": target,
+            # The two switches of sbert's evcxr patch (kernel/install-evcxr.sh).
+            "EVCXR_RA_WARMUP": "1", "EVCXR_ALLOW_QUESTION_MARK": "1"},
 }, open(path, "w"), indent=2)
 PY
 JUPYTER="${JUPYTER:-$ROOT/.lab/venv/bin/jupyter}"

@@ -3,13 +3,10 @@
 # (sbert + `use sbert::prelude::*;`) and build folder. Run kernel/install.sh first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-EVCXR_VERSION=0.22.0
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 [ -f "$ROOT/.lab/evcxr/evcxr.toml" ] || { echo "run: bash kernel/install.sh" >&2; exit 1; }
-if ! { [ -x "$CARGO_BIN/evcxr_repl" ] && cargo install --list | grep -q "^evcxr_repl v$EVCXR_VERSION:"; }; then
-  echo "== cargo install --locked evcxr_repl $EVCXR_VERSION (one time)"
-  cargo install --locked evcxr_repl --version "$EVCXR_VERSION"
-fi
+# The same pinned, patched evcxr as the kernel (kernel/install-evcxr.sh; built on first use).
+EXE="$(bash "$ROOT/kernel/install-evcxr.sh" evcxr_repl)"
+export EVCXR_RA_WARMUP=1 EVCXR_ALLOW_QUESTION_MARK=1
 export EVCXR_CONFIG_DIR="$ROOT/.lab/evcxr"
 # See kernel/install.sh: the standard library's folder, which evcxr's relative rpath can miss.
 export LD_LIBRARY_PATH="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -25,4 +22,4 @@ if [ -d "$master/target" ]; then
   find "$dir/target" \( -name 'libcode_*' -o -name '*ctx*' \) -prune -exec rm -rf {} +
 fi
 [ -f "$master/Cargo.lock" ] && cp "$master/Cargo.lock" "$dir/"
-EVCXR_TMPDIR="$dir" "$CARGO_BIN/evcxr_repl" "$@"
+EVCXR_TMPDIR="$dir" "$EXE" "$@"

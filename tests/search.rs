@@ -295,3 +295,19 @@ fn evcxr_rich_output_block() {
     assert!(block.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table"));
     assert!(block.ends_with("</table>\nEVCXR_END_CONTENT\n"));
 }
+
+/// A notebook's `use sbert::prelude::*;` must leave std's two-parameter `Result` alone: evcxr's
+/// generated code and users' own cell functions write `Result<T, E>` (a one-parameter alias in the
+/// prelude made every rejected cell fail with "type alias takes 1 generic argument").
+#[test]
+fn prelude_keeps_std_result() {
+    fn half(n: i32) -> Result<i32, String> {
+        if n % 2 == 0 {
+            Ok(n / 2)
+        } else {
+            Err(format!("{n} is odd"))
+        }
+    }
+    assert_eq!(half(4), Ok(2));
+    assert_eq!(half(3), Err("3 is odd".to_string()));
+}
