@@ -4,13 +4,15 @@
 #
 #   bash kernel/install-evcxr.sh evcxr_jupyter|evcxr_repl
 #
-# The patch adds two opt-in switches, off unless their environment variable is "1" (the
-# "Rust (sbert)" kernelspec sets both), so the binary otherwise behaves as upstream's:
+# The patch adds three opt-in switches, off unless their environment variable is "1" (the
+# "Rust (sbert)" kernelspec sets them), so the binary otherwise behaves as upstream's:
 #   EVCXR_RA_WARMUP            a background thread computes, on the second core, what evcxr's
 #                              rust-analyzer needs at the first cell with a `let` (every crate's
 #                              def map and trait impls): that cell took ≈ 5.5 s, now ≈ 2 s
 #   EVCXR_ALLOW_QUESTION_MARK  cells start in the mode evcxr switches to after a first `?` has
 #                              failed to compile (saves that wasted build in the first cell)
+#   EVCXR_SKIP_STARTUP_EVAL    no internal `42` evaluation at start-up when the config has a
+#                              prelude (whose evaluation follows and does the same job)
 #
 # The crates come from crates.io (cargo's download cache when it has them), checked against their
 # published sha256; `cargo install --locked` builds with each crate's own Cargo.lock (only evcxr's

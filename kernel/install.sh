@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Registers the Jupyter kernel "Rust (sbert)": evcxr_jupyter (pinned 0.22.0, `cargo install
-# --locked`, with sbert's two-switch patch for the first cell's latency: kernel/install-evcxr.sh)
+# --locked`, with sbert's small patch for the first cell's latency: kernel/install-evcxr.sh)
 # with its own evcxr config directory, so it never touches a user's other kernels or their
 # global evcxr config.
 #
@@ -79,8 +79,9 @@ json.dump({
     "interrupt_mode": "message",
     "env": {"EVCXR_CONFIG_DIR": config, "SBERT_SHARED": shared, "LD_LIBRARY_PATH": rustlib,
             "SBERT_EVCXR_JUPYTER": exe, "SBERT_EVCXR_TMPDIR": target,
-            # The two switches of sbert's evcxr patch (kernel/install-evcxr.sh).
-            "EVCXR_RA_WARMUP": "1", "EVCXR_ALLOW_QUESTION_MARK": "1"},
+            # The switches of sbert's evcxr patch (kernel/install-evcxr.sh).
+            "EVCXR_RA_WARMUP": "1", "EVCXR_ALLOW_QUESTION_MARK": "1",
+            "EVCXR_SKIP_STARTUP_EVAL": "1"},
 }, open(path, "w"), indent=2)
 PY
 JUPYTER="${JUPYTER:-$ROOT/.lab/venv/bin/jupyter}"
