@@ -3,14 +3,6 @@
 mod common;
 use common::*;
 use sbert::prelude::*;
-use std::process::Command;
-
-fn sbert(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args(args)
-        .output()
-        .expect("run sbert")
-}
 
 fn nine() -> Vec<String> {
     serde_json::from_value(golden("seed.json")["nine"]["sentences"].clone()).unwrap()

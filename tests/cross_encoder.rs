@@ -199,65 +199,53 @@ fn cli_search_with_rerank() {
             )
         })
         .collect();
+    let (c_tsv, q_tsv) = (dir.join("c.tsv"), dir.join("q.tsv"));
     std::fs::write(
-        dir.join("c.tsv"),
+        &c_tsv,
         docs.iter()
             .map(|(i, t)| format!("{i}\t{t}\n"))
             .collect::<String>(),
     )
     .unwrap();
-    std::fs::write(dir.join("q.tsv"), "q1\tw11 w21\nq2\tw40 w41\n").unwrap();
-    let run = dir.join("run.txt");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args([
+    std::fs::write(&q_tsv, "q1\tw11 w21\nq2\tw40 w41\n").unwrap();
+    // `sbert search` with the bi-encoder over c.tsv / q.tsv, top 5, plus `extra`: whether it
+    // succeeded, its run file's lines (split on spaces) and its stderr.
+    let search = |extra: &[&str]| {
+        let out = dir.join("run.txt");
+        let mut args = vec![
             "search",
             "--model",
             bi.to_str().unwrap(),
             "--corpus",
-            dir.join("c.tsv").to_str().unwrap(),
+            c_tsv.to_str().unwrap(),
             "--queries",
-            dir.join("q.tsv").to_str().unwrap(),
-        ])
-        .args([
+            q_tsv.to_str().unwrap(),
             "--top-k",
             "5",
-            "--rerank",
-            ce_dir.to_str().unwrap(),
-            "--rerank-top",
-            "4",
             "--run",
-            run.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<Vec<String>> = std::fs::read_to_string(&run)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(' ').map(str::to_string).collect())
-        .collect();
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = sbert(&args);
+        let lines: Vec<Vec<String>> = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(' ').map(str::to_string).collect())
+            .collect();
+        let _ = std::fs::remove_file(&out);
+        (
+            o.status.success(),
+            lines,
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let ce_arg = ce_dir.to_str().unwrap();
+    let (ok, lines, err) = search(&["--rerank", ce_arg, "--rerank-top", "4"]);
+    assert!(ok, "{err}");
     assert_eq!(lines.len(), 10, "--top-k 5 lines per query");
     let ce = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap();
-    let bi_run = dir.join("bi.txt");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args([
-            "search",
-            "--model",
-            bi.to_str().unwrap(),
-            "--corpus",
-            dir.join("c.tsv").to_str().unwrap(),
-            "--queries",
-            dir.join("q.tsv").to_str().unwrap(),
-        ])
-        .args(["--top-k", "5", "--run", bi_run.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let bi_lines: Vec<Vec<String>> = std::fs::read_to_string(&bi_run)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(' ').map(str::to_string).collect())
-        .collect();
+    let (ok, bi_lines, err) = search(&[]);
+    assert!(ok, "{err}");
     for q in [("q1", "w11 w21"), ("q2", "w40 w41")] {
         let mine: Vec<&Vec<String>> = lines.iter().filter(|l| l[0] == q.0).collect();
         let bi_mine: Vec<&Vec<String>> = bi_lines.iter().filter(|l| l[0] == q.0).collect();
@@ -283,41 +271,7 @@ fn cli_search_with_rerank() {
     }
 
     // --interpolate W: 0 keeps the cross-encoder's order, 1 the bi-encoder's; bad values fail.
-    let search = |extra: &[&str]| {
-        let out = dir.join("interp.txt");
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-            .args([
-                "search",
-                "--model",
-                bi.to_str().unwrap(),
-                "--corpus",
-                dir.join("c.tsv").to_str().unwrap(),
-            ])
-            .args([
-                "--queries",
-                dir.join("q.tsv").to_str().unwrap(),
-                "--top-k",
-                "5",
-                "--run",
-                out.to_str().unwrap(),
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        let _ = std::fs::remove_file(&out);
-        let docs: Vec<String> = text
-            .lines()
-            .map(|l| l.split(' ').nth(2).unwrap().to_string())
-            .collect();
-        (
-            o.status.success(),
-            docs,
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        )
-    };
     let ids = |ls: &[Vec<String>]| ls.iter().map(|l| l[2].clone()).collect::<Vec<_>>();
-    let ce_arg = ce_dir.to_str().unwrap();
     let (ok, got, err) = search(&[
         "--rerank",
         ce_arg,
@@ -327,7 +281,11 @@ fn cli_search_with_rerank() {
         "0",
     ]);
     assert!(ok, "{err}");
-    assert_eq!(got, ids(&lines), "weight 0: the cross-encoder's order");
+    assert_eq!(
+        ids(&got),
+        ids(&lines),
+        "weight 0: the cross-encoder's order"
+    );
     let (ok, got, _) = search(&[
         "--rerank",
         ce_arg,
@@ -337,7 +295,11 @@ fn cli_search_with_rerank() {
         "1",
     ]);
     assert!(ok);
-    assert_eq!(got, ids(&bi_lines), "weight 1: the bi-encoder's order");
+    assert_eq!(
+        ids(&got),
+        ids(&bi_lines),
+        "weight 1: the bi-encoder's order"
+    );
     let (ok, _, err) = search(&["--rerank", ce_arg, "--interpolate", "1.5"]);
     assert!(!ok && err.contains("not in [0, 1]"), "{err}");
     let (ok, _, err) = search(&["--interpolate", "0.5"]);
@@ -543,26 +505,21 @@ fn cli_fit_cross_encoder() {
     std::fs::write(dir.join("train.jsonl"), lines).unwrap();
     let out = dir.join("ce");
     let run = |train: &str, out: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-            .args([
-                "fit-cross-encoder",
-                "--model",
-                bi.to_str().unwrap(),
-                "--train",
-                dir.join(train).to_str().unwrap(),
-            ])
-            .args([
-                "--batch-size",
-                "8",
-                "--warmup-steps",
-                "1",
-                "--max-seq-length",
-                "32",
-                "--output",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
+        sbert(&[
+            "fit-cross-encoder",
+            "--model",
+            bi.to_str().unwrap(),
+            "--train",
+            dir.join(train).to_str().unwrap(),
+            "--batch-size",
+            "8",
+            "--warmup-steps",
+            "1",
+            "--max-seq-length",
+            "32",
+            "--output",
+            out.to_str().unwrap(),
+        ])
     };
     let o = run("train.jsonl", &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -595,21 +552,18 @@ fn cli_rerank() {
     let dir = temp_dir("cli-rerank-docs");
     let docs = ["w12 w13 w14", "w33", "w21 w22", "w12 w13 w14"];
     std::fs::write(dir.join("docs.txt"), docs.join("\n") + "\n").unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sbert"))
-        .args([
-            "rerank",
-            "--model",
-            ce_dir.to_str().unwrap(),
-            "--query",
-            "w10 w11",
-            "--input",
-            dir.join("docs.txt").to_str().unwrap(),
-            "--top-k",
-            "3",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let o = sbert(&[
+        "rerank",
+        "--model",
+        ce_dir.to_str().unwrap(),
+        "--query",
+        "w10 w11",
+        "--input",
+        dir.join("docs.txt").to_str().unwrap(),
+        "--top-k",
+        "3",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let got: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     let want = CrossEncoder::from_dir(&ce_dir, &Device::Cpu)

@@ -173,6 +173,15 @@ pub fn tiny_golden_batch() -> (Vec<String>, Vec<Vec<f32>>) {
     (texts, emb)
 }
 
+/// Runs the `sbert` command line (built by Cargo for integration tests) with `args`.
+pub fn sbert(args: &[&str]) -> std::process::Output {
+    let exe = option_env!("CARGO_BIN_EXE_sbert").expect("the sbert binary (feature `cli`)");
+    std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .expect("run sbert")
+}
+
 /// Deterministic pseudo-random numbers (xorshift64*), for tests without a `rand` dependency.
 pub struct Rng(pub u64);
 impl Rng {
