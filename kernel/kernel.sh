@@ -22,16 +22,10 @@ for d in "$base"/k.*; do
   pid="$(cat "$d/.pid" 2>/dev/null || echo)"
   if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -rf "$d"; fi
 done
-dir="$(mktemp -d "$base/k.XXXXXX")"
-echo $$ > "$dir/.pid"
+. "$(dirname "$0")/build-folder.sh"
+dir="$(new_build_folder "$master" k)"
 trap 'rm -rf "$dir"' EXIT
 trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP
-if [ -d "$master/target" ]; then
-  cp -al "$master/target" "$dir/target"
-  # The cell crate's own outputs are rewritten at every cell: this kernel makes fresh ones.
-  find "$dir/target" \( -name 'libcode_*' -o -name '*ctx*' \) -prune -exec rm -rf {} +
-fi
-[ -f "$master/Cargo.lock" ] && cp "$master/Cargo.lock" "$dir/"
 EVCXR_TMPDIR="$dir" "$exe" "$@" &
 child=$!
 wait "$child" || status=$?

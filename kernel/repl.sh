@@ -11,15 +11,8 @@ export EVCXR_CONFIG_DIR="$ROOT/.lab/evcxr"
 # See kernel/install.sh: the standard library's folder, which evcxr's relative rpath can miss.
 export LD_LIBRARY_PATH="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export SBERT_SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
-# Its own build folder, hard-linked from the warm one (see kernel/kernel.sh), beside the kernels'
-# folders so that the Cargo settings install.sh writes above them apply.
-master="${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}"
-mkdir -p "$(dirname "$master")/kernels"
-dir="$(mktemp -d "$(dirname "$master")/kernels/repl.XXXXXX")"
+# Its own build folder, hard-linked from the warm one, beside the kernels' (kernel/build-folder.sh).
+. "$ROOT/kernel/build-folder.sh"
+dir="$(new_build_folder "${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}" repl)"
 trap 'rm -rf "$dir"' EXIT
-if [ -d "$master/target" ]; then
-  cp -al "$master/target" "$dir/target" 2>/dev/null || cp -a "$master/target" "$dir/target"
-  find "$dir/target" \( -name 'libcode_*' -o -name '*ctx*' \) -prune -exec rm -rf {} +
-fi
-[ -f "$master/Cargo.lock" ] && cp "$master/Cargo.lock" "$dir/"
 EVCXR_TMPDIR="$dir" "$EXE" "$@"
