@@ -22,8 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
-TARGET="${SBERT_EVCXR_TMPDIR:-$HOME/.cache/sbert-lab/evcxr-target}"
-SHARED="${SBERT_SHARED:-$(cd "$ROOT/.." && pwd)/shared}"
+. "$ROOT/kernel/env.sh"
+TARGET="$SBERT_EVCXR_TMPDIR"
+SHARED="$SBERT_SHARED"
 
 where=(--prefix "$ROOT/.lab/venv")
 case "${1:-}" in
@@ -37,8 +38,8 @@ esac
 EXE="$(bash "$ROOT/kernel/install-evcxr.sh" evcxr_jupyter)"
 
 # 2. The kernel's own evcxr config directory.
-mkdir -p "$ROOT/.lab/evcxr" "$TARGET"
-cat > "$ROOT/.lab/evcxr/evcxr.toml" <<TOML
+mkdir -p "$EVCXR_CONFIG_DIR" "$TARGET"
+cat > "$EVCXR_CONFIG_DIR/evcxr.toml" <<TOML
 # Written by kernel/install.sh; EVCXR_CONFIG_DIR of the "Rust (sbert)" kernel only.
 [evcxr]
 opt_level = "2"
@@ -65,13 +66,10 @@ TOML
 spec="$ROOT/.lab/kernelspec/sbert"
 mkdir -p "$spec"
 cp "$ROOT/kernel/logo-64x64.png" "$spec/" 2>/dev/null || true
-# evcxr's cells link the Rust standard library dynamically and find it through a relative rpath
-# that rustc computes from target/…/deps; evcxr loads the copy one folder up, so the rpath only
-# resolves by luck for shallow build folders. The kernel gets the library folder explicitly.
-RUSTLIB="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
-python3 - "$spec/kernel.json" "$EXE" "$ROOT/.lab/evcxr" "$SHARED" "$RUSTLIB" "$ROOT/kernel/kernel.sh" "$TARGET" <<'PY'
+# The environment of kernel/env.sh (the standard library's folder: see there).
+python3 - "$spec/kernel.json" "$EXE" "$EVCXR_CONFIG_DIR" "$SHARED" "$SBERT_RUSTLIB" "$ROOT/kernel/kernel.sh" "$TARGET" "$SBERT_EVCXR_SWITCHES" <<'PY'
 import json, sys
-path, exe, config, shared, rustlib, wrapper, target = sys.argv[1:]
+path, exe, config, shared, rustlib, wrapper, target, switches = sys.argv[1:]
 json.dump({
     "argv": [wrapper, "--control_file", "{connection_file}"],
     "display_name": "Rust (sbert)",
@@ -80,11 +78,10 @@ json.dump({
     "env": {"EVCXR_CONFIG_DIR": config, "SBERT_SHARED": shared, "LD_LIBRARY_PATH": rustlib,
             "SBERT_EVCXR_JUPYTER": exe, "SBERT_EVCXR_TMPDIR": target,
             # The switches of sbert's evcxr patch (kernel/install-evcxr.sh).
-            "EVCXR_RA_WARMUP": "1", "EVCXR_ALLOW_QUESTION_MARK": "1",
-            "EVCXR_SKIP_STARTUP_EVAL": "1"},
+            **{switch: "1" for switch in switches.split()}},
 }, open(path, "w"), indent=2)
 PY
 JUPYTER="${JUPYTER:-$ROOT/.lab/venv/bin/jupyter}"
 [ -x "$JUPYTER" ] || JUPYTER=jupyter
 "$JUPYTER" kernelspec install "$spec" --name sbert "${where[@]}" >/dev/null
-echo "== kernel 'Rust (sbert)' registered (${where[*]}); config $ROOT/.lab/evcxr, build folder $TARGET"
+echo "== kernel 'Rust (sbert)' registered (${where[*]}); config $EVCXR_CONFIG_DIR, build folder $TARGET"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README "Set-up" command 2; .ci/run calls it).
+# 0. checks the layering of src/ (scripts/check_layers.py: no import cycle, imports only point down);
 # 1. provisions the real model offline, runs every Rust test (unit, integration, doc tests);
 #    tests that need the model fail (never skip) if it is missing;
 # 2. sets up the lab (JupyterLab venv, evcxr_jupyter, the "Rust (sbert)" kernel, warm-up), executes
@@ -30,6 +31,7 @@ stage() {
   "$@"
   echo "== $name: $((SECONDS - start)) s (total $SECONDS s)"
 }
+stage "layering" bash -c 'python3 scripts/check_layers.py --self-test && python3 scripts/check_layers.py'
 stage "model" bash scripts/provision-model.sh
 stage "cargo test" cargo test --all-targets --no-fail-fast
 stage "doc tests" cargo test --doc

@@ -51,26 +51,43 @@
 
 #![warn(missing_docs)]
 
-pub mod config;
+// The layers, lowest first: each imports only from the layers before it (ARCHITECTURE.md;
+// checked by scripts/check_layers.py).
+pub mod core;
 pub mod cross_encoder;
-pub mod data;
 pub mod datasets;
 pub mod display;
-pub mod embeddings;
-pub mod error;
+pub mod encoder;
 pub mod evaluation;
-pub mod hub;
 pub mod losses;
 pub mod models;
-pub mod npy;
-pub mod plot;
 pub mod prelude;
-pub mod progress;
 pub mod train;
 pub mod util;
-pub mod weights;
 
-pub use embeddings::{AsEmbeddings, Embeddings};
-pub use error::{Error, Result};
-pub use models::{EncodeOptions, SentenceTransformer};
-pub use util::{cos_sim, dot_score, semantic_search, top_pairs, SearchOptions};
+// Paths of earlier versions, kept for existing code and notebooks.
+pub use crate::core::{embeddings, error};
+pub use crate::datasets::files as data;
+pub use crate::display::{plot, progress};
+pub use crate::models::hub;
+
+/// Serde structs of the on-disk JSON files ([`models::config`] and [`encoder::config`]).
+pub mod config {
+    pub use crate::encoder::config::*;
+    pub use crate::models::config::*;
+}
+
+/// `.npy` files and atomic writes (moved to [`core::npy`] and [`core::fs`]).
+pub mod npy {
+    pub use crate::core::fs::write_atomic;
+    pub use crate::core::npy::*;
+}
+
+/// Reading `model.safetensors` (moved to [`core::safetensors`]).
+pub mod weights {
+    pub use crate::core::safetensors::load_safetensors;
+}
+
+pub use crate::core::{AsEmbeddings, Embeddings, Error, Result};
+pub use crate::models::{EncodeOptions, SentenceTransformer};
+pub use crate::util::{cos_sim, dot_score, semantic_search, top_pairs, SearchOptions};

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use super::run::Qrels;
 use super::{bad_line, read_to_string, Document, Query, RetrievalDataset};
-use crate::error::{Error, Result};
-use crate::evaluation::ir_metrics::Qrels;
+use crate::core::{Error, Result};
 
 fn id_of(v: &serde_json::Value) -> Option<String> {
     match v {
@@ -108,20 +108,20 @@ pub fn write_dir(ds: &RetrievalDataset, dir: &Path, split: &str) -> Result<()> {
         );
         corpus.push('\n');
     }
-    crate::npy::write_atomic(&dir.join("corpus.jsonl"), corpus.as_bytes())?;
+    crate::core::fs::write_atomic(&dir.join("corpus.jsonl"), corpus.as_bytes())?;
     let mut queries = String::new();
     for q in &ds.queries {
         queries.push_str(&serde_json::json!({"_id": q.id, "text": q.text}).to_string());
         queries.push('\n');
     }
-    crate::npy::write_atomic(&dir.join("queries.jsonl"), queries.as_bytes())?;
+    crate::core::fs::write_atomic(&dir.join("queries.jsonl"), queries.as_bytes())?;
     let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
     for (q, docs) in &ds.qrels {
         for (d, g) in docs {
             qrels.push_str(&format!("{q}\t{d}\t{g}\n"));
         }
     }
-    crate::npy::write_atomic(
+    crate::core::fs::write_atomic(
         &dir.join("qrels").join(format!("{split}.tsv")),
         qrels.as_bytes(),
     )

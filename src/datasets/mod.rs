@@ -5,6 +5,8 @@
 //! none panics.
 
 pub mod beir;
+pub mod files;
+pub mod run;
 pub mod scifact;
 pub mod stackexchange;
 pub mod sts;
@@ -13,8 +15,8 @@ pub mod trec;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::evaluation::ir_metrics::Qrels;
+use crate::core::{Error, Result};
+pub use run::{to_run, Qrels, RankedRun, Run};
 
 /// The course's shared data folder (`golden/`, `data/`): `$SBERT_SHARED` when set (the lab's
 /// kernel sets it), else the first `shared` folder found beside the current directory or one of

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::text::{parse_csv, parse_str_list};
 use super::{trec, Document, RetrievalDataset};
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
 
 /// Reads one member of a zip archive as UTF-8 text.
 pub fn read_zip_member(zip_path: &Path, member: &str) -> Result<String> {
@@ -117,7 +117,7 @@ pub fn read_claims(zip_path: &Path, member: &str) -> Result<Vec<Claim>> {
 pub fn claims_dataset(claims: &[Claim], corpus: &[Document]) -> super::RetrievalDataset {
     let ids: std::collections::HashSet<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
     let mut queries = Vec::new();
-    let mut qrels = crate::evaluation::Qrels::new();
+    let mut qrels = super::run::Qrels::new();
     for c in claims {
         let cited: Vec<&String> = c
             .cited_doc_ids

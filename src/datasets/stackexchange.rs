@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::text::{html_to_text, parse_str_list};
 use super::{read_to_string, trec, Document, Query, RetrievalDataset};
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
 
 /// A topic (question) of the collection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{bad_line, read_to_string};
-use crate::error::Result;
+use crate::core::Result;
 
 /// A sentence pair with its gold similarity (0–5).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,4 +47,18 @@ pub fn read_sts(path: &Path) -> Result<Vec<StsPair>> {
         });
     }
     Ok(out)
+}
+
+/// Writes STS pairs as training jsonl, one `{"label": score / 5, "texts": [s1, s2]}` per line
+/// (what `read_examples` and `sbert fit` read), atomically.
+pub fn write_training_jsonl(pairs: &[StsPair], path: &Path) -> Result<()> {
+    let mut text = String::new();
+    for p in pairs {
+        text.push_str(
+            &serde_json::json!({"texts": [p.sentence1, p.sentence2], "label": p.score / 5.0})
+                .to_string(),
+        );
+        text.push('\n');
+    }
+    crate::core::fs::write_atomic(path, text.as_bytes())
 }

@@ -1,7 +1,7 @@
 //! Small text parsers the data sets need: CSV (RFC 4180), Python string literals and list reprs,
 //! HTML to text.
 
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
 
 /// Parses CSV (comma-separated, `"`-quoted, `""` for a quote, newlines allowed inside quotes).
 /// Returns the records with the 1-based line each starts on.

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use super::run::{Qrels, Run};
 use super::{bad_line, read_maybe_gz, read_to_string, Query};
-use crate::error::{Error, Result};
-use crate::evaluation::ir_metrics::{Qrels, Run};
+use crate::core::{Error, Result};
 
 /// Reads TREC qrels: whitespace-separated `qid iter docid grade` (the course's TAB-separated
 /// `qrel_N.tsv` too).
@@ -82,25 +82,32 @@ pub fn format_run(run: &[(String, Vec<(String, f32)>)], tag: &str) -> String {
     out
 }
 
-/// Writes a run atomically (see [`format_run`]); ids and tag must be single words.
-pub fn write_run(path: &Path, run: &[(String, Vec<(String, f32)>)], tag: &str) -> Result<()> {
+/// Checks that a run with this tag and these query / document ids can be written as TREC text
+/// (each a single non-empty word), before any work is done.
+pub fn check_run_ids<'a>(tag: &str, ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let word = |s: &str| !s.is_empty() && !s.chars().any(char::is_whitespace);
     if !word(tag) {
         return Err(Error::InvalidInput(format!(
             "run tag {tag:?} must be one word"
         )));
     }
-    for (q, docs) in run {
-        if let Some(bad) = std::iter::once(q)
-            .chain(docs.iter().map(|(d, _)| d))
-            .find(|s| !word(s))
-        {
-            return Err(Error::InvalidInput(format!(
-                "id {bad:?} cannot be written to a TREC run (empty or has spaces)"
-            )));
-        }
+    match ids.into_iter().find(|s| !word(s)) {
+        Some(bad) => Err(Error::InvalidInput(format!(
+            "id {bad:?} cannot be written to a TREC run (empty or has spaces)"
+        ))),
+        None => Ok(()),
     }
-    crate::npy::write_atomic(path, format_run(run, tag).as_bytes())
+}
+
+/// Writes a run atomically (see [`format_run`]); ids and tag must be single words.
+pub fn write_run(path: &Path, run: &[(String, Vec<(String, f32)>)], tag: &str) -> Result<()> {
+    check_run_ids(
+        tag,
+        run.iter().flat_map(|(q, docs)| {
+            std::iter::once(q.as_str()).chain(docs.iter().map(|(d, _)| d.as_str()))
+        }),
+    )?;
+    crate::core::fs::write_atomic(path, format_run(run, tag).as_bytes())
 }
 
 /// Reads a topics TSV (`qid<TAB>text`), gunzipping `.gz` files.

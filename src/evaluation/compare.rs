@@ -198,7 +198,7 @@ impl RunComparison {
             .flat_map(|q| [q.a, q.b])
             .fold(1.0f64, f64::max);
         let n = self.rows.len();
-        let mut chart = crate::plot::LineChart::new(
+        let mut chart = crate::display::LineChart::new(
             format!("Per-query {} sorted (ski-jump), {n} queries", self.measure),
             "queries, best to worst",
             self.measure.clone(),

@@ -20,13 +20,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
+use crate::display::{impl_display, Section, Tabular};
 
-/// Relevance judgements: query id → document id → grade.
-pub type Qrels = BTreeMap<String, BTreeMap<String, i32>>;
-
-/// A ranked run: query id → `(document id, score)` (any order; trec_eval re-sorts).
-pub type Run = BTreeMap<String, Vec<(String, f64)>>;
+pub use crate::datasets::run::{Qrels, Run};
 
 /// A measure, named as trec_eval names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -354,5 +351,60 @@ pub fn evaluate(qrels: &Qrels, run: &Run, measures: &[Measure], rel_level: i32) 
         measures: names,
         per_query,
         mean,
+    }
+}
+
+impl_display!(IrEvaluation, MeanComparison);
+
+impl Tabular for IrEvaluation {
+    fn sections(&self) -> Vec<Section> {
+        let rows = self
+            .measures
+            .iter()
+            .map(|m| {
+                vec![
+                    m.clone(),
+                    format!("{:.4}", self.mean.get(m).copied().unwrap_or(f64::NAN)),
+                ]
+            })
+            .collect();
+        vec![Section {
+            title: Some(format!(
+                "trec_eval measures, mean over {} queries",
+                self.per_query.len()
+            )),
+            header: vec!["measure".into(), "all".into()],
+            rows,
+            more: 0,
+        }]
+    }
+}
+
+impl Tabular for MeanComparison {
+    fn sections(&self) -> Vec<Section> {
+        let mut header = vec!["measure".to_string()];
+        header.extend(self.names.iter().cloned());
+        if self.names.len() == 2 {
+            header.push("gain".into());
+        }
+        let rows = self
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                let mut row = vec![name.clone()];
+                row.extend(self.values.iter().map(|v| format!("{:.4}", v[m])));
+                if self.values.len() == 2 {
+                    row.push(format!("{:+.4}", self.values[1][m] - self.values[0][m]));
+                }
+                row
+            })
+            .collect();
+        vec![Section {
+            title: Some(format!("Mean over {} queries", self.queries)),
+            header,
+            rows,
+            more: 0,
+        }]
     }
 }

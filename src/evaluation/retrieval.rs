@@ -3,28 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::ir_metrics::{evaluate, IrEvaluation, Measure, Run};
-use super::{append_csv, prefixed, EvalReport, Evaluator};
+use super::evaluator::{append_csv, prefixed, EvalReport, Evaluator};
+use super::ir_metrics::{evaluate, IrEvaluation, Measure};
+use crate::core::Result;
+pub use crate::datasets::run::{to_run, RankedRun};
 use crate::datasets::RetrievalDataset;
-use crate::error::Result;
 use crate::models::{EncodeOptions, SentenceTransformer};
 use crate::util::{semantic_search, ScoreFunction, SearchOptions};
-
-/// A ranked run in our order (best first per query), ready to write as TREC or evaluate.
-pub type RankedRun = Vec<(String, Vec<(String, f32)>)>;
-
-/// Converts a ranked run into the [`Run`] map the metrics take.
-pub fn to_run(ranked: &RankedRun) -> Run {
-    ranked
-        .iter()
-        .map(|(q, docs)| {
-            (
-                q.clone(),
-                docs.iter().map(|(d, s)| (d.clone(), *s as f64)).collect(),
-            )
-        })
-        .collect()
-}
 
 /// Encodes the corpus and the queries and returns each query's `top_k` documents (exact search).
 pub fn retrieve(

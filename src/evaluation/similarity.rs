@@ -4,62 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::evaluator::{append_csv, prefixed, EvalReport, Evaluator};
 use super::stats::{pearson, spearman};
-use super::{append_csv, prefixed, EvalReport, Evaluator};
-use crate::embeddings::Embeddings;
-use crate::error::{Error, Result};
+use crate::core::{Embeddings, Error, Result};
 use crate::models::{EncodeOptions, SentenceTransformer};
-
-/// A pairwise similarity between embeddings (Python's `SimilarityFunction`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SimilarityFunction {
-    /// Cosine similarity.
-    Cosine,
-    /// Dot product.
-    Dot,
-    /// Negative Euclidean distance.
-    Euclidean,
-    /// Negative Manhattan distance.
-    Manhattan,
-}
-
-impl SimilarityFunction {
-    /// Python's name (`cosine`, `dot`, `euclidean`, `manhattan`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            SimilarityFunction::Cosine => "cosine",
-            SimilarityFunction::Dot => "dot",
-            SimilarityFunction::Euclidean => "euclidean",
-            SimilarityFunction::Manhattan => "manhattan",
-        }
-    }
-    /// The score of one pair.
-    pub fn pair(&self, a: &[f32], b: &[f32]) -> f64 {
-        let (a, b): (Vec<f64>, Vec<f64>) = (
-            a.iter().map(|&v| v as f64).collect(),
-            b.iter().map(|&v| v as f64).collect(),
-        );
-        match self {
-            SimilarityFunction::Cosine => {
-                let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-                let na = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
-                let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
-                dot / (na * nb)
-            }
-            SimilarityFunction::Dot => a.iter().zip(&b).map(|(x, y)| x * y).sum(),
-            SimilarityFunction::Euclidean => -a
-                .iter()
-                .zip(&b)
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f64>()
-                .sqrt(),
-            SimilarityFunction::Manhattan => {
-                -a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>()
-            }
-        }
-    }
-}
+use crate::util::SimilarityFunction;
 
 /// Evaluates a model by the correlation of its pair similarities with gold scores.
 ///

@@ -7,7 +7,7 @@
 
 use candle_core::{Tensor, D};
 
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
 
 /// A loss over the embeddings of a batch's text columns.
 pub trait Loss {
@@ -273,4 +273,25 @@ impl BinaryCrossEntropyLoss {
 pub fn bce_with_logits(x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let softplus = x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
     Ok(x.relu()?.sub(&x.mul(y)?)?.add(&softplus)?.mean_all()?)
+}
+
+/// A loss by its CLI or Python name, with default hyper-parameters: `mnrl` /
+/// `MultipleNegativesRankingLoss`, `online-contrastive` / `OnlineContrastiveLoss`, `contrastive` /
+/// `ContrastiveLoss`, `cosine` / `CosineSimilarityLoss`.
+pub fn loss_by_name(name: &str) -> Result<Box<dyn Loss>> {
+    Ok(match name.trim() {
+        "mnrl" | "MultipleNegativesRankingLoss" => {
+            Box::new(MultipleNegativesRankingLoss::default())
+        }
+        "online-contrastive" | "OnlineContrastiveLoss" => {
+            Box::new(OnlineContrastiveLoss::default())
+        }
+        "contrastive" | "ContrastiveLoss" => Box::new(ContrastiveLoss::default()),
+        "cosine" | "CosineSimilarityLoss" => Box::new(CosineSimilarityLoss),
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "unknown loss '{other}' (mnrl, online-contrastive, contrastive, cosine)"
+            )))
+        }
+    })
 }

@@ -5,8 +5,10 @@ use std::path::Path;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::models::bert::Linear;
+use crate::core::fs::read_json;
+use crate::core::safetensors::load_safetensors;
+use crate::core::{Error, Result};
+use crate::encoder::Linear;
 
 /// `2_Dense/config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +53,7 @@ pub struct Dense {
 impl Dense {
     /// Loads `config.json` and `model.safetensors` from a module folder such as `2_Dense/`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config: DenseConfig = crate::config::read_json(&dir.join("config.json"))?;
+        let config: DenseConfig = read_json(&dir.join("config.json"))?;
         let act_name = config
             .activation_function
             .rsplit('.')
@@ -78,7 +80,7 @@ impl Dense {
                 "Dense module has no model.safetensors (pytorch_model.bin is not supported; convert it with safetensors)",
             ));
         }
-        let mut t = crate::weights::load_safetensors(&path, device)?;
+        let mut t = load_safetensors(&path, device)?;
         let weight = t
             .remove("linear.weight")
             .ok_or_else(|| Error::invalid_model(&path, "missing tensor linear.weight"))?;

@@ -2,7 +2,7 @@
 
 use candle_core::{Tensor, D};
 
-use crate::error::Result;
+use crate::core::Result;
 
 /// L2 normalisation, `x / max(‖x‖, 1e-12)` (PyTorch's `F.normalize`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,16 +17,5 @@ impl Normalize {
             .sqrt()?
             .clamp(1e-12, f64::MAX)?;
         Ok(x.broadcast_div(&norm)?)
-    }
-}
-
-/// L2-normalises the rows of a row-major `[n, dim]` buffer in place (same math as [`Normalize`]).
-pub(crate) fn normalize_rows(data: &mut [f32], dim: usize) {
-    if dim == 0 {
-        return;
-    }
-    for row in data.chunks_mut(dim) {
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        row.iter_mut().for_each(|v| *v /= norm);
     }
 }

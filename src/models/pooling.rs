@@ -3,7 +3,7 @@
 use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::core::{Error, Result};
 
 /// How token embeddings are pooled. Maps to the boolean `pooling_mode_*` flags of `1_Pooling/config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,11 +4,14 @@ use std::path::Path;
 
 use candle_core::Device;
 use candle_nn::VarBuilder;
-use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{Encoding, Tokenizer};
 
-use crate::config::{read_json, BertConfig, SentenceBertConfig};
-use crate::error::{Error, Result};
-use crate::models::bert::Bert;
+use super::config::SentenceBertConfig;
+use super::tokenizer::{load_tokenizer, set_truncation};
+use crate::core::fs::read_json;
+use crate::core::safetensors::load_safetensors;
+use crate::core::{Error, Result};
+use crate::encoder::{Bert, BertConfig};
 
 /// Tokenizer + encoder, loaded from the model's root folder.
 #[derive(Clone)]
@@ -50,12 +53,7 @@ impl Transformer {
         } else {
             SentenceBertConfig::default()
         };
-        let tok_path = dir.join("tokenizer.json");
-        if !tok_path.exists() {
-            return Err(Error::invalid_model(&tok_path, "tokenizer.json is missing"));
-        }
-        let tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| Error::invalid_model(&tok_path, format!("cannot load tokenizer: {e}")))?;
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
         let weights_path = dir.join("model.safetensors");
         if !weights_path.exists() {
             return Err(Error::invalid_model(
@@ -63,7 +61,7 @@ impl Transformer {
                 "model.safetensors is missing (pytorch_model.bin is not supported: convert it with safetensors)",
             ));
         }
-        let tensors = crate::weights::load_safetensors(&weights_path, device)?;
+        let tensors = load_safetensors(&weights_path, device)?;
         let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
         let bert = Bert::new(&bert_config, vb)
             .map_err(|e| Error::invalid_model(&weights_path, e.to_string()))?;
@@ -81,15 +79,7 @@ impl Transformer {
         config: SentenceBertConfig,
         max_seq_length: usize,
     ) -> Result<Self> {
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Right,
-                max_length: max_seq_length,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        set_truncation(&mut tokenizer, max_seq_length)?;
         Ok(Self {
             tokenizer,
             bert,

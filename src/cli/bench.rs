@@ -1,0 +1,197 @@
+//! `sbert bench-search`, `sbert bench-fit`, `sbert bench-encode`: the speed figures, as JSON for scripts.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use sbert::prelude::*;
+
+use super::output::{peak_rss_mib, print_json};
+
+/// Arguments of `sbert bench-search`.
+#[derive(Args)]
+pub struct BenchSearchArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub corpus_size: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub queries: usize,
+    #[arg(long, default_value_t = 384)]
+    pub dim: usize,
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+    #[arg(long, default_value_t = 100)]
+    pub query_chunk_size: usize,
+    #[arg(long, default_value_t = 500_000)]
+    pub corpus_chunk_size: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert bench-search`.
+pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
+    let BenchSearchArgs {
+        corpus_size,
+        queries,
+        dim,
+        top_k,
+        query_chunk_size,
+        corpus_chunk_size,
+        seed,
+        json,
+    } = args;
+    let t0 = Instant::now();
+    let corpus = sbert::embeddings::Embeddings::random_unit(corpus_size, dim, seed)?;
+    let q = sbert::embeddings::Embeddings::random_unit(queries, dim, seed.wrapping_add(1))?;
+    let gen_s = t0.elapsed().as_secs_f64();
+    let opts = SearchOptions::default()
+        .top_k(top_k)
+        .query_chunk_size(query_chunk_size)
+        .corpus_chunk_size(corpus_chunk_size);
+    let t1 = Instant::now();
+    let hits = semantic_search(&q, &corpus, &opts)?;
+    let secs = t1.elapsed().as_secs_f64();
+    let report = serde_json::json!({
+        "corpus_size": corpus_size, "queries": queries, "dim": dim, "top_k": top_k,
+        "threads": rayon::current_num_threads(), "seconds": secs, "data_generation_s": gen_s,
+        "peak_rss_mib": peak_rss_mib(), "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
+        "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
+    });
+    if json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
+            rayon::current_num_threads(), peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `sbert bench-fit`.
+#[derive(Args)]
+pub struct BenchFitArgs {
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+    #[arg(long)]
+    pub input: PathBuf,
+    #[arg(long, default_value_t = 160)]
+    pub pairs: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert bench-fit`.
+pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
+    let BenchFitArgs {
+        model,
+        input,
+        pairs,
+        batch_size,
+        max_seq_length,
+        json,
+    } = args;
+    let lines = sbert::data::read_lines(&input)?;
+    if lines.len() < pairs + 1 {
+        return Err(Error::InvalidInput(format!(
+            "need at least {} lines",
+            pairs + 1
+        )));
+    }
+    let examples: Vec<_> = (0..pairs)
+        .map(|i| sbert::train::InputExample::pair(lines[i].clone(), lines[i + 1].clone(), 1.0))
+        .collect();
+    let mut m = SentenceTransformer::load(&model)?;
+    let mnrl = sbert::losses::MultipleNegativesRankingLoss::default();
+    let objectives = [sbert::train::Objective {
+        loader: sbert::train::DataLoader::new(examples, batch_size),
+        loss: &mnrl,
+    }];
+    let config = sbert::train::FitConfig {
+        warmup_steps: 10,
+        max_seq_length: Some(max_seq_length),
+        show_progress_bar: false,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let log = sbert::train::fit(&mut m, &objectives, &config, None, |_| {
+        std::ops::ControlFlow::Continue(())
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
+        "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
+    if json {
+        print_json(&report)?;
+    } else {
+        println!("fit (MNRL): {pairs} pairs, batch {batch_size}, max_seq_length {max_seq_length}: {secs:.1} s, {:.2} pairs/s ({:.2} s/step), peak RSS {} MiB",
+            pairs as f64 / secs, secs / log.steps.len().max(1) as f64, peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")));
+    }
+    Ok(())
+}
+
+/// Arguments of `sbert bench-encode`.
+#[derive(Args)]
+pub struct BenchEncodeArgs {
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Use the first N lines.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert bench-encode`.
+pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
+    let BenchEncodeArgs {
+        model,
+        input,
+        limit,
+        batch_size,
+        json,
+    } = args;
+    let mut sentences = sbert::data::read_lines(&input)?;
+    if let Some(n) = limit {
+        sentences.truncate(n);
+    }
+    let t0 = Instant::now();
+    let model = SentenceTransformer::load(&model)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    // Warm-up as the Python benchmark does (64 lines).
+    let warm: Vec<&String> = sentences.iter().take(64).collect();
+    model.encode(&warm, &EncodeOptions::default().batch_size(batch_size))?;
+    let t1 = Instant::now();
+    let emb = model.encode(&sentences, &EncodeOptions::default().batch_size(batch_size))?;
+    let secs = t1.elapsed().as_secs_f64();
+    let tokens: usize = emb.num_tokens().iter().sum();
+    let report = serde_json::json!({
+        "lines": emb.len(),
+        "batch_size": batch_size,
+        "threads": rayon::current_num_threads(),
+        "seconds": secs,
+        "sentences_per_s": emb.len() as f64 / secs,
+        "tokens_per_s": tokens as f64 / secs,
+        "model_load_s": load_s,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    if json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "encoded {} lines in {:.2} s: {:.1} sentences/s, {:.0} tokens/s, batch {}, {} threads, peak RSS {} MiB (model load {:.2} s)",
+            emb.len(), secs, emb.len() as f64 / secs, tokens as f64 / secs, batch_size, rayon::current_num_threads(),
+            peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), load_s
+        );
+    }
+    Ok(())
+}

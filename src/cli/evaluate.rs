@@ -1,0 +1,179 @@
+//! `sbert evaluate` (trec_eval measures of a run), `sbert sts`, `sbert compare` (two runs).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use sbert::prelude::*;
+
+use super::output::print_json;
+
+/// Arguments of `sbert evaluate`.
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// Qrels: TREC (`qid 0 docid grade`) or BEIR TSV (`query-id corpus-id score`, header).
+    #[arg(long)]
+    pub qrels: PathBuf,
+    /// TREC run (`qid Q0 docid rank score tag`).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Comma-separated trec_eval measures.
+    #[arg(
+        long,
+        default_value = "P_1,P_5,P_10,recall_100,ndcg_cut_5,ndcg_cut_10,recip_rank,map,bpref"
+    )]
+    pub metrics: String,
+    /// Grade from which a document counts as relevant (all measures but nDCG).
+    #[arg(long, default_value_t = 1)]
+    pub rel_level: i32,
+    /// Also print each query's values.
+    #[arg(long)]
+    pub per_query: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert evaluate`.
+pub fn evaluate(args: EvaluateArgs) -> sbert::Result<()> {
+    let EvaluateArgs {
+        qrels,
+        run,
+        metrics,
+        rel_level,
+        per_query,
+        json,
+    } = args;
+    let measures = sbert::evaluation::Measure::parse_list(&metrics)?;
+    let qrels = sbert::data::read_any_qrels(&qrels)?;
+    let run = sbert::datasets::trec::read_run(&run)?;
+    let mut ev = sbert::evaluation::evaluate(&qrels, &run, &measures, rel_level);
+    if json {
+        if !per_query {
+            ev.per_query.clear();
+        }
+        print_json(&ev)?;
+    } else {
+        print!("{}", ev.to_trec_eval(per_query));
+    }
+    Ok(())
+}
+
+/// Arguments of `sbert sts`.
+#[derive(Args)]
+pub struct StsArgs {
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+    /// An STS Benchmark file (e.g. sts-test.csv).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert sts`.
+pub fn sts(args: StsArgs) -> sbert::Result<()> {
+    let StsArgs {
+        model,
+        data,
+        batch_size,
+        json,
+    } = args;
+    let pairs = sbert::datasets::sts::read_sts(&data)?;
+    let model = SentenceTransformer::load(&model)?;
+    let mut ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)?;
+    ev.batch_size = batch_size;
+    let report = sbert::evaluation::Evaluator::evaluate(&ev, &model)?;
+    let (s, p) = (
+        report.metrics["spearman_cosine"],
+        report.metrics["pearson_cosine"],
+    );
+    if json {
+        print_json(
+            &serde_json::json!({"pairs": pairs.len(), "spearman_cosine": s, "pearson_cosine": p}),
+        )?;
+    } else {
+        println!(
+            "{} pairs: Spearman {s:.6}, Pearson {p:.6} (cosine)",
+            pairs.len()
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `sbert compare`.
+#[derive(Args)]
+pub struct CompareArgs {
+    #[arg(long)]
+    pub qrels: PathBuf,
+    /// Run A (e.g. the pretrained model's).
+    pub run_a: PathBuf,
+    /// Run B (e.g. the fine-tuned model's).
+    pub run_b: PathBuf,
+    #[arg(long, default_value = "P_5")]
+    pub metric: String,
+    #[arg(long, default_value_t = 1)]
+    pub rel_level: i32,
+    /// Names of the two runs, comma-separated.
+    #[arg(long, default_value = "A,B")]
+    pub names: String,
+    /// Queries (BEIR jsonl or id<TAB>text) to show their text.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Corpus (BEIR jsonl or id<TAB>text) to show the top hits' text.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Write the ski-jump plot here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert compare`.
+pub fn compare(args: CompareArgs) -> sbert::Result<()> {
+    let CompareArgs {
+        qrels,
+        run_a,
+        run_b,
+        metric,
+        rel_level,
+        names,
+        queries,
+        corpus,
+        svg,
+        json,
+    } = args;
+    let measure: sbert::evaluation::Measure = metric.parse()?;
+    let qrels = sbert::data::read_any_qrels(&qrels)?;
+    let a = sbert::datasets::trec::read_run(&run_a)?;
+    let b = sbert::datasets::trec::read_run(&run_b)?;
+    let (na, nb) = names.split_once(',').unwrap_or(("A", "B"));
+    let mut cmp =
+        sbert::evaluation::RunComparison::new(&qrels, &a, &b, measure, rel_level).names(na, nb);
+    let qs: Vec<sbert::datasets::Query> = match &queries {
+        Some(p) => sbert::data::read_records(p)?
+            .into_iter()
+            .map(|d| sbert::datasets::Query {
+                text: d.contents(),
+                id: d.id,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let docs = match &corpus {
+        Some(p) => sbert::data::read_records(p)?,
+        None => Vec::new(),
+    };
+    cmp = cmp.with_texts(&qs, &docs);
+    if let Some(path) = &svg {
+        sbert::npy::write_atomic(path, cmp.ski_jump_svg().as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    if json {
+        print_json(&cmp)?;
+    } else {
+        print!("{cmp}");
+    }
+    Ok(())
+}

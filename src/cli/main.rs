@@ -1,0 +1,89 @@
+//! The `sbert` command line: argument parsing and dispatch only. Each command group lives in its
+//! own file and calls the library; every subcommand's JSON shape is documented in the README.
+
+mod bench;
+mod convert;
+mod embed;
+mod evaluate;
+mod output;
+mod search;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sbert",
+    version,
+    about = "Sentence-BERT in Rust: sentence-transformers' encode, cos_sim, pairs and semantic_search"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed one sentence per line into a float32 .npy [n, dim].
+    Encode(embed::EncodeArgs),
+    /// The cos_sim matrix of the sentences of a file.
+    Similarity(embed::SimilarityArgs),
+    /// The most similar pairs (i < j) of the sentences of a file, best first.
+    Pairs(embed::PairsArgs),
+    /// Semantic search of queries in a corpus; writes a TREC run file.
+    Search(search::SearchArgs),
+    /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
+    Rerank(search::RerankArgs),
+    /// trec_eval measures of a run (TREC or BEIR qrels).
+    Evaluate(evaluate::EvaluateArgs),
+    /// STS evaluation: Spearman and Pearson of cosine similarity vs gold scores (STS Benchmark TSV).
+    Sts(evaluate::StsArgs),
+    /// Project Part 3: compare two runs query by query; optional ski-jump plot as SVG.
+    Compare(evaluate::CompareArgs),
+    /// Fine-tune a bi-encoder on jsonl InputExamples (`{"texts": [a, b], "label": 1.0}` per line).
+    Fit(train::FitArgs),
+    /// Train a reranker (CrossEncoder, binary cross-entropy) on jsonl {"texts": [query, passage], "label": 0|1}.
+    FitCrossEncoder(train::FitCrossEncoderArgs),
+    /// Convert a data set to BEIR jsonl (corpus.jsonl, queries.jsonl, qrels/test.tsv) or STS pairs to jsonl.
+    Convert {
+        #[command(subcommand)]
+        what: convert::ConvertKind,
+    },
+    /// Exact search benchmark on random seeded unit vectors: seconds and peak RSS.
+    BenchSearch(bench::BenchSearchArgs),
+    /// Training throughput benchmark (MNRL, pairs/s) on the first N lines of a file paired with the next line.
+    BenchFit(bench::BenchFitArgs),
+    /// Encoding throughput benchmark: sentences/s, tokens/s, peak RSS.
+    BenchEncode(bench::BenchEncodeArgs),
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> sbert::Result<()> {
+    match cli.command {
+        Command::Encode(args) => embed::encode(args),
+        Command::Similarity(args) => embed::similarity(args),
+        Command::Pairs(args) => embed::pairs(args),
+        Command::Search(args) => search::search(args),
+        Command::Rerank(args) => search::rerank(args),
+        Command::Evaluate(args) => evaluate::evaluate(args),
+        Command::Sts(args) => evaluate::sts(args),
+        Command::Compare(args) => evaluate::compare(args),
+        Command::Convert { what } => convert::convert(what),
+        Command::Fit(args) => train::fit(args),
+        Command::FitCrossEncoder(args) => train::fit_cross_encoder(args),
+        Command::BenchSearch(args) => bench::bench_search(args),
+        Command::BenchFit(args) => bench::bench_fit(args),
+        Command::BenchEncode(args) => bench::bench_encode(args),
+    }
+}

@@ -1,0 +1,184 @@
+//! `sbert search` (retrieve, optionally re-rank, into a TREC run) and `sbert rerank`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use sbert::prelude::*;
+
+use super::output::print_json;
+
+/// Arguments of `sbert search`.
+#[derive(Args)]
+pub struct SearchArgs {
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+    /// Corpus: BEIR jsonl ({"_id","title","text"}) or id<TAB>text.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Queries: BEIR jsonl ({"_id","text"}) or id<TAB>text.
+    #[arg(long)]
+    pub queries: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+    /// Score function: cos or dot.
+    #[arg(long, default_value = "cos")]
+    pub score: String,
+    /// Output TREC run: qid Q0 docid rank score tag (written atomically).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The run tag (last column).
+    #[arg(long, default_value = "sbert")]
+    pub tag: String,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long)]
+    pub progress: bool,
+    /// Re-rank the bi-encoder's hits with this cross-encoder (folder or id).
+    #[arg(long)]
+    pub rerank: Option<String>,
+    /// How many bi-encoder hits per query the cross-encoder re-scores (retrieves max(top-k, this);
+    /// hits past it follow in bi-encoder order; the run keeps --top-k per query).
+    #[arg(long, default_value_t = 100)]
+    pub rerank_top: usize,
+    /// Interpolate instead of replacing: W · z(bi-encoder score) + (1 − W) · z(cross-encoder
+    /// logit) over each query's re-ranked hits (W in [0, 1]; choose it on validation queries).
+    #[arg(long)]
+    pub interpolate: Option<f32>,
+}
+
+/// Runs `sbert search`.
+pub fn search(args: SearchArgs) -> sbert::Result<()> {
+    let SearchArgs {
+        model,
+        corpus,
+        queries,
+        top_k,
+        score,
+        run,
+        tag,
+        batch_size,
+        progress,
+        rerank,
+        rerank_top,
+        interpolate,
+    } = args;
+    let score_function: ScoreFunction = score.parse()?;
+    let docs = sbert::data::read_records(&corpus)?;
+    let qs = sbert::data::read_records(&queries)?;
+    sbert::datasets::trec::check_run_ids(&tag, docs.iter().chain(&qs).map(|r| r.id.as_str()))?;
+    let model = SentenceTransformer::load(&model)?;
+    let opts = EncodeOptions::default()
+        .batch_size(batch_size)
+        .show_progress_bar(progress);
+    let ds = sbert::datasets::RetrievalDataset {
+        corpus: docs.clone(),
+        queries: qs
+            .iter()
+            .map(|q| sbert::datasets::Query {
+                id: q.id.clone(),
+                text: q.contents(),
+            })
+            .collect(),
+        qrels: Default::default(),
+    };
+    let depth = if rerank.is_some() {
+        top_k.max(rerank_top)
+    } else {
+        top_k
+    };
+    let mut ranked =
+        sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
+    if interpolate.is_some() && rerank.is_none() {
+        return Err(sbert::Error::InvalidInput(
+            "--interpolate needs --rerank".into(),
+        ));
+    }
+    if let Some(w) = interpolate.filter(|w| !(0.0..=1.0).contains(w)) {
+        return Err(sbert::Error::InvalidInput(format!(
+            "--interpolate {w} is not in [0, 1]"
+        )));
+    }
+    if let Some(ce) = &rerank {
+        let ce = sbert::cross_encoder::CrossEncoder::load(ce)?;
+        let by_id: std::collections::HashMap<&str, String> =
+            docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
+        let popts = sbert::cross_encoder::PredictOptions {
+            show_progress_bar: progress,
+            apply_activation: interpolate.is_none(),
+            ..Default::default()
+        };
+        let reranked = sbert::cross_encoder::rerank_run(
+            &ce,
+            &ds.queries,
+            &ranked,
+            |id| by_id.get(id).cloned(),
+            rerank_top,
+            &popts,
+        )?;
+        ranked = match interpolate {
+            Some(w) => sbert::cross_encoder::interpolate_scores(&ranked, &reranked, rerank_top, w)?,
+            None => reranked,
+        };
+        ranked.iter_mut().for_each(|(_, docs)| docs.truncate(top_k));
+    }
+    sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
+    eprintln!(
+        "searched {} queries in {} documents; wrote {}",
+        qs.len(),
+        docs.len(),
+        run.display()
+    );
+    Ok(())
+}
+
+/// Arguments of `sbert rerank`.
+#[derive(Args)]
+pub struct RerankArgs {
+    /// Cross-encoder folder or id.
+    #[arg(long)]
+    pub model: String,
+    /// The query.
+    #[arg(long)]
+    pub query: String,
+    /// Documents, one per line.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Keep the best N (all by default).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Raw logits instead of sigmoid scores.
+    #[arg(long)]
+    pub logits: bool,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sbert rerank`.
+pub fn rerank(args: RerankArgs) -> sbert::Result<()> {
+    let RerankArgs {
+        model,
+        query,
+        input,
+        top_k,
+        logits,
+        batch_size,
+        json,
+    } = args;
+    let docs = sbert::data::read_lines(&input)?;
+    let ce = sbert::cross_encoder::CrossEncoder::load(&model)?;
+    let opts = sbert::cross_encoder::PredictOptions {
+        batch_size,
+        apply_activation: !logits,
+        ..Default::default()
+    };
+    let ranking = ce.rank(&query, &docs, top_k, &opts)?;
+    if json {
+        print_json(&ranking.to_vec())?;
+    } else {
+        print!("{ranking}");
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! `CrossEncoder`: both texts through BERT at once → one relevance score (Python's
+//! `sentence_transformers.cross_encoder.CrossEncoder`), loaded from the Hugging Face
+//! sequence-classification format (`BertForSequenceClassification`: encoder, pooler, `classifier`).
+//!
+//! [`model`] loads and predicts, [`train`] trains, [`save`] saves, [`rerank`] re-ranks runs
+//! (retrieve & re-rank, score interpolation), [`evaluation`] evaluates a re-ranker.
+
+pub mod evaluation;
+pub mod model;
+pub mod rerank;
+pub mod save;
+pub mod train;
+
+pub use evaluation::CrossEncoderRerankingEvaluator;
+pub use model::{CrossEncoder, PredictOptions, Ranked, Ranking};
+pub use rerank::{
+    interpolate_scores, rerank_run, retrieve_and_rerank, tune_interpolation, InterpolationSweep,
+};

@@ -1,0 +1,95 @@
+//! Saving a cross-encoder in the Hugging Face sequence-classification format, atomically.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use super::model::CrossEncoder;
+use crate::core::fs::{read_json, write_dir_atomic};
+use crate::core::safetensors::save_safetensors;
+use crate::core::{Error, Result};
+use crate::encoder::Linear;
+
+impl CrossEncoder {
+    /// Saves in the Hugging Face sequence-classification format (what Python's
+    /// `CrossEncoder(path)` and `AutoModelForSequenceClassification` load): `config.json` with
+    /// `architectures`/`num_labels`/`id2label`, the tokenizer files, and `model.safetensors` with
+    /// `bert.`-prefixed encoder and pooler weights and the `classifier`. Written atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_dir_atomic(path, |dir| self.write_to(dir))
+    }
+
+    fn write_to(&self, dir: &Path) -> Result<()> {
+        let io = |p: &Path| {
+            let p = p.display().to_string();
+            move |e| Error::io(format!("writing {p}"), e)
+        };
+        let cpu = |t: &Tensor| t.to_device(&Device::Cpu);
+        let mut tensors: std::collections::HashMap<String, Tensor> =
+            std::collections::HashMap::new();
+        for (k, t) in self.bert.named_tensors() {
+            tensors.insert(format!("bert.{k}"), cpu(&t)?);
+        }
+        let bias = |l: &Linear, what: &str| {
+            l.bias
+                .clone()
+                .ok_or_else(|| Error::Internal(format!("the {what} has no bias")))
+        };
+        tensors.insert("bert.pooler.dense.weight".into(), cpu(&self.pooler.weight)?);
+        tensors.insert(
+            "bert.pooler.dense.bias".into(),
+            cpu(&bias(&self.pooler, "pooler")?)?,
+        );
+        tensors.insert("classifier.weight".into(), cpu(&self.classifier.weight)?);
+        tensors.insert(
+            "classifier.bias".into(),
+            cpu(&bias(&self.classifier, "classifier")?)?,
+        );
+        save_safetensors(&tensors, &dir.join("model.safetensors"))?;
+
+        let src_config = self.path.join("config.json");
+        let mut config: serde_json::Value = read_json(&src_config)?;
+        let obj = config
+            .as_object_mut()
+            .ok_or_else(|| Error::invalid_model(&src_config, "config.json is not an object"))?;
+        let labels: serde_json::Map<String, serde_json::Value> = (0..self.num_labels)
+            .map(|i| (i.to_string(), serde_json::Value::from(format!("LABEL_{i}"))))
+            .collect();
+        let ids: serde_json::Map<String, serde_json::Value> = (0..self.num_labels)
+            .map(|i| (format!("LABEL_{i}"), serde_json::Value::from(i)))
+            .collect();
+        obj.insert(
+            "architectures".into(),
+            serde_json::json!(["BertForSequenceClassification"]),
+        );
+        obj.insert("num_labels".into(), self.num_labels.into());
+        obj.insert("id2label".into(), labels.into());
+        obj.insert("label2id".into(), ids.into());
+        obj.insert("model_type".into(), "bert".into());
+        let text =
+            serde_json::to_string_pretty(&config).map_err(Error::serialize("config.json"))?;
+        std::fs::write(dir.join("config.json"), text).map_err(io(&dir.join("config.json")))?;
+        for f in ["tokenizer.json", "special_tokens_map.json", "vocab.txt"] {
+            let from = self.path.join(f);
+            if from.exists() {
+                std::fs::copy(&from, dir.join(f)).map_err(io(&dir.join(f)))?;
+            }
+        }
+        // The truncation length travels as the tokenizer's model_max_length, which Python's
+        // CrossEncoder and `from_dir` both read.
+        let tc_path = self.path.join("tokenizer_config.json");
+        let mut tc: serde_json::Value = if tc_path.exists() {
+            read_json(&tc_path)?
+        } else {
+            serde_json::json!({})
+        };
+        if let Some(o) = tc.as_object_mut() {
+            o.insert("model_max_length".into(), self.max_length.into());
+        }
+        let text =
+            serde_json::to_string_pretty(&tc).map_err(Error::serialize("tokenizer_config.json"))?;
+        std::fs::write(dir.join("tokenizer_config.json"), text)
+            .map_err(io(&dir.join("tokenizer_config.json")))?;
+        Ok(())
+    }
+}

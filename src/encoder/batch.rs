@@ -1,0 +1,92 @@
+//! A batch of tokenized sequences through the encoder: right-padding into `[b, s]` tensors, and
+//! the one place that chooses the fast CPU path or candle's ops for inference.
+
+use candle_core::{Device, Tensor};
+
+use super::bert::Bert;
+use crate::core::{Error, Result};
+
+/// Token ids, type ids and attention mask of a batch, right-padded to its longest sequence.
+pub struct PaddedBatch {
+    /// Token ids `[b, s]` (u32).
+    pub ids: Tensor,
+    /// Token type ids `[b, s]`.
+    pub types: Tensor,
+    /// Attention mask `[b, s]`: 1 on real tokens, 0 on padding.
+    pub mask: Tensor,
+    /// `s`.
+    pub seq_len: usize,
+}
+
+/// Pads `encodings` into `[b, s]` tensors (`pad` in the padding, mask 0 there). Sequences longer
+/// than `max_len` are cut to it, keeping their final token (the closing `[SEP]`).
+pub fn pad_batch(
+    encodings: &[&tokenizers::Encoding],
+    max_len: usize,
+    pad: u32,
+    device: &Device,
+) -> Result<PaddedBatch> {
+    let b = encodings.len();
+    let s = encodings
+        .iter()
+        .map(|e| e.len().min(max_len))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (mut ids, mut types, mut mask) = (vec![pad; b * s], vec![0u32; b * s], vec![0u32; b * s]);
+    for (r, e) in encodings.iter().enumerate() {
+        let l = e.len().min(max_len);
+        ids[r * s..r * s + l].copy_from_slice(&e.get_ids()[..l]);
+        types[r * s..r * s + l].copy_from_slice(&e.get_type_ids()[..l]);
+        mask[r * s..r * s + l].iter_mut().for_each(|m| *m = 1);
+        if l < e.len() && l > 0 {
+            ids[r * s + l - 1] = e.get_ids()[e.len() - 1];
+        }
+    }
+    Ok(PaddedBatch {
+        ids: Tensor::from_vec(ids, (b, s), device)?,
+        types: Tensor::from_vec(types, (b, s), device)?,
+        mask: Tensor::from_vec(mask, (b, s), device)?,
+        seq_len: s,
+    })
+}
+
+impl Bert {
+    /// Inference over a batch of encodings: the last hidden states `[b, s, hidden]`, right-padded
+    /// to the batch's longest sequence (zeros in the padding), and the padded batch (its `mask`
+    /// says which positions are real). On the CPU it runs [`super::cpu::forward`], which never
+    /// computes the padding; on other devices, candle's ops.
+    pub fn forward_batch(
+        &self,
+        encodings: &[&tokenizers::Encoding],
+        device: &Device,
+    ) -> Result<(Tensor, PaddedBatch)> {
+        let pad = self.config().pad_token_id as u32;
+        let batch = pad_batch(encodings, usize::MAX, pad, device)?;
+        if !device.is_cpu() {
+            let hidden = self.forward_t(&batch.ids, &batch.types, &batch.mask, false)?;
+            return Ok((hidden, batch));
+        }
+        let seqs: Vec<(&[u32], &[u32])> = encodings
+            .iter()
+            .map(|e| (e.get_ids(), e.get_type_ids()))
+            .collect();
+        let hidden = super::cpu::forward(self, &seqs)?;
+        let (b, s, h) = (encodings.len(), batch.seq_len, self.config().hidden_size);
+        let total: usize = encodings.iter().map(|e| e.len()).sum();
+        if hidden.len() != total * h {
+            return Err(Error::Internal(format!(
+                "fast CPU path returned {} values for {total} tokens × {h}",
+                hidden.len()
+            )));
+        }
+        let mut padded = vec![0f32; b * s * h];
+        let mut at = 0;
+        for (r, e) in encodings.iter().enumerate() {
+            let l = e.len();
+            padded[r * s * h..(r * s + l) * h].copy_from_slice(&hidden[at * h..(at + l) * h]);
+            at += l;
+        }
+        Ok((Tensor::from_vec(padded, (b, s, h), device)?, batch))
+    }
+}

@@ -1,0 +1,294 @@
+//! Fast CPU inference for [`Bert`]: the same weights (read in place from the model's tensors, never
+//! copied), the same math, a different schedule.
+//!
+//! - **No padding at all.** The sequences of a batch are concatenated into one `[T, hidden]`
+//!   matrix (`T` = real tokens), so every projection is one large matrix product with no wasted rows,
+//!   and attention runs per sequence over exactly its own tokens (no mask needed).
+//! - **Direct GEMM** (the `gemm` crate that candle uses) with the bias pre-loaded in the output, so
+//!   bias-add costs nothing; attention products read Q/K/V heads through strides, with no transposes.
+//! - **Fused, vectorised epilogues**: residual + LayerNorm in one pass, GELU (erf) and softmax with
+//!   polynomial `exp`/`erf` compiled for AVX2+FMA when the CPU has them (runtime-detected).
+//!
+//! Numerically it agrees with the candle path and with PyTorch to ~1e-6 (tested against the goldens).
+
+use candle_core::{Storage, Tensor};
+use rayon::prelude::*;
+
+use super::bert::{Bert, Linear};
+use super::kernels::{gelu, layer_norm, softmax};
+use crate::core::compute::{compute_lock, sgemm};
+use crate::core::error::{Error, Result};
+
+/// A read guard on a CPU f32 tensor, giving its contiguous data as a slice.
+struct W<'a> {
+    guard: candle_core::StorageRef<'a>,
+    start: usize,
+    len: usize,
+}
+
+impl<'a> W<'a> {
+    fn new(t: &'a Tensor) -> Result<Self> {
+        let (guard, layout) = t.storage_and_layout();
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| Error::InvalidInput("fast CPU path needs contiguous weights".into()))?;
+        match &*guard {
+            Storage::Cpu(c) => {
+                c.as_slice::<f32>()?;
+            }
+            _ => {
+                return Err(Error::InvalidInput(
+                    "fast CPU path needs CPU f32 weights".into(),
+                ))
+            }
+        }
+        Ok(W {
+            guard,
+            start,
+            len: end - start,
+        })
+    }
+    fn s(&self) -> &[f32] {
+        match &*self.guard {
+            Storage::Cpu(c) => c
+                .as_slice::<f32>()
+                .map(|s| &s[self.start..self.start + self.len])
+                .unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+/// `out[T×o] = x[T×i] · Wᵀ + b` with `W` `[o, i]`.
+fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+    let o = b.len();
+    let i = if o == 0 { 0 } else { w.len() / o };
+    if w.len() != o * i || x.len() < rows * i || out.len() < rows * o {
+        return Err(Error::InvalidInput(
+            "fast CPU path: linear layer shapes do not match".into(),
+        ));
+    }
+    out[..rows * o]
+        .par_chunks_mut(o)
+        .with_min_len(64)
+        .for_each(|r| r.copy_from_slice(b));
+    // SAFETY: sizes checked above: x is rows×i, w is o×i (read as its transpose), out is rows×o.
+    unsafe {
+        sgemm(
+            rows,
+            o,
+            i,
+            out.as_mut_ptr(),
+            o,
+            x.as_ptr(),
+            i,
+            w.as_ptr(),
+            1,
+            i,
+            true,
+            1.0,
+            true,
+        )
+    };
+    Ok(())
+}
+
+/// Splits `buf` into consecutive mutable pieces of `sizes[i]` elements.
+fn split_sizes<'a>(
+    mut buf: &'a mut [f32],
+    sizes: impl Iterator<Item = usize>,
+) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::new();
+    for s in sizes {
+        let (a, b) = std::mem::take(&mut buf).split_at_mut(s);
+        out.push(a);
+        buf = b;
+    }
+    out
+}
+
+/// Rows of work per parallel task for row-wise ops.
+const ROWS_PER_TASK: usize = 32;
+
+/// Runs BERT over `seqs` (token ids and type ids of each sequence, no padding) and returns the last
+/// hidden states of all tokens, concatenated: `[Σ len, hidden]`.
+pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>> {
+    let cfg = bert.config();
+    let h = cfg.hidden_size;
+    let lens: Vec<usize> = seqs.iter().map(|(ids, _)| ids.len()).collect();
+    let offsets: Vec<usize> = lens
+        .iter()
+        .scan(0, |acc, &l| {
+            let o = *acc;
+            *acc += l;
+            Some(o)
+        })
+        .collect();
+    let t = lens.iter().sum::<usize>();
+    for (ids, types) in seqs {
+        if ids.len() > cfg.max_position_embeddings {
+            return Err(Error::InvalidInput(format!(
+                "sequence of {} tokens exceeds max_position_embeddings {}",
+                ids.len(),
+                cfg.max_position_embeddings
+            )));
+        }
+        if types.len() != ids.len() {
+            return Err(Error::InvalidInput(
+                "token type ids and input ids differ in length".into(),
+            ));
+        }
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= cfg.vocab_size) {
+            return Err(Error::InvalidInput(format!(
+                "token id {bad} outside the vocabulary ({})",
+                cfg.vocab_size
+            )));
+        }
+        if let Some(bad) = types.iter().find(|&&i| i as usize >= cfg.type_vocab_size) {
+            return Err(Error::InvalidInput(format!(
+                "token type id {bad} outside type_vocab_size ({})",
+                cfg.type_vocab_size
+            )));
+        }
+    }
+    if t == 0 {
+        return Ok(Vec::new());
+    }
+    let _turn = compute_lock();
+
+    // Embeddings + LayerNorm.
+    let e = &bert.embeddings;
+    let word = W::new(e.word_embeddings.embeddings())?;
+    let pos = W::new(e.position_embeddings.embeddings())?;
+    let typ = W::new(e.token_type_embeddings.embeddings())?;
+    let (lnw, lnb) = (W::new(&e.layer_norm.weight)?, W::new(&e.layer_norm.bias)?);
+    let (word, pos, typ) = (word.s(), pos.s(), typ.s());
+    let mut x = vec![0f32; t * h];
+    let mut rows: Vec<(u32, u32, usize)> = Vec::with_capacity(t);
+    for (ids, types) in seqs {
+        rows.extend(
+            ids.iter()
+                .zip(types.iter())
+                .enumerate()
+                .map(|(p, (&i, &ty))| (i, ty, p)),
+        );
+    }
+    x.par_chunks_mut(h)
+        .zip(rows.par_iter())
+        .with_min_len(ROWS_PER_TASK)
+        .for_each(|(row, &(id, ty, p))| {
+            let (id, ty) = (id as usize, ty as usize);
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = word[id * h + k] + pos[p * h + k] + typ[ty * h + k];
+            }
+        });
+    let eps = e.layer_norm.eps as f32;
+    x.par_chunks_mut(h * ROWS_PER_TASK)
+        .for_each(|c| layer_norm(c, None, lnw.s(), lnb.s(), eps));
+
+    let mut q = vec![0f32; t * h];
+    let mut k = vec![0f32; t * h];
+    let mut v = vec![0f32; t * h];
+    let mut ctx = vec![0f32; t * h];
+    let mut inter = vec![0f32; t * cfg.intermediate_size];
+    for layer in &bert.layers {
+        let lin = |l: &Linear, input: &[f32], out: &mut [f32]| -> Result<()> {
+            let w = W::new(&l.weight)?;
+            let b = l
+                .bias
+                .as_ref()
+                .ok_or_else(|| Error::InvalidInput("fast CPU path needs biases".into()))?;
+            let b = W::new(b)?;
+            linear(input, t, w.s(), b.s(), out)
+        };
+        lin(&layer.query, &x, &mut q)?;
+        lin(&layer.key, &x, &mut k)?;
+        lin(&layer.value, &x, &mut v)?;
+
+        // Attention, one sequence per task, heads in turn; scores never leave the sequence.
+        let (nh, d) = (layer.num_heads, layer.head_dim);
+        let scale = 1.0 / (d as f32).sqrt();
+        let (qr, kr, vr) = (&q, &k, &v);
+        split_sizes(&mut ctx, lens.iter().map(|l| l * h))
+            .into_par_iter()
+            .zip(offsets.par_iter().zip(lens.par_iter()))
+            .for_each(|(ctx_seq, (&off, &len))| {
+                if len == 0 {
+                    return;
+                }
+                let mut scores = vec![0f32; len * len];
+                for head in 0..nh {
+                    let col = head * d;
+                    // SAFETY: Q, K, V hold t×h values; rows off..off+len and columns col..col+d are in range;
+                    // ctx_seq holds len×h values; scores holds len×len.
+                    unsafe {
+                        sgemm(
+                            len,
+                            len,
+                            d,
+                            scores.as_mut_ptr(),
+                            len,
+                            qr.as_ptr().add(off * h + col),
+                            h,
+                            kr.as_ptr().add(off * h + col),
+                            1,
+                            h,
+                            false,
+                            scale,
+                            false,
+                        );
+                    }
+                    softmax(&mut scores, len);
+                    unsafe {
+                        sgemm(
+                            len,
+                            d,
+                            len,
+                            ctx_seq.as_mut_ptr().add(col),
+                            h,
+                            scores.as_ptr(),
+                            len,
+                            vr.as_ptr().add(off * h + col),
+                            h,
+                            1,
+                            false,
+                            1.0,
+                            false,
+                        );
+                    }
+                }
+            });
+
+        // Output projection, residual, LayerNorm.
+        lin(&layer.attn_output, &ctx, &mut q)?;
+        let (w1, b1) = (
+            W::new(&layer.attn_norm.weight)?,
+            W::new(&layer.attn_norm.bias)?,
+        );
+        let eps = layer.attn_norm.eps as f32;
+        x.par_chunks_mut(h * ROWS_PER_TASK)
+            .zip(q.par_chunks(h * ROWS_PER_TASK))
+            .for_each(|(xc, ac)| {
+                // x = LN(attn + x): add x into attn's rows, then normalise into x.
+                xc.iter_mut().zip(ac).for_each(|(xv, av)| *xv += av);
+                layer_norm(xc, None, w1.s(), b1.s(), eps);
+            });
+
+        // Feed-forward.
+        lin(&layer.intermediate, &x, &mut inter)?;
+        let act = layer.act;
+        inter
+            .par_chunks_mut(cfg.intermediate_size * 8)
+            .for_each(|c| gelu(c, act));
+        lin(&layer.output, &inter, &mut q)?;
+        let (w2, b2) = (
+            W::new(&layer.output_norm.weight)?,
+            W::new(&layer.output_norm.bias)?,
+        );
+        let eps = layer.output_norm.eps as f32;
+        x.par_chunks_mut(h * ROWS_PER_TASK)
+            .zip(q.par_chunks(h * ROWS_PER_TASK))
+            .for_each(|(xc, oc)| layer_norm(xc, Some(oc), w2.s(), b2.s(), eps));
+    }
+    Ok(x)
+}

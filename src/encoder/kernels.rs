@@ -1,0 +1,251 @@
+//! The fused, vectorised kernels of the encoder, forward and backward: GELU, softmax and
+//! residual + LayerNorm over rows of f32, with polynomial `exp`/`erf` that vectorise. Each is
+//! compiled twice, for AVX2+FMA and for the baseline, and chosen at run time.
+//!
+//! The fast CPU inference of [`super::cpu`] runs the forward kernels; the training ops of
+//! [`super::ops`] run both.
+
+use super::config::HiddenAct;
+
+/// `e^x`, Cephes-style polynomial, relative error ~1e-7; branch-free so loops vectorise.
+#[inline(always)]
+fn exp_approx(x_in: f32) -> f32 {
+    let x = x_in.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut y = 1.987_569_1e-4f32;
+    y = y * r + 1.398_199_9e-3;
+    y = y * r + 8.333_452e-3;
+    y = y * r + 4.166_579_6e-2;
+    y = y * r + 1.666_666_5e-1;
+    y = y * r + 5.000_000_1e-1;
+    y = y * r * r + r + 1.0;
+    let v = y * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // Exactly 0 below the clamp (masked attention scores: their gradient must be exactly 0).
+    if x_in < -87.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// `erf(x)` (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7 — the formula PyTorch's vectorised CPU erf uses).
+#[inline(always)]
+fn erf_approx(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
+        + 0.254_829_6)
+        * t;
+    let y = 1.0 - poly * exp_approx(-a * a);
+    y.copysign(x)
+}
+
+#[inline(always)]
+fn gelu_impl(xs: &mut [f32], act: HiddenAct) {
+    match act {
+        HiddenAct::Gelu => xs
+            .iter_mut()
+            .for_each(|v| *v = 0.5 * *v * (1.0 + erf_approx(*v * std::f32::consts::FRAC_1_SQRT_2))),
+        HiddenAct::GeluApproximate => xs.iter_mut().for_each(|v| {
+            let u = 0.797_884_6 * (*v + 0.044_715 * *v * *v * *v);
+            // tanh(u) = 1 - 2 / (e^{2u} + 1)
+            let th = 1.0 - 2.0 / (exp_approx(2.0 * u) + 1.0);
+            *v = 0.5 * *v * (1.0 + th);
+        }),
+        HiddenAct::Relu => xs.iter_mut().for_each(|v| *v = v.max(0.0)),
+    }
+}
+
+/// Softmax of each `len`-long row of `xs`.
+#[inline(always)]
+fn softmax_impl(xs: &mut [f32], len: usize) {
+    for row in xs.chunks_mut(len) {
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let mut sum = 0.0f32;
+        for v in row.iter_mut() {
+            *v = exp_approx(*v - max);
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        row.iter_mut().for_each(|v| *v *= inv);
+    }
+}
+
+/// `x = LayerNorm(x + residual)` on each `h`-long row (`residual` may be absent).
+#[inline(always)]
+fn layer_norm_impl(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+    let h = w.len();
+    for (r, row) in x.chunks_mut(h).enumerate() {
+        if let Some(res) = residual {
+            row.iter_mut()
+                .zip(&res[r * h..(r + 1) * h])
+                .for_each(|(a, b)| *a += b);
+        }
+        let mean = row.iter().sum::<f32>() / h as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, g), bb) in row.iter_mut().zip(w).zip(b) {
+            *v = (*v - mean) * inv * g + bb;
+        }
+    }
+}
+
+// ---------- backward kernels (training: the ops of `super::ops`) ----------
+
+/// GELU (erf) gradient: `out = g · (Φ(x) + x·φ(x))`.
+#[inline(always)]
+fn gelu_backward_impl(x: &[f32], g: &[f32], out: &mut [f32]) {
+    for ((o, &x), &g) in out.iter_mut().zip(x).zip(g) {
+        let cdf = 0.5 * (1.0 + erf_approx(x * std::f32::consts::FRAC_1_SQRT_2));
+        let pdf = exp_approx(-0.5 * x * x) * 0.398_942_3;
+        *o = g * (cdf + x * pdf);
+    }
+}
+
+/// Softmax gradient on `len`-long rows, given the softmax output `y`: `out = scale · y ⊙ (g − Σ g⊙y)`.
+#[inline(always)]
+fn softmax_backward_impl(y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32) {
+    for ((o, y), g) in out.chunks_mut(len).zip(y.chunks(len)).zip(g.chunks(len)) {
+        let dot = y.iter().zip(g).map(|(a, b)| a * b).sum::<f32>();
+        for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+            *o = scale * y * (g - dot);
+        }
+    }
+}
+
+/// LayerNorm gradient of `h`-long rows (`h = w.len()`): writes `dx`, adds to `dw` and `db`.
+#[inline(always)]
+fn layer_norm_backward_impl(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    eps: f32,
+) {
+    let h = w.len();
+    let mut xhat = vec![0f32; h];
+    for ((x, g), dx) in x.chunks(h).zip(g.chunks(h)).zip(dx.chunks_mut(h)) {
+        let mean = x.iter().sum::<f32>() / h as f32;
+        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        let (mut a, mut c) = (0f32, 0f32);
+        for (((xh, &x), &g), &w) in xhat.iter_mut().zip(x).zip(g).zip(w) {
+            *xh = (x - mean) * inv;
+            let gh = g * w;
+            a += gh;
+            c += gh * *xh;
+        }
+        let (a, c) = (a / h as f32, c / h as f32);
+        for (((((d, &xh), &g), &w), dw), db) in dx
+            .iter_mut()
+            .zip(&xhat)
+            .zip(g)
+            .zip(w)
+            .zip(dw.iter_mut())
+            .zip(db.iter_mut())
+        {
+            *d = inv * (g * w - a - xh * c);
+            *dw += g * xh;
+            *db += g;
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($name:ident, $avx:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx($($arg: $ty),*) { $impl_fn($($arg),*) }
+
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+            {
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports the features the function was compiled for.
+                    return unsafe { $avx($($arg),*) };
+                }
+            }
+            $impl_fn($($arg),*)
+        }
+    };
+}
+dispatch!(gelu, gelu_avx2, gelu_impl, (xs: &mut [f32], act: HiddenAct));
+dispatch!(softmax, softmax_avx2, softmax_impl, (xs: &mut [f32], len: usize));
+dispatch!(layer_norm, layer_norm_avx2, layer_norm_impl, (x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32));
+dispatch!(gelu_backward, gelu_backward_avx2, gelu_backward_impl, (x: &[f32], g: &[f32], out: &mut [f32]));
+dispatch!(softmax_backward, softmax_backward_avx2, softmax_backward_impl, (y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32));
+dispatch!(layer_norm_backward, layer_norm_backward_avx2, layer_norm_backward_impl, (x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dw: &mut [f32], db: &mut [f32], eps: f32));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_and_erf_are_accurate() {
+        let mut worst_exp = 0f64;
+        let mut worst_erf = 0f64;
+        for i in -20000..=20000 {
+            let x = i as f32 * 0.004; // -80 … 80
+            let e = exp_approx(x) as f64;
+            let want = (x as f64).exp();
+            worst_exp = worst_exp.max(((e - want) / want).abs());
+            let y = x / 10.0;
+            worst_erf = worst_erf.max((erf_approx(y) as f64 - libm_erf(y as f64)).abs());
+        }
+        assert!(worst_exp < 3e-7, "exp relative error {worst_exp}");
+        // A&S 7.1.26 is within 1.5e-7 in exact arithmetic; f32 evaluation adds a few ulp.
+        assert!(worst_erf < 1e-6, "erf abs error {worst_erf}");
+    }
+
+    /// erf by its Taylor series / continued fraction, in f64 (reference only).
+    fn libm_erf(x: f64) -> f64 {
+        // High-precision reference via the series for |x| < 3 and the asymptotic complement beyond.
+        if x.abs() < 3.0 {
+            let mut sum = x;
+            let mut term = x;
+            let x2 = x * x;
+            for n in 1..200 {
+                term *= -x2 / n as f64;
+                sum += term / (2 * n + 1) as f64;
+            }
+            sum * 2.0 / std::f64::consts::PI.sqrt()
+        } else {
+            let erfc = (-x * x).exp() / (x.abs() * std::f64::consts::PI.sqrt())
+                * (1.0 - 1.0 / (2.0 * x * x) + 3.0 / (4.0 * x.powi(4)));
+            (1.0 - erfc).copysign(x)
+        }
+    }
+
+    #[test]
+    fn softmax_and_layer_norm() {
+        let mut s = vec![1.0f32, 2.0, 3.0, 0.0, 0.0, 0.0];
+        softmax(&mut s, 3);
+        let e: Vec<f32> = [1f32, 2., 3.].iter().map(|v| v.exp()).collect();
+        let z: f32 = e.iter().sum();
+        for k in 0..3 {
+            assert!((s[k] - e[k] / z).abs() < 1e-7);
+            assert!((s[3 + k] - 1.0 / 3.0).abs() < 1e-7);
+        }
+        let mut x = vec![1.0f32, 2.0, 3.0, 4.0];
+        layer_norm(
+            &mut x,
+            Some(&[1.0, 1.0, 1.0, 1.0]),
+            &[1.0; 4],
+            &[0.5; 4],
+            0.0,
+        );
+        let inv = 1.0 / 1.25f32.sqrt();
+        let want = [
+            -1.5 * inv + 0.5,
+            -0.5 * inv + 0.5,
+            0.5 * inv + 0.5,
+            1.5 * inv + 0.5,
+        ];
+        for k in 0..4 {
+            assert!((x[k] - want[k]).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! What every evaluator shares: the [`Evaluator`] trait, its [`EvalReport`], and the CSV log.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use crate::core::{Error, Result};
+use crate::display::{impl_display, Section, Tabular};
+use crate::models::SentenceTransformer;
+
+/// What an evaluator returns: named metrics and the one used to pick the best model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalReport {
+    /// The evaluator's name (prefix of the metric keys), e.g. `sts-test`.
+    pub name: String,
+    /// Key of the primary metric in `metrics`.
+    pub primary: String,
+    /// Metric key → value, keys as Python names them (`sts-test_spearman_cosine`).
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl EvalReport {
+    /// The primary metric's value (NaN if absent).
+    pub fn primary_score(&self) -> f64 {
+        self.metrics.get(&self.primary).copied().unwrap_or(f64::NAN)
+    }
+    /// A metric by key, with or without the name prefix.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.metrics
+            .get(key)
+            .or_else(|| self.metrics.get(&prefixed(&self.name, key)))
+            .copied()
+    }
+}
+
+impl_display!(EvalReport);
+
+impl Tabular for EvalReport {
+    fn sections(&self) -> Vec<Section> {
+        let rows = self
+            .metrics
+            .iter()
+            .map(|(k, v)| {
+                vec![
+                    if *k == self.primary {
+                        format!("{k} (primary)")
+                    } else {
+                        k.clone()
+                    },
+                    format!("{v:.6}"),
+                ]
+            })
+            .collect();
+        let title = if self.name.is_empty() {
+            "Evaluation".to_string()
+        } else {
+            format!("Evaluation: {}", self.name)
+        };
+        vec![Section {
+            title: Some(title),
+            header: vec!["metric".into(), "value".into()],
+            rows,
+            more: 0,
+        }]
+    }
+}
+
+/// A model evaluator (Python's `SentenceEvaluator`; with `M = CrossEncoder`, its cross-encoder
+/// evaluators).
+pub trait Evaluator<M: ?Sized = SentenceTransformer> {
+    /// Evaluates `model`.
+    fn evaluate(&self, model: &M) -> Result<EvalReport>;
+}
+
+pub(crate) fn prefixed(name: &str, key: &str) -> String {
+    if name.is_empty() {
+        key.to_string()
+    } else {
+        format!("{name}_{key}")
+    }
+}
+
+/// Appends `epoch,steps,values…` to a CSV file, writing `header` first when the file is new or empty.
+/// Each row is written with one `write` call and flushed, so a crash never leaves half a row.
+pub fn append_csv(
+    path: &Path,
+    header: &[String],
+    epoch: i64,
+    steps: i64,
+    values: &[f64],
+) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let new = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    let mut text = String::new();
+    if new {
+        text.push_str("epoch,steps,");
+        text.push_str(&header.join(","));
+        text.push('\n');
+    }
+    text.push_str(&format!("{epoch},{steps}"));
+    for v in values {
+        text.push_str(&format!(",{v}"));
+    }
+    text.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.flush())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}

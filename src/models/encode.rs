@@ -1,0 +1,293 @@
+//! `model.encode`: options with Python's names, length-sorted batching, the embedding cache.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+
+use super::module::Module;
+use super::sentence_transformer::SentenceTransformer;
+use crate::core::compute::normalize_rows;
+use crate::core::fs::write_atomic;
+use crate::core::npy::{read_npy, write_npy};
+use crate::core::{Embeddings, Error, Result};
+use crate::display::Progress;
+
+/// Options of [`SentenceTransformer::encode`], with Python's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct EncodeOptions {
+    /// Sentences per forward pass (default 32).
+    pub batch_size: usize,
+    /// L2-normalise the output (default false; models with a Normalize module already are).
+    pub normalize_embeddings: bool,
+    /// Show a progress bar over batches (default false).
+    pub show_progress_bar: bool,
+    /// A prompt prepended to every sentence, e.g. `"query: "`.
+    pub prompt: Option<String>,
+    /// The name of a prompt in `config_sentence_transformers.json`.
+    pub prompt_name: Option<String>,
+    /// Keep the embeddings in this folder and reuse them when the same model (same weights, in
+    /// memory) encodes the same texts with the same options again (default none): a notebook that
+    /// is run again, or two notebooks that embed the same corpus, encode it once.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            normalize_embeddings: false,
+            show_progress_bar: false,
+            prompt: None,
+            prompt_name: None,
+            cache_dir: None,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// Sets `batch_size`.
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    /// Sets `normalize_embeddings`.
+    pub fn normalize_embeddings(mut self, yes: bool) -> Self {
+        self.normalize_embeddings = yes;
+        self
+    }
+    /// Sets `show_progress_bar`.
+    pub fn show_progress_bar(mut self, yes: bool) -> Self {
+        self.show_progress_bar = yes;
+        self
+    }
+    /// Sets a literal prompt.
+    pub fn prompt(mut self, p: impl Into<String>) -> Self {
+        self.prompt = Some(p.into());
+        self
+    }
+    /// Sets a named prompt.
+    pub fn prompt_name(mut self, p: impl Into<String>) -> Self {
+        self.prompt_name = Some(p.into());
+        self
+    }
+    /// Sets the embedding cache folder (see [`EncodeOptions::cache_dir`]).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+}
+
+impl SentenceTransformer {
+    fn prompt(&self, opts: &EncodeOptions) -> Result<Option<String>> {
+        if let Some(p) = &opts.prompt {
+            return Ok(Some(p.clone()));
+        }
+        let name = opts
+            .prompt_name
+            .as_ref()
+            .or(self.config.default_prompt_name.as_ref());
+        match name {
+            None => Ok(None),
+            Some(n) => self
+                .config
+                .prompts
+                .get(n)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "prompt_name '{n}' is not among the model's prompts {:?}",
+                        self.config.prompts.keys().collect::<Vec<_>>()
+                    ))
+                }),
+        }
+    }
+
+    /// Embeds sentences (Python's `model.encode`).
+    ///
+    /// Sentences are tokenized, sorted by length (longest first) so batches carry little padding,
+    /// run `batch_size` at a time, and put back in input order. Inputs longer than
+    /// `max_seq_length` tokens are truncated and listed in [`Embeddings::truncated`].
+    /// An empty list gives a `0 × dim` result.
+    ///
+    /// With [`EncodeOptions::cache_dir`], the result is looked up there first (keyed by a hash of
+    /// the model's weights, its pipeline, the options that change the numbers, and the texts) and
+    /// stored there after computing.
+    pub fn encode<S: AsRef<str>>(
+        &self,
+        sentences: &[S],
+        opts: &EncodeOptions,
+    ) -> Result<Embeddings> {
+        let texts: Vec<String> = sentences.iter().map(|s| s.as_ref().to_string()).collect();
+        self.encode_texts(texts, opts)
+    }
+
+    fn encode_texts(&self, texts: Vec<String>, opts: &EncodeOptions) -> Result<Embeddings> {
+        if opts.batch_size == 0 {
+            return Err(Error::InvalidInput("batch_size must be at least 1".into()));
+        }
+        let prompt = self.prompt(opts)?;
+        let Some(dir) = &opts.cache_dir else {
+            return self.encode_uncached(texts, prompt, opts);
+        };
+        let key = self.cache_key(&texts, &prompt, opts)?;
+        let (npy, meta) = (
+            dir.join(format!("{key}.npy")),
+            dir.join(format!("{key}.json")),
+        );
+        if npy.exists() && meta.exists() {
+            let m: CacheMeta = serde_json::from_str(
+                &std::fs::read_to_string(&meta).map_err(io(&meta))?,
+            )
+            .map_err(|e| Error::InvalidInput(format!("embedding cache {}: {e}", meta.display())))?;
+            let e = read_npy(&npy)?;
+            if e.len() == texts.len() && m.num_tokens.len() == texts.len() {
+                return Ok(e.with_meta(texts, m.num_tokens, m.truncated));
+            }
+        }
+        let e = self.encode_uncached(texts, prompt, opts)?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        write_npy(&npy, &e)?;
+        let m = CacheMeta {
+            num_tokens: e.num_tokens().to_vec(),
+            truncated: e.truncated().to_vec(),
+        };
+        let text = serde_json::to_string(&m)
+            .map_err(Error::serialize("the embedding cache's metadata"))?;
+        write_atomic(&meta, text.as_bytes())?;
+        Ok(e)
+    }
+
+    /// The embedding cache's key: a 128-bit hash of the weights as they are in memory (a model
+    /// trained in place gets a new key), the pipeline, the options that change the numbers, and
+    /// the texts.
+    fn cache_key(
+        &self,
+        texts: &[String],
+        prompt: &Option<String>,
+        opts: &EncodeOptions,
+    ) -> Result<String> {
+        use std::hash::{Hash, Hasher};
+        let mut hashers = [
+            std::hash::DefaultHasher::new(),
+            std::hash::DefaultHasher::new(),
+        ];
+        hashers[1].write_u64(0x9E37_79B9_7F4A_7C15);
+        let mut feed = |bytes: &[u8]| hashers.iter_mut().for_each(|h| h.write(bytes));
+        feed(env!("CARGO_PKG_VERSION").as_bytes());
+        feed(
+            format!(
+                "{:?}|{}|{:?}|{}",
+                self,
+                self.max_seq_length(),
+                prompt,
+                opts.normalize_embeddings
+            )
+            .as_bytes(),
+        );
+        let mut tensors: Vec<Tensor> = self
+            .transformer()
+            .bert
+            .named_tensors()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        for m in &self.modules {
+            if let Module::Dense(d) = m {
+                tensors.extend(d.tensors());
+            }
+        }
+        for t in tensors {
+            let v = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            feed(&(v.len() as u64).to_le_bytes());
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            feed(&bytes);
+        }
+        for t in texts {
+            t.hash(&mut hashers[0]);
+            t.hash(&mut hashers[1]);
+        }
+        Ok(format!(
+            "emb-{:016x}{:016x}",
+            hashers[0].finish(),
+            hashers[1].finish()
+        ))
+    }
+
+    fn encode_uncached(
+        &self,
+        texts: Vec<String>,
+        prompt: Option<String>,
+        opts: &EncodeOptions,
+    ) -> Result<Embeddings> {
+        let dim = self.get_sentence_embedding_dimension();
+        let n = texts.len();
+        let inputs: Vec<String> = match &prompt {
+            Some(p) => texts.iter().map(|t| format!("{p}{t}")).collect(),
+            None => texts.clone(),
+        };
+        let encodings = self.transformer().tokenize(&inputs)?;
+        let lens: Vec<usize> = encodings.iter().map(|e| e.len()).collect();
+        let truncated: Vec<usize> = encodings
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.get_overflowing().is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| lens[b].cmp(&lens[a]));
+
+        let mut out = vec![0f32; n * dim];
+        let mut progress = Progress::new(
+            n.div_ceil(opts.batch_size) as u64,
+            "Batches",
+            opts.show_progress_bar,
+        );
+        for batch in order.chunks(opts.batch_size) {
+            let b = batch.len();
+            let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let (tokens, padded_batch) =
+                self.transformer().bert.forward_batch(&encs, &self.device)?;
+            let emb = self.forward_from_tokens(tokens, &padded_batch.mask)?;
+            let emb = emb
+                .to_device(&Device::Cpu)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            if emb.len() != b * dim {
+                return Err(Error::DimensionMismatch {
+                    what: "pipeline output".into(),
+                    left: emb.len() / b.max(1),
+                    right: dim,
+                });
+            }
+            for (r, &i) in batch.iter().enumerate() {
+                out[i * dim..(i + 1) * dim].copy_from_slice(&emb[r * dim..(r + 1) * dim]);
+            }
+            progress.inc(1);
+        }
+        progress.finish();
+        if opts.normalize_embeddings {
+            normalize_rows(&mut out, dim);
+        }
+        Ok(Embeddings::from_flat(out, n, dim)?.with_meta(texts, lens, truncated))
+    }
+
+    /// Embeds one sentence with default options.
+    pub fn encode_one(&self, sentence: &str) -> Result<Vec<f32>> {
+        Ok(self
+            .encode(&[sentence], &EncodeOptions::default())?
+            .into_flat())
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(format!("embedding cache {}", path.display()), e)
+}
+
+/// What the embedding cache keeps beside the `.npy`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheMeta {
+    num_tokens: Vec<usize>,
+    truncated: Vec<usize>,
+}

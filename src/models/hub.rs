@@ -1,0 +1,139 @@
+//! Resolving a model id or path to a local folder, as Python's `SentenceTransformer(name)` does.
+//!
+//! Order: an existing directory → the Hugging Face cache
+//! (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`; folder
+//! `models--ORG--NAME/snapshots/<revision>/`, revision from `refs/main`) → a download from the hub
+//! (only with the `hub` cargo feature). A bare name such as `all-MiniLM-L6-v2` means
+//! `sentence-transformers/all-MiniLM-L6-v2`, as in Python.
+
+use std::path::{Path, PathBuf};
+
+use crate::core::{Error, Result};
+
+/// The Hugging Face hub cache folder this process uses.
+pub fn hf_hub_cache() -> PathBuf {
+    if let Some(p) =
+        std::env::var_os("HF_HUB_CACHE").or_else(|| std::env::var_os("HUGGINGFACE_HUB_CACHE"))
+    {
+        return PathBuf::from(p);
+    }
+    if let Some(home) = std::env::var_os("HF_HOME") {
+        return PathBuf::from(home).join("hub");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("huggingface").join("hub")
+}
+
+/// `all-MiniLM-L6-v2` → `sentence-transformers/all-MiniLM-L6-v2`; `org/name` unchanged.
+pub fn full_model_id(id: &str) -> String {
+    if id.contains('/') {
+        id.to_string()
+    } else {
+        format!("sentence-transformers/{id}")
+    }
+}
+
+/// The snapshot folder of `repo_id` in `cache`, if present.
+pub fn cached_snapshot(cache: &Path, repo_id: &str) -> Option<PathBuf> {
+    let repo_dir = cache.join(format!("models--{}", repo_id.replace('/', "--")));
+    let snapshots = repo_dir.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(repo_dir.join("refs").join("main")) {
+        let dir = snapshots.join(rev.trim());
+        if dir.is_dir() {
+            return Some(dir);
+        }
+    }
+    // No ref: take the only (or the newest) snapshot.
+    let mut dirs: Vec<_> = std::fs::read_dir(&snapshots)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, p)| p)
+}
+
+/// Resolves `id_or_path` to a local model folder (see the module docs for the order).
+pub fn resolve_model_dir(id_or_path: &str) -> Result<PathBuf> {
+    let mut tried = Vec::new();
+    let as_path = Path::new(id_or_path);
+    if as_path.is_dir() {
+        return Ok(as_path.to_path_buf());
+    }
+    tried.push(format!("directory {} (does not exist)", as_path.display()));
+    if id_or_path.trim().is_empty() {
+        return Err(Error::InvalidInput("model id or path is empty".into()));
+    }
+    let repo_id = full_model_id(id_or_path);
+    let cache = hf_hub_cache();
+    if let Some(dir) = cached_snapshot(&cache, &repo_id) {
+        return Ok(dir);
+    }
+    tried.push(format!(
+        "Hugging Face cache {} (set by HF_HUB_CACHE / HF_HOME; no snapshot)",
+        cache
+            .join(format!("models--{}", repo_id.replace('/', "--")))
+            .display()
+    ));
+    match download(&repo_id) {
+        Ok(dir) => Ok(dir),
+        Err(why) => {
+            tried.push(why);
+            Err(Error::ModelNotFound {
+                id: id_or_path.to_string(),
+                tried,
+                hint: "Provision the offline copy of all-MiniLM-L6-v2 with `bash scripts/provision-model.sh`, \
+                       or pass the path of a sentence-transformers model folder."
+                    .into(),
+            })
+        }
+    }
+}
+
+#[cfg(feature = "hub")]
+fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
+    use hf_hub::api::sync::ApiBuilder;
+    if std::env::var_os("HF_HUB_OFFLINE").is_some_and(|v| v == "1") {
+        return Err(format!(
+            "hub download of {repo_id} (skipped: HF_HUB_OFFLINE=1)"
+        ));
+    }
+    let api = ApiBuilder::new()
+        .with_cache_dir(hf_hub_cache())
+        .with_progress(false)
+        .build()
+        .map_err(|e| format!("hub download of {repo_id} (could not start: {e})"))?;
+    let repo = api.model(repo_id.to_string());
+    let mut dir = None;
+    for file in [
+        "modules.json",
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+    ] {
+        let p = repo
+            .get(file)
+            .map_err(|e| format!("hub download of {repo_id}/{file} (failed: {e})"))?;
+        dir = p.parent().map(Path::to_path_buf);
+    }
+    for optional in [
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "1_Pooling/config.json",
+        "2_Dense/config.json",
+        "2_Dense/model.safetensors",
+    ] {
+        let _ = repo.get(optional);
+    }
+    dir.ok_or_else(|| format!("hub download of {repo_id} (no files)"))
+}
+
+#[cfg(not(feature = "hub"))]
+fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
+    Err(format!(
+        "hub download of {repo_id} (not compiled in: build sbert with `--features hub`)"
+    ))
+}

@@ -1,0 +1,95 @@
+//! Saving a [`SentenceTransformer`] in the sentence-transformers format, atomically.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use super::module::Module;
+use super::sentence_transformer::SentenceTransformer;
+use crate::core::fs::write_dir_atomic;
+use crate::core::safetensors::{load_safetensors, save_safetensors};
+use crate::core::{Error, Result};
+
+impl SentenceTransformer {
+    /// Saves the model in the sentence-transformers format (loadable by `SentenceTransformer::load`
+    /// and by Python's `SentenceTransformer(path)`). Written to a temporary folder beside `path`
+    /// and renamed into place, so a crash never leaves a half-written model.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_dir_atomic(path, |tmp| self.write_to(tmp))
+    }
+
+    fn write_to(&self, dir: &Path) -> Result<()> {
+        let io = |what: &Path| {
+            let what = what.display().to_string();
+            move |e| Error::io(format!("writing {what}"), e)
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let json = |p: &Path, v: serde_json::Result<String>| -> Result<()> {
+            let text = v.map_err(Error::serialize(p.display().to_string()))?;
+            std::fs::write(p, text).map_err(io(p))
+        };
+        // Weights: the encoder's, plus any other tensor of the source file (e.g. the pooler).
+        let mut tensors: std::collections::HashMap<String, Tensor> = self
+            .transformer()
+            .bert
+            .named_tensors()
+            .into_iter()
+            .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
+            .collect::<Result<_>>()?;
+        let src = self.path.join("model.safetensors");
+        if src.exists() {
+            for (k, t) in load_safetensors(&src, &Device::Cpu)? {
+                tensors.entry(k).or_insert(t);
+            }
+        }
+        save_safetensors(&tensors, &dir.join("model.safetensors"))?;
+        for f in [
+            "config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+        ] {
+            let from = self.path.join(f);
+            if from.exists() {
+                std::fs::copy(&from, dir.join(f)).map_err(io(&dir.join(f)))?;
+            }
+        }
+        json(
+            &dir.join("modules.json"),
+            serde_json::to_string_pretty(&self.entries),
+        )?;
+        let mut sb = self.transformer().config.clone();
+        sb.max_seq_length = Some(self.max_seq_length());
+        json(
+            &dir.join("sentence_bert_config.json"),
+            serde_json::to_string_pretty(&sb),
+        )?;
+        json(
+            &dir.join("config_sentence_transformers.json"),
+            serde_json::to_string_pretty(&self.config),
+        )?;
+        for (e, m) in self.entries.iter().zip(&self.modules) {
+            let sub = dir.join(&e.path);
+            match m {
+                Module::Transformer(_) => {}
+                Module::Pooling(p) => {
+                    std::fs::create_dir_all(&sub).map_err(io(&sub))?;
+                    json(
+                        &sub.join("config.json"),
+                        serde_json::to_string_pretty(&p.config),
+                    )?;
+                }
+                Module::Dense(_) => {
+                    std::fs::create_dir_all(&sub).map_err(io(&sub))?;
+                    for f in ["config.json", "model.safetensors"] {
+                        std::fs::copy(self.path.join(&e.path).join(f), sub.join(f))
+                            .map_err(io(&sub.join(f)))?;
+                    }
+                }
+                Module::Normalize(_) => std::fs::create_dir_all(&sub).map_err(io(&sub))?,
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! `fit`'s settings ([`FitConfig`]), with Python's names and defaults.
+
+use std::path::PathBuf;
+
+use super::schedule::LrSchedule;
+
+/// `fit`'s settings, with Python's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct FitConfig {
+    /// Passes over the data (default 1).
+    pub epochs: usize,
+    /// Linear warm-up steps (default 10,000 in Python; the lecture uses 100).
+    pub warmup_steps: usize,
+    /// Learning-rate schedule (default WarmupLinear).
+    pub scheduler: LrSchedule,
+    /// Peak learning rate (default 2e-5).
+    pub lr: f64,
+    /// AdamW weight decay (default 0.01; never applied to biases and LayerNorm).
+    pub weight_decay: f64,
+    /// Gradient-norm clipping (default 1.0).
+    pub max_grad_norm: f64,
+    /// Evaluate every this many steps (0: only at epoch ends).
+    pub evaluation_steps: usize,
+    /// Stop after this many training steps in total (None: no limit).
+    pub max_steps: Option<usize>,
+    /// Longest input in tokens during training (None: the model's).
+    pub max_seq_length: Option<usize>,
+    /// Save the best model (by the evaluator's primary score; the last one without evaluator) here.
+    pub output_path: Option<PathBuf>,
+    /// Save a numbered checkpoint every this many steps into `checkpoint_path` (0: never).
+    pub checkpoint_save_steps: usize,
+    /// Where numbered checkpoints go.
+    pub checkpoint_path: Option<PathBuf>,
+    /// How many checkpoints to keep (oldest removed first).
+    pub checkpoint_save_total_limit: usize,
+    /// Show a progress bar.
+    pub show_progress_bar: bool,
+    /// Seed of shuffling and dropout-free determinism where possible.
+    pub seed: u64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            warmup_steps: 10_000,
+            scheduler: LrSchedule::WarmupLinear,
+            lr: 2e-5,
+            weight_decay: 0.01,
+            max_grad_norm: 1.0,
+            evaluation_steps: 0,
+            max_steps: None,
+            max_seq_length: None,
+            output_path: None,
+            checkpoint_save_steps: 0,
+            checkpoint_path: None,
+            checkpoint_save_total_limit: 0,
+            show_progress_bar: true,
+            seed: 42,
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! `fit` (Python's `model.fit(train_objectives, evaluator, epochs, …)`) and the training loop it
+//! shares with the cross-encoder.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use candle_core::Tensor;
+use candle_nn::VarMap;
+
+use super::checkpoint::save_checkpoint;
+use super::config::FitConfig;
+use super::example::InputExample;
+use super::loader::DataLoader;
+use super::log::{TrainEvent, TrainLog};
+use super::optimizer::{clip_grad_scale, GroupedAdamW};
+use crate::core::{Error, Result};
+use crate::display::Progress;
+use crate::encoder::Mode;
+use crate::evaluation::{EvalReport, Evaluator};
+use crate::losses::Loss;
+use crate::models::SentenceTransformer;
+
+/// One objective: a loader and its loss.
+pub struct Objective<'a> {
+    /// The batches.
+    pub loader: DataLoader,
+    /// The loss.
+    pub loss: &'a dyn Loss,
+}
+
+/// Backprop allocates and frees many large tensors each step. glibc serves those with fresh
+/// `mmap`s (zeroed pages, page faults, TLB shootdowns on `munmap`): measured, a third of training
+/// time. Raising the mmap threshold keeps them in the reused heap instead (1.5× faster training);
+/// the process then keeps that memory after training.
+pub(crate) fn keep_large_allocations_in_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            extern "C" {
+                fn mallopt(
+                    param: std::os::raw::c_int,
+                    value: std::os::raw::c_int,
+                ) -> std::os::raw::c_int;
+            }
+            const M_TRIM_THRESHOLD: std::os::raw::c_int = -1;
+            const M_MMAP_THRESHOLD: std::os::raw::c_int = -3;
+            // SAFETY: mallopt only changes allocator tuning parameters; both values are valid.
+            unsafe {
+                mallopt(M_MMAP_THRESHOLD, i32::MAX);
+                mallopt(M_TRIM_THRESHOLD, i32::MAX);
+            }
+        });
+    }
+}
+
+/// Fine-tunes `model` (Python's `model.fit(train_objectives, evaluator, epochs, warmup_steps, …,
+/// callback)`).
+///
+/// Each step visits every objective once (round-robin), one optimizer step each; an epoch has as
+/// many steps as the shortest loader. The learning rate follows `scheduler` over
+/// `t_total = steps_per_epoch × objectives × epochs` optimizer steps. After every
+/// `evaluation_steps` steps and at each epoch's end the evaluator runs and
+/// `callback(&TrainEvent)` is called; returning `ControlFlow::Break(())` stops training (a
+/// notebook's "interrupt" cannot stop Rust code; this and `max_steps` can). The best model is
+/// saved to `output_path` atomically.
+pub fn fit(
+    model: &mut SentenceTransformer,
+    objectives: &[Objective<'_>],
+    config: &FitConfig,
+    evaluator: Option<&dyn Evaluator>,
+    callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
+) -> Result<TrainLog> {
+    if objectives.is_empty() || objectives.iter().any(|o| o.loader.is_empty()) {
+        return Err(Error::InvalidInput(
+            "fit needs at least one objective, each with examples".into(),
+        ));
+    }
+    let max_len = config
+        .max_seq_length
+        .unwrap_or_else(|| model.max_seq_length())
+        .min(model.max_seq_length());
+    keep_large_allocations_in_heap();
+    let varmap = VarMap::new();
+    model.make_trainable(&varmap)?;
+    let loaders: Vec<&DataLoader> = objectives.iter().map(|o| &o.loader).collect();
+    let batch_loss = |model: &SentenceTransformer,
+                      k: usize,
+                      batch: Vec<&InputExample>|
+     -> Result<Option<Tensor>> {
+        let obj = &objectives[k];
+        let batch: Vec<&InputExample> = if obj.loss.positives_only() {
+            batch.into_iter().filter(|e| e.label > 0.0).collect()
+        } else {
+            batch
+        };
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let columns = batch.iter().map(|e| e.texts.len()).min().unwrap_or(0);
+        let mut embs = Vec::with_capacity(columns);
+        for c in 0..columns {
+            let texts: Vec<&str> = batch.iter().map(|e| e.texts[c].as_str()).collect();
+            embs.push(model.forward_train(&texts, max_len, Mode::TRAIN)?);
+        }
+        let labels: Vec<f32> = batch.iter().map(|e| e.label).collect();
+        obj.loss
+            .compute_loss_from_embeddings(&embs, &labels)
+            .map(Some)
+    };
+    fit_loop(
+        model,
+        &loaders,
+        &varmap,
+        config,
+        evaluator,
+        |m, p| m.save(p),
+        batch_loss,
+        callback,
+    )
+}
+
+/// The training loop shared by [`fit`] and [`crate::cross_encoder::CrossEncoder::fit`]: round-robin
+/// over `loaders`, `batch_loss(model, objective, batch)` → loss (None: skip), one grouped AdamW over
+/// `varmap` with the schedule, clipping, evaluation + callback, best-model and checkpoint saves.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_loop<M: ?Sized>(
+    model: &mut M,
+    loaders: &[&DataLoader],
+    varmap: &VarMap,
+    config: &FitConfig,
+    evaluator: Option<&dyn Evaluator<M>>,
+    save: impl Fn(&M, &Path) -> Result<()>,
+    mut batch_loss: impl FnMut(&M, usize, Vec<&InputExample>) -> Result<Option<Tensor>>,
+    mut callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
+) -> Result<TrainLog> {
+    if loaders.is_empty() || loaders.iter().any(|l| l.is_empty()) {
+        return Err(Error::InvalidInput(
+            "fit needs at least one objective, each with examples".into(),
+        ));
+    }
+    if config.epochs == 0 {
+        return Err(Error::InvalidInput("epochs must be at least 1".into()));
+    }
+    let vars = varmap.all_vars();
+    // Dropout masks from the seed: the same seed gives the same run.
+    crate::encoder::ops::seed_dropout(config.seed);
+    let mut opt = GroupedAdamW::new(varmap, config.lr, config.weight_decay)?;
+    let steps_per_epoch = loaders.iter().map(|l| l.len()).min().unwrap_or(0);
+    let t_total = steps_per_epoch * loaders.len() * config.epochs;
+    let mut log = TrainLog::default();
+    let mut best = f64::NEG_INFINITY;
+    let mut global = 0usize;
+    let mut train_steps = 0usize;
+    let mut loss_acc = (0.0, 0usize);
+    let mut progress = Progress::new(
+        (steps_per_epoch * config.epochs) as u64,
+        "Iteration",
+        config.show_progress_bar,
+    );
+
+    let mut evaluate = |model: &M,
+                        epoch: usize,
+                        steps: i64,
+                        global: usize,
+                        loss_acc: &mut (f64, usize),
+                        log: &mut TrainLog|
+     -> Result<ControlFlow<()>> {
+        let report = match evaluator {
+            Some(e) => Some(e.evaluate(model)?),
+            None => None,
+        };
+        let score = report.as_ref().map_or(f64::NAN, EvalReport::primary_score);
+        let loss = if loss_acc.1 == 0 {
+            f64::NAN
+        } else {
+            loss_acc.0 / loss_acc.1 as f64
+        };
+        *loss_acc = (0.0, 0);
+        let event = TrainEvent {
+            score,
+            epoch,
+            steps,
+            global_step: global,
+            loss,
+            report,
+        };
+        if let Some(out) = &config.output_path {
+            if evaluator.is_some() && score > best {
+                best = score;
+                save(model, out)?;
+            }
+        }
+        let flow = callback(&event);
+        log.evaluations.push(event);
+        Ok(flow)
+    };
+
+    'outer: for epoch in 0..config.epochs {
+        let batches: Vec<Vec<Vec<usize>>> = loaders.iter().map(|l| l.batches(epoch)).collect();
+        for step in 0..steps_per_epoch {
+            if config.max_steps.is_some_and(|m| train_steps >= m) {
+                log.stopped_early = true;
+                break 'outer;
+            }
+            for (k, loader) in loaders.iter().enumerate() {
+                let batch: Vec<&InputExample> = batches[k][step]
+                    .iter()
+                    .map(|&i| &loader.examples[i])
+                    .collect();
+                let Some(loss) = batch_loss(model, k, batch)? else {
+                    continue;
+                };
+                let lr = config.lr
+                    * config
+                        .scheduler
+                        .factor(global, config.warmup_steps, t_total);
+                opt.set_learning_rate(lr);
+                let mut grads = loss.backward()?;
+                let scale = clip_grad_scale(&grads, &vars, config.max_grad_norm)?;
+                opt.step_scaled(&mut grads, scale)?;
+                let l = loss.to_scalar::<f32>()? as f64;
+                log.steps.push((global, k, l, lr));
+                loss_acc.0 += l;
+                loss_acc.1 += 1;
+                global += 1;
+            }
+            train_steps += 1;
+            progress.inc(1);
+            if config.evaluation_steps > 0 && (step + 1) % config.evaluation_steps == 0 {
+                if evaluate(
+                    model,
+                    epoch,
+                    (step + 1) as i64,
+                    global,
+                    &mut loss_acc,
+                    &mut log,
+                )?
+                .is_break()
+                {
+                    log.stopped_early = true;
+                    break 'outer;
+                }
+            }
+            if config.checkpoint_save_steps > 0 && train_steps % config.checkpoint_save_steps == 0 {
+                if let Some(dir) = &config.checkpoint_path {
+                    save_checkpoint(
+                        |p| save(model, p),
+                        dir,
+                        train_steps,
+                        config.checkpoint_save_total_limit,
+                    )?;
+                }
+            }
+        }
+        if evaluate(model, epoch, -1, global, &mut loss_acc, &mut log)?.is_break() {
+            log.stopped_early = true;
+            break;
+        }
+    }
+    progress.finish();
+    if let Some(out) = &config.output_path {
+        if evaluator.is_none() {
+            save(model, out)?;
+        }
+    }
+    Ok(log)
+}

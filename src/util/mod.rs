@@ -1,0 +1,17 @@
+//! `sentence_transformers.util`: `cos_sim`, `dot_score`, `semantic_search`, and the lecture's
+//! "top pairs" (all `i < j` pairs of a list, best first).
+//!
+//! **Tie rule.** Wherever results are ranked, equal scores are ordered by the lower index first
+//! (`corpus_id` for search hits, `(i, j)` for pairs). Ranking is exact: chunking never changes a
+//! result, it only bounds memory.
+
+pub mod mining;
+pub mod pairs;
+pub mod search;
+pub mod similarity;
+mod topk;
+
+pub use mining::mine_hard_negatives;
+pub use pairs::{top_pairs, ScoredPair, ScoredPairs};
+pub use search::{semantic_search, Hit, SearchOptions, SearchResults};
+pub use similarity::{cos_sim, dot_score, ScoreFunction, SimilarityFunction, SimilarityMatrix};

@@ -1,0 +1,258 @@
+//! `util.semantic_search`: exact, chunked top-k search of queries in a corpus.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::similarity::{check_dims, ScoreFunction};
+use super::topk::{Candidate, TopK};
+use crate::core::compute::{compute_lock, matmul_nt, normalize_rows};
+use crate::core::{AsEmbeddings, Error, Result};
+use crate::display::{fmt_score, impl_display, shorten, Section, Tabular, MAX_ROWS, TEXT_WIDTH};
+
+/// Options of [`semantic_search`], with Python's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct SearchOptions {
+    /// Queries scored at once (default 100).
+    pub query_chunk_size: usize,
+    /// Corpus entries scored at once (default 500,000).
+    pub corpus_chunk_size: usize,
+    /// Hits kept per query (default 10).
+    pub top_k: usize,
+    /// Cosine (default) or dot product.
+    pub score_function: ScoreFunction,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            query_chunk_size: 100,
+            corpus_chunk_size: 500_000,
+            top_k: 10,
+            score_function: ScoreFunction::Cosine,
+        }
+    }
+}
+
+impl SearchOptions {
+    /// Sets `top_k`.
+    pub fn top_k(mut self, k: usize) -> Self {
+        self.top_k = k;
+        self
+    }
+    /// Sets the score function.
+    pub fn score_function(mut self, f: ScoreFunction) -> Self {
+        self.score_function = f;
+        self
+    }
+    /// Sets `query_chunk_size`.
+    pub fn query_chunk_size(mut self, n: usize) -> Self {
+        self.query_chunk_size = n;
+        self
+    }
+    /// Sets `corpus_chunk_size`.
+    pub fn corpus_chunk_size(mut self, n: usize) -> Self {
+        self.corpus_chunk_size = n;
+        self
+    }
+}
+
+/// One search hit.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Hit {
+    /// Row of the corpus embeddings.
+    pub corpus_id: usize,
+    /// Cosine similarity or dot product.
+    pub score: f32,
+}
+
+/// For each query, its hits best first (the result of [`semantic_search`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    hits: Vec<Vec<Hit>>,
+    pub(crate) query_texts: Arc<Vec<String>>,
+    pub(crate) corpus_texts: Arc<Vec<String>>,
+    /// The score function used.
+    pub score_function: ScoreFunction,
+}
+
+impl SearchResults {
+    /// Texts of the queries (may be empty).
+    pub fn query_texts(&self) -> &[String] {
+        &self.query_texts
+    }
+    /// Texts of the corpus (may be empty).
+    pub fn corpus_texts(&self) -> &[String] {
+        &self.corpus_texts
+    }
+    /// Consumes into the per-query hit lists.
+    pub fn into_vec(self) -> Vec<Vec<Hit>> {
+        self.hits
+    }
+    /// True when both results list the same corpus ids in the same order for every query
+    /// (scores may differ).
+    pub fn same_ranking(&self, other: &SearchResults) -> bool {
+        self.hits.len() == other.hits.len()
+            && self.hits.iter().zip(&other.hits).all(|(a, b)| {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.corpus_id == y.corpus_id)
+            })
+    }
+}
+impl std::ops::Deref for SearchResults {
+    type Target = [Vec<Hit>];
+    fn deref(&self) -> &[Vec<Hit>] {
+        &self.hits
+    }
+}
+impl IntoIterator for SearchResults {
+    type Item = Vec<Hit>;
+    type IntoIter = std::vec::IntoIter<Vec<Hit>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.hits.into_iter()
+    }
+}
+
+/// Largest block of corpus rows scored at once inside a corpus chunk.
+const SCORE_BLOCK: usize = 8192;
+
+/// Exact top-k search of every query in the corpus (Python's `util.semantic_search`).
+///
+/// Returns, for each query, up to `top_k` hits `{corpus_id, score}` sorted by score descending;
+/// **equal scores are ordered by lower `corpus_id`**. `top_k = 0` gives empty lists, a `top_k` larger
+/// than the corpus gives the whole corpus ranked. The result does not depend on the chunk sizes:
+/// queries are taken `query_chunk_size` at a time and the corpus `corpus_chunk_size` at a time
+/// (internally in blocks of at most 8,192 rows), one bounded heap per query, so memory stays at
+/// `query_chunk_size × min(corpus_chunk_size, 8192)` scores and never holds the full score matrix.
+/// Cost: O(queries · corpus · dim) multiply-adds plus O(queries · corpus · log top_k) heap work at worst.
+pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
+    queries: &Q,
+    corpus: &C,
+    options: &SearchOptions,
+) -> Result<SearchResults> {
+    let q = queries.as_embeddings()?;
+    let c = corpus.as_embeddings()?;
+    check_dims(&q, &c)?;
+    if options.query_chunk_size == 0 || options.corpus_chunk_size == 0 {
+        return Err(Error::InvalidInput(
+            "query_chunk_size and corpus_chunk_size must be at least 1".into(),
+        ));
+    }
+    let d = q.dim();
+    let (nq, nc) = (q.len(), c.len());
+    let k = options.top_k.min(nc);
+    let cosine = match options.score_function {
+        ScoreFunction::Cosine => true,
+        ScoreFunction::Dot => false,
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "semantic_search scores with cos_sim or dot_score, not {other}"
+            )))
+        }
+    };
+    // For cosine: queries are normalised, corpus rows are scaled by their inverse norms afterwards.
+    let inv_norms: Vec<f32> = if cosine {
+        c.norms().into_iter().map(|n| 1.0 / n.max(1e-12)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut all_hits: Vec<Vec<Hit>> = Vec::with_capacity(nq);
+    let block = options.corpus_chunk_size.min(SCORE_BLOCK).max(1);
+    let mut scores = vec![0f32; options.query_chunk_size.min(nq.max(1)) * block.min(nc.max(1))];
+    for q_start in (0..nq).step_by(options.query_chunk_size) {
+        let qn = options.query_chunk_size.min(nq - q_start);
+        let mut qchunk = q.as_slice()[q_start * d..(q_start + qn) * d].to_vec();
+        if cosine {
+            normalize_rows(&mut qchunk, d);
+        }
+        let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
+        if k > 0 {
+            for chunk_start in (0..nc).step_by(options.corpus_chunk_size) {
+                let chunk_end = (chunk_start + options.corpus_chunk_size).min(nc);
+                for b_start in (chunk_start..chunk_end).step_by(block) {
+                    let bn = block.min(chunk_end - b_start);
+                    let cblock = &c.as_slice()[b_start * d..(b_start + bn) * d];
+                    let out = &mut scores[..qn * bn];
+                    let _turn = compute_lock();
+                    matmul_nt(&qchunk, qn, cblock, bn, d, out);
+                    out.par_chunks(bn)
+                        .zip(tops.par_iter_mut())
+                        .for_each(|(row, top)| {
+                            for (j, &s) in row.iter().enumerate() {
+                                let s = if cosine {
+                                    s * inv_norms[b_start + j]
+                                } else {
+                                    s
+                                };
+                                top.push(Candidate {
+                                    score: s,
+                                    id: (b_start + j) as u64,
+                                });
+                            }
+                        });
+                }
+            }
+        }
+        all_hits.extend(tops.into_iter().map(|t| {
+            t.into_sorted()
+                .into_iter()
+                .map(|r| Hit {
+                    corpus_id: r.id as usize,
+                    score: r.score,
+                })
+                .collect()
+        }));
+    }
+    Ok(SearchResults {
+        hits: all_hits,
+        query_texts: q.texts_arc(),
+        corpus_texts: c.texts_arc(),
+        score_function: options.score_function,
+    })
+}
+
+impl_display!(SearchResults);
+
+impl Tabular for SearchResults {
+    fn sections(&self) -> Vec<Section> {
+        let queries = self.len().min(MAX_ROWS);
+        (0..queries)
+            .map(|q| {
+                let title = match self.query_texts().get(q) {
+                    Some(t) => format!("Query {q}: {}", shorten(t, 80)),
+                    None => format!("Query {q}"),
+                };
+                let hits = &self[q];
+                let shown = hits.len().min(MAX_ROWS);
+                let rows = hits
+                    .iter()
+                    .take(shown)
+                    .enumerate()
+                    .map(|(k, h)| {
+                        let text = self
+                            .corpus_texts()
+                            .get(h.corpus_id)
+                            .map_or_else(String::new, |s| shorten(s, TEXT_WIDTH));
+                        vec![
+                            (k + 1).to_string(),
+                            h.corpus_id.to_string(),
+                            fmt_score(h.score),
+                            text,
+                        ]
+                    })
+                    .collect();
+                Section {
+                    title: Some(title),
+                    header: vec![
+                        "rank".into(),
+                        "corpus_id".into(),
+                        format!("score ({})", self.score_function),
+                        "text".into(),
+                    ],
+                    rows,
+                    more: hits.len() - shown,
+                }
+            })
+            .collect()
+    }
+}
