@@ -41,6 +41,8 @@ ITEM_RE = re.compile(
     r"|\bmacro_rules!\s*([A-Za-z_][A-Za-z0-9_]*)"
 )
 PATH_RE = re.compile(r"(?<![A-Za-z0-9_:])((?:crate|super|self)(?:::(?:[A-Za-z_][A-Za-z0-9_]*))+)")
+# A path that starts at a child module of the current one (`beir::write_dir(…)` in datasets/mod.rs).
+BARE_RE = re.compile(r"(?<![A-Za-z0-9_:.])([a-z_][a-z0-9_]*(?:::(?:[A-Za-z_][A-Za-z0-9_]*))+)")
 
 
 def strip_code(text):
@@ -215,6 +217,10 @@ def _collect(mod, segment, raw_uses):
         mod.items.add(m.group(1) or m.group(2))
     for m in PATH_RE.finditer(segment):
         raw_uses.append((mod, m.group(1).split("::"), False))
+    for m in BARE_RE.finditer(segment):
+        p = m.group(1).split("::")
+        if p[0] not in ("crate", "super", "self", "std", "core", "alloc"):
+            raw_uses.append((mod, p, False))
 
 
 def absolutise(mod, p, modules):
@@ -298,6 +304,10 @@ def self_test():
     parent = dict(base, **{"core/a.rs": "use super::B;\npub struct A(B);\n", "core/mod.rs": "pub mod a;\npub mod b;\npub use a::A;\npub struct B;\n"})
     rc, out = verdict(parent)
     assert rc == 1 and "import cycle" in out, "a child importing its parent's own item must fail:\n" + out
+    bare = dict(base, **{"core/mod.rs": "pub mod a;\npub mod b;\npub use a::A;\npub use b::*;\npub struct C;\nfn f() { b::g(); }\n",
+                         "core/b.rs": "pub struct B;\npub fn g() { let _ = super::C; }\n"})
+    rc, out = verdict(bare)
+    assert rc == 1 and "import cycle" in out, "a call through a child module's path must count:\n" + out
     up = dict(base, **{"core/b.rs": "pub struct B;\nfn f() { let _ = crate::util::Top; }\n"})
     rc, out = verdict(up)
     assert rc == 1 and "from the higher layer util" in out, "an upward import must fail:\n" + out

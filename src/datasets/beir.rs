@@ -126,3 +126,10 @@ pub fn write_dir(ds: &RetrievalDataset, dir: &Path, split: &str) -> Result<()> {
         qrels.as_bytes(),
     )
 }
+
+impl RetrievalDataset {
+    /// Writes BEIR files into `dir`: `corpus.jsonl`, `queries.jsonl`, `qrels/test.tsv`.
+    pub fn write_beir(&self, dir: &Path) -> Result<()> {
+        write_dir(self, dir, "test")
+    }
+}

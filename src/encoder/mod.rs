@@ -9,9 +9,11 @@ pub mod bert;
 pub mod config;
 pub(crate) mod cpu;
 pub(crate) mod kernels;
+pub mod layers;
 pub(crate) mod ops;
 
 pub use batch::{pad_batch, PaddedBatch};
-pub(crate) use bert::Linear;
-pub use bert::{Bert, Mode};
+pub use bert::Bert;
 pub use config::{BertConfig, HiddenAct};
+pub(crate) use layers::Linear;
+pub use layers::Mode;

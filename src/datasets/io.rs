@@ -1,0 +1,57 @@
+//! Where the course's data is, and reading its files with errors that name the path and line.
+
+use std::path::{Path, PathBuf};
+
+use crate::core::{Error, Result};
+
+/// The course's shared data folder (`golden/`, `data/`): `$SBERT_SHARED` when set (the lab's
+/// kernel sets it), else the first `shared` folder found beside the current directory or one of
+/// its parents (`../shared` from the repository root, `../../shared` from `notebooks/`).
+pub fn shared_dir() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SBERT_SHARED") {
+        let p = PathBuf::from(p);
+        return if p.is_dir() {
+            Ok(p)
+        } else {
+            Err(Error::InvalidInput(format!(
+                "SBERT_SHARED={} is not a folder",
+                p.display()
+            )))
+        };
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+    cwd.ancestors()
+        .map(|a| a.join("shared"))
+        .find(|p| p.join("data").is_dir())
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no shared data folder (shared/data) beside {} or its parents; set SBERT_SHARED",
+                cwd.display()
+            ))
+        })
+}
+
+/// Reads a whole file as text, naming the path on error.
+pub(crate) fn read_to_string(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+}
+
+/// Reads a text file, gunzipping it when its name ends in `.gz`.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<String> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        use std::io::Read;
+        let f = std::fs::File::open(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(f)
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io(format!("gunzipping {}", path.display()), e))?;
+        Ok(s)
+    } else {
+        read_to_string(path)
+    }
+}
+
+pub(crate) fn bad_line(path: &Path, line: usize, why: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(format!("{}:{line}: {why}", path.display()))
+}

@@ -1,0 +1,45 @@
+//! The tensor math the losses share: differentiable cosine similarities, and the checks of a
+//! batch's columns and labels.
+
+use candle_core::{Tensor, D};
+
+use crate::core::{Error, Result};
+
+/// `x / max(‖x‖, 1e-12)` row-wise (PyTorch's `F.normalize`).
+fn normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
+    Ok(x.broadcast_div(&norm)?)
+}
+
+/// `util.cos_sim(a, b)` as a differentiable tensor `[a.rows, b.rows]`.
+pub fn cos_sim_tensor(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(normalize(a)?.matmul(&normalize(b)?.t()?)?)
+}
+
+/// Row-wise cosine similarity of two `[b, d]` tensors (`F.cosine_similarity`, eps 1e-8) → `[b]`.
+pub fn pairwise_cosine(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let eps = 1e-8;
+    let na = a.sqr()?.sum(D::Minus1)?.sqrt()?.clamp(eps, f64::MAX)?;
+    let nb = b.sqr()?.sum(D::Minus1)?.sqrt()?.clamp(eps, f64::MAX)?;
+    Ok(a.mul(b)?.sum(D::Minus1)?.div(&na.mul(&nb)?)?)
+}
+
+/// An error unless the batch has at least `want` text columns.
+pub(crate) fn check_columns(embeddings: &[Tensor], want: usize, name: &str) -> Result<()> {
+    if embeddings.len() < want {
+        return Err(Error::InvalidInput(format!(
+            "{name} needs at least {want} text columns, got {}",
+            embeddings.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The labels as a `[batch]` tensor on `like`'s device.
+pub(crate) fn labels_tensor(labels: &[f32], like: &Tensor) -> Result<Tensor> {
+    Ok(Tensor::from_slice(labels, labels.len(), like.device())?)
+}
