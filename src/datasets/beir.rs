@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::run::Qrels;
+use super::qrels::Qrels;
 use super::{bad_line, read_to_string, Document, Query, RetrievalDataset};
 use crate::core::{Error, Result};
 

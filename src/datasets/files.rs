@@ -60,7 +60,7 @@ pub fn read_records(path: &Path) -> Result<Vec<Document>> {
 
 /// Reads qrels in TREC format (`qid iter docid grade`) or BEIR TSV (`query-id corpus-id score`,
 /// with a header), told apart by the number of columns.
-pub fn read_any_qrels(path: &Path) -> Result<super::run::Qrels> {
+pub fn read_any_qrels(path: &Path) -> Result<super::qrels::Qrels> {
     let text = read_text(path)?;
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     if first.split_whitespace().count() == 4 {

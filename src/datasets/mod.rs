@@ -7,6 +7,7 @@
 pub mod beir;
 pub mod files;
 mod io;
+pub mod qrels;
 pub mod run;
 pub mod scifact;
 pub mod stackexchange;
@@ -17,5 +18,6 @@ mod types;
 
 pub use io::shared_dir;
 pub(crate) use io::{bad_line, read_maybe_gz, read_to_string};
-pub use run::{to_run, Qrels, RankedRun, Run};
+pub use qrels::Qrels;
+pub use run::{ranked, to_ranked_run, to_run, RankedRun, Run};
 pub use types::{Document, Query, RetrievalDataset};

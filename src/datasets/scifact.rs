@@ -117,7 +117,7 @@ pub fn read_claims(zip_path: &Path, member: &str) -> Result<Vec<Claim>> {
 pub fn claims_dataset(claims: &[Claim], corpus: &[Document]) -> super::RetrievalDataset {
     let ids: std::collections::HashSet<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
     let mut queries = Vec::new();
-    let mut qrels = super::run::Qrels::new();
+    let mut qrels = super::qrels::Qrels::new();
     for c in claims {
         let cited: Vec<&String> = c
             .cited_doc_ids

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use super::run::{Qrels, Run};
+use super::qrels::Qrels;
+use super::run::Run;
 use super::{bad_line, read_maybe_gz, read_to_string, Query};
 use crate::core::{Error, Result};
 

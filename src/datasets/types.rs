@@ -1,6 +1,6 @@
 //! The data of a retrieval test collection: [`Document`], [`Query`], [`RetrievalDataset`].
 
-use super::run::Qrels;
+use super::qrels::Qrels;
 
 /// A document of a collection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use crate::core::{Error, Result};
 use crate::display::{impl_display, Section, Tabular};
 
-pub use crate::datasets::run::{Qrels, Run};
+pub use crate::datasets::run::{trec_eval_order, Qrels, Run};
 
 /// A measure, named as trec_eval names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -134,24 +134,6 @@ impl FromStr for Measure {
             ))),
         }
     }
-}
-
-/// The documents of one query's run in trec_eval's order: unique docids, f32 scores descending,
-/// ties by docid descending (byte order).
-pub fn trec_eval_order(entries: &[(String, f64)]) -> Vec<(String, f32)> {
-    let mut best: BTreeMap<&str, f32> = BTreeMap::new();
-    for (doc, score) in entries {
-        let s = *score as f32;
-        best.entry(doc.as_str())
-            .and_modify(|b| *b = b.max(s))
-            .or_insert(s);
-    }
-    let mut v: Vec<(String, f32)> = best.into_iter().map(|(d, s)| (d.to_string(), s)).collect();
-    v.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then_with(|| b.0.as_bytes().cmp(a.0.as_bytes()))
-    });
-    v
 }
 
 /// Computes one query's measures. `judged` is the query's qrels (may hold no relevant document).

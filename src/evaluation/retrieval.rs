@@ -6,7 +6,7 @@ use std::path::Path;
 use super::evaluator::{append_csv, prefixed, EvalReport, Evaluator};
 use super::ir_metrics::{evaluate, IrEvaluation, Measure};
 use crate::core::Result;
-pub use crate::datasets::run::{to_run, RankedRun};
+pub use crate::datasets::run::{to_ranked_run, to_run, RankedRun};
 use crate::datasets::RetrievalDataset;
 use crate::models::{EncodeOptions, SentenceTransformer};
 use crate::util::{semantic_search, ScoreFunction, SearchOptions};
@@ -29,24 +29,6 @@ pub fn retrieve(
             .score_function(score_function),
     )?;
     Ok(to_ranked_run(dataset, &hits))
-}
-
-/// The run of `semantic_search` hits of `dataset`'s queries (in order) over its corpus (rows in
-/// corpus order): query ids and document ids instead of row numbers.
-pub fn to_ranked_run(dataset: &RetrievalDataset, hits: &crate::util::SearchResults) -> RankedRun {
-    dataset
-        .queries
-        .iter()
-        .zip(hits.iter())
-        .map(|(q, hs)| {
-            (
-                q.id.clone(),
-                hs.iter()
-                    .filter_map(|h| Some((dataset.corpus.get(h.corpus_id)?.id.clone(), h.score)))
-                    .collect(),
-            )
-        })
-        .collect()
 }
 
 /// Evaluates a model on a retrieval collection (Python's `InformationRetrievalEvaluator`, with
