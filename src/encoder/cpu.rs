@@ -31,13 +31,13 @@ impl<'a> W<'a> {
         let (guard, layout) = t.storage_and_layout();
         let (start, end) = layout
             .contiguous_offsets()
-            .ok_or_else(|| Error::InvalidInput("fast CPU path needs contiguous weights".into()))?;
+            .ok_or_else(|| Error::Internal("fast CPU path needs contiguous weights".into()))?;
         match &*guard {
             Storage::Cpu(c) => {
                 c.as_slice::<f32>()?;
             }
             _ => {
-                return Err(Error::InvalidInput(
+                return Err(Error::Internal(
                     "fast CPU path needs CPU f32 weights".into(),
                 ))
             }
@@ -64,7 +64,7 @@ fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Resu
     let o = b.len();
     let i = if o == 0 { 0 } else { w.len() / o };
     if w.len() != o * i || x.len() < rows * i || out.len() < rows * o {
-        return Err(Error::InvalidInput(
+        return Err(Error::Shape(
             "fast CPU path: linear layer shapes do not match".into(),
         ));
     }
@@ -197,7 +197,7 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
             let b = l
                 .bias
                 .as_ref()
-                .ok_or_else(|| Error::InvalidInput("fast CPU path needs biases".into()))?;
+                .ok_or_else(|| Error::Internal("fast CPU path needs biases".into()))?;
             let b = W::new(b)?;
             linear(input, t, w.s(), b.s(), out)
         };
