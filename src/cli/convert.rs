@@ -39,13 +39,7 @@ pub fn convert(what: ConvertKind) -> sbert::Result<()> {
     match what {
         ConvertKind::Scifact { data_dir, out } => {
             let ds = sbert::datasets::scifact::load_test(&data_dir)?;
-            ds.write_beir(&out)?;
-            eprintln!(
-                "wrote {} documents, {} queries to {}",
-                ds.corpus.len(),
-                ds.queries.len(),
-                out.display()
-            );
+            write_beir(&ds, &out)?;
         }
         ConvertKind::Stackexchange {
             answers,
@@ -54,13 +48,7 @@ pub fn convert(what: ConvertKind) -> sbert::Result<()> {
             out,
         } => {
             let ds = sbert::datasets::stackexchange::load(&answers, &topics, qrels.as_deref())?;
-            ds.write_beir(&out)?;
-            eprintln!(
-                "wrote {} documents, {} queries to {}",
-                ds.corpus.len(),
-                ds.queries.len(),
-                out.display()
-            );
+            write_beir(&ds, &out)?;
         }
         ConvertKind::Sts { input, out } => {
             let pairs = sbert::datasets::sts::read_sts(&input)?;
@@ -68,5 +56,16 @@ pub fn convert(what: ConvertKind) -> sbert::Result<()> {
             eprintln!("wrote {} pairs to {}", pairs.len(), out.display());
         }
     }
+    Ok(())
+}
+
+fn write_beir(ds: &sbert::datasets::RetrievalDataset, out: &std::path::Path) -> sbert::Result<()> {
+    ds.write_beir(out)?;
+    eprintln!(
+        "wrote {} documents, {} queries to {}",
+        ds.corpus.len(),
+        ds.queries.len(),
+        out.display()
+    );
     Ok(())
 }

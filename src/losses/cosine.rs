@@ -4,20 +4,12 @@
 use candle_core::{Tensor, D};
 
 use crate::core::{Error, Result};
+use crate::models::Normalize;
 
-/// `x / max(‖x‖, 1e-12)` row-wise (PyTorch's `F.normalize`).
-fn normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = x
-        .sqr()?
-        .sum_keepdim(D::Minus1)?
-        .sqrt()?
-        .clamp(1e-12, f64::MAX)?;
-    Ok(x.broadcast_div(&norm)?)
-}
-
-/// `util.cos_sim(a, b)` as a differentiable tensor `[a.rows, b.rows]`.
+/// `util.cos_sim(a, b)` as a differentiable tensor `[a.rows, b.rows]` (rows normalised by the
+/// pipeline's `Normalize`, PyTorch's `F.normalize`).
 pub fn cos_sim_tensor(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    Ok(normalize(a)?.matmul(&normalize(b)?.t()?)?)
+    Ok(Normalize.forward(a)?.matmul(&Normalize.forward(b)?.t()?)?)
 }
 
 /// Row-wise cosine similarity of two `[b, d]` tensors (`F.cosine_similarity`, eps 1e-8) → `[b]`.
