@@ -97,10 +97,11 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
         json,
     } = args;
     let lines = sbert::data::read_lines(&input)?;
-    if lines.len() < pairs + 1 {
+    if pairs >= lines.len() {
         return Err(Error::InvalidInput(format!(
-            "need at least {} lines",
-            pairs + 1
+            "--pairs {pairs} needs at least {pairs} + 1 lines; {} has {}",
+            input.display(),
+            lines.len()
         )));
     }
     let examples: Vec<_> = (0..pairs)

@@ -25,11 +25,12 @@ pub struct Embeddings {
 impl Embeddings {
     /// Wraps a row-major buffer of `n × dim` values.
     pub fn from_flat(data: Vec<f32>, n: usize, dim: usize) -> Result<Self> {
-        if data.len() != n * dim {
+        let len = checked_len(n, dim)?;
+        if data.len() != len {
             return Err(Error::DimensionMismatch {
                 what: format!("buffer length vs {n} rows × {dim} columns"),
                 left: data.len(),
-                right: n * dim,
+                right: len,
             });
         }
         Ok(Self {
@@ -70,7 +71,7 @@ impl Embeddings {
     /// `n` random unit vectors (seeded, uniform on the sphere up to f32 rounding): for benchmarks and tests.
     pub fn random_unit(n: usize, dim: usize, seed: u64) -> Result<Self> {
         use rayon::prelude::*;
-        let mut data = vec![0f32; n * dim];
+        let mut data = zeroed(checked_len(n, dim)?)?;
         data.par_chunks_mut(dim.max(1))
             .enumerate()
             .for_each(|(i, row)| {
@@ -140,7 +141,8 @@ impl Embeddings {
     }
     /// Iterates over the rows.
     pub fn rows(&self) -> impl Iterator<Item = &[f32]> + '_ {
-        self.data.chunks(self.dim.max(1)).take(self.n)
+        // By index, so that dimension 0 gives `n` empty rows (chunks would give none).
+        (0..self.n).map(move |i| &self.data[i * self.dim..(i + 1) * self.dim])
     }
     /// The rows as `Vec<Vec<f32>>`.
     pub fn to_vec2(&self) -> Vec<Vec<f32>> {
@@ -218,6 +220,26 @@ impl Embeddings {
             .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
             .collect()
     }
+}
+
+/// `n × dim` as a buffer length, or an error when it does not fit in memory's address space.
+pub(crate) fn checked_len(n: usize, dim: usize) -> Result<usize> {
+    n.checked_mul(dim)
+        .filter(|&len| len <= isize::MAX as usize / std::mem::size_of::<f32>())
+        .ok_or_else(|| Error::InvalidInput(format!("{n} × {dim} values do not fit in memory")))
+}
+
+/// A zeroed f32 buffer, or an error (not an abort) when the allocation fails.
+pub(crate) fn zeroed(len: usize) -> Result<Vec<f32>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::InvalidInput(format!(
+            "cannot allocate {len} values ({} MiB)",
+            len / (1 << 18)
+        ))
+    })?;
+    v.resize(len, 0.0);
+    Ok(v)
 }
 
 impl std::ops::Index<usize> for Embeddings {

@@ -76,7 +76,11 @@ pub fn read_npy(path: &Path) -> Result<Embeddings> {
         _ => return Err(bad("shape must be 2-D")),
     };
     let data = &bytes[start + hlen..];
-    if data.len() != n * d * 4 {
+    let want = super::embeddings::checked_len(n, d)
+        .ok()
+        .and_then(|len| len.checked_mul(4))
+        .ok_or_else(|| bad("the shape is too large"))?;
+    if data.len() != want {
         return Err(bad("data length does not match the shape"));
     }
     let values = data

@@ -72,6 +72,9 @@ impl CrossEncoder {
     /// Loads from a folder with `config.json`, `tokenizer.json` and `model.safetensors`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
         let config: BertConfig = read_json(&dir.join("config.json"))?;
+        config
+            .validate()
+            .map_err(|why| Error::invalid_model(dir.join("config.json"), why))?;
         let num_labels = config
             .extra
             .get("num_labels")

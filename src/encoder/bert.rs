@@ -18,7 +18,7 @@ pub(crate) use super::layers::dropout;
 use super::layers::LayerNorm;
 pub(crate) use super::layers::Linear;
 pub use super::layers::Mode;
-use crate::core::Result;
+use crate::core::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub(super) struct BertEmbeddings {
@@ -155,6 +155,9 @@ pub struct Bert {
 impl Bert {
     /// Builds the encoder from a `VarBuilder` whose keys are the Hugging Face names (no `bert.` prefix).
     pub fn new(config: &BertConfig, vb: VarBuilder) -> Result<Self> {
+        config
+            .validate()
+            .map_err(|why| Error::InvalidInput(format!("encoder config: {why}")))?;
         let embeddings = BertEmbeddings::new(config, vb.pp("embeddings"))?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| BertLayer::new(config, vb.pp(format!("encoder.layer.{i}"))))

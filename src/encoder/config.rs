@@ -68,3 +68,45 @@ fn default_type_vocab() -> usize {
 fn default_ln_eps() -> f64 {
     1e-12
 }
+
+impl BertConfig {
+    /// Checks the sizes the encoder divides by or allocates with: `Err(reason)` names the key.
+    /// (`hidden_size` not divisible by `num_attention_heads` would give other numbers than
+    /// PyTorch, 0 heads a division by zero.)
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{key} must be at least 1"));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
+            return Err(format!(
+                "layer_norm_eps must be a positive number, got {}",
+                self.layer_norm_eps
+            ));
+        }
+        for (key, p) in [
+            ("hidden_dropout_prob", self.hidden_dropout_prob),
+            (
+                "attention_probs_dropout_prob",
+                self.attention_probs_dropout_prob,
+            ),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{key} must be in [0, 1), got {p}"));
+            }
+        }
+        Ok(())
+    }
+}

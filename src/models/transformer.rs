@@ -39,6 +39,9 @@ impl Transformer {
     /// Loads `config.json`, `sentence_bert_config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let bert_config: BertConfig = read_json(&dir.join("config.json"))?;
+        bert_config
+            .validate()
+            .map_err(|why| Error::invalid_model(dir.join("config.json"), why))?;
         if let Some(t) = &bert_config.model_type {
             if !matches!(t.as_str(), "bert") {
                 return Err(Error::invalid_model(

@@ -1,0 +1,151 @@
+//! Bad input through the public API and the CLI: a clear error or a correct result, never a panic
+//! (a panic in a notebook cell loses the cell's variables). Each case panicked or gave a short
+//! buffer before its fix.
+
+mod common;
+
+use common::*;
+use sbert::prelude::*;
+
+/// `config.json` sizes the encoder divides by: 0 heads divided by zero while loading; a hidden
+/// size that is no multiple of the heads loaded and gave other numbers than PyTorch.
+#[test]
+fn encoder_config_sizes_are_checked_at_load() {
+    let dir = tiny_model_dir(false);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hidden_size"], 32);
+    for (key, value, says) in [
+        (
+            "num_attention_heads",
+            0,
+            "num_attention_heads must be at least 1",
+        ),
+        (
+            "num_attention_heads",
+            3,
+            "not a multiple of num_attention_heads 3",
+        ),
+        ("hidden_size", 0, "hidden_size must be at least 1"),
+        (
+            "max_position_embeddings",
+            0,
+            "max_position_embeddings must be at least 1",
+        ),
+    ] {
+        let mut bad = config.clone();
+        bad[key] = value.into();
+        std::fs::write(dir.join("config.json"), bad.to_string()).unwrap();
+        let err = SentenceTransformer::from_dir(&dir, &candle_core::Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(says) && err.contains("config.json"),
+            "{key}={value}: {err}"
+        );
+    }
+    let mut bad = config.clone();
+    bad["layer_norm_eps"] = (-1.0).into();
+    std::fs::write(dir.join("config.json"), bad.to_string()).unwrap();
+    assert!(SentenceTransformer::from_dir(&dir, &candle_core::Device::Cpu).is_err());
+    // The encoder itself refuses such a config when built in code.
+    let mut cfg: sbert::config::BertConfig = serde_json::from_value(config).unwrap();
+    cfg.num_attention_heads = 0;
+    let vb = candle_nn::VarBuilder::zeros(candle_core::DType::F32, &candle_core::Device::Cpu);
+    let err = sbert::models::Bert::new(&cfg, vb).unwrap_err().to_string();
+    assert!(err.contains("num_attention_heads"), "{err}");
+}
+
+/// Embeddings of dimension 0: `rows()` gave no rows, so `semantic_search` indexed past the end of
+/// the corpus norms. Now every row is there (empty) and every score is 0, ties by lower index.
+#[test]
+fn zero_dimension_embeddings() {
+    let e = Embeddings::from_flat(Vec::new(), 3, 0).unwrap();
+    assert_eq!(e.rows().count(), 3);
+    assert_eq!(e.norms(), vec![0.0; 3]);
+    assert_eq!(e.to_vec2(), vec![Vec::<f32>::new(); 3]);
+    let m = cos_sim(&e, &e).unwrap();
+    assert_eq!(m.shape(), (3, 3));
+    assert!(m.as_slice().iter().all(|&s| s == 0.0));
+    let hits = semantic_search(&e, &e, &SearchOptions::default().top_k(2)).unwrap();
+    assert_eq!(hits.len(), 3);
+    for h in hits.iter() {
+        let ids: Vec<usize> = h.iter().map(|h| h.corpus_id).collect();
+        assert_eq!(ids, [0, 1]);
+    }
+    let pairs = top_pairs(&e, 2).unwrap();
+    assert_eq!(
+        pairs.iter().map(|p| (p.i, p.j)).collect::<Vec<_>>(),
+        [(0, 1), (0, 2)]
+    );
+}
+
+/// Sizes whose product wraps (release builds) or cannot be allocated are errors, not a short
+/// buffer that panics later or an abort.
+#[test]
+fn oversized_shapes_are_errors() {
+    assert!(Embeddings::from_flat(Vec::new(), usize::MAX, 2).is_err());
+    assert!(Embeddings::from_flat(vec![0.0; 2], (usize::MAX / 2) + 2, 2).is_err());
+    let err = Embeddings::random_unit(usize::MAX / 4, 8, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("do not fit"), "{err}");
+
+    // A .npy header whose shape times 4 bytes wraps around to the real data length (16 bytes).
+    let dir = temp_dir("npy-shape");
+    let n = (1usize << 60) + 1;
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, 4), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 16]);
+    let path = dir.join("lying.npy");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = sbert::npy::read_npy(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("lying.npy") && err.contains("too large"),
+        "{err}"
+    );
+}
+
+/// HTML entity decoding sliced the text 12 bytes after `&`, inside a multi-byte character when
+/// non-ASCII text followed (real StackExchange answers: CJK, "——", emoji).
+#[test]
+fn entities_next_to_multibyte_text() {
+    use sbert::datasets::text::{decode_entities, html_to_text};
+    assert_eq!(decode_entities("&——x"), "&——x");
+    assert_eq!(decode_entities("R&D 😀😀😀 &amp; b"), "R&D 😀😀😀 & b");
+    assert_eq!(decode_entities("東京&amp;大阪&東京駅"), "東京&大阪&東京駅");
+    assert_eq!(decode_entities("&#x6771;&#20140;"), "東京");
+    assert_eq!(
+        html_to_text("<p>Tom &amp; Jerry —— &日本語のテキストです</p>"),
+        "Tom & Jerry —— &日本語のテキストです"
+    );
+}
+
+/// `bench-fit --pairs usize::MAX` overflowed `pairs + 1` (a panic, exit 101).
+#[test]
+fn cli_bench_fit_pairs_beyond_the_file() {
+    let dir = temp_dir("bench-fit-pairs");
+    let input = dir.join("lines.txt");
+    std::fs::write(&input, "a\nb\nc\n").unwrap();
+    for pairs in [usize::MAX.to_string(), "3".to_string()] {
+        let out = sbert(&[
+            "bench-fit",
+            "--input",
+            input.to_str().unwrap(),
+            "--pairs",
+            &pairs,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--pairs") && stderr.contains("has 3"),
+            "{stderr}"
+        );
+    }
+}
