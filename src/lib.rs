@@ -48,11 +48,18 @@
 //! in a notebook variable, and prints as a table (`Display`) or as HTML (`evcxr_display`).
 //!
 //! Nothing in the public API panics on bad input: errors are [`Error`] values.
+//!
+//! ## Layout
+//!
+//! One folder per layer, each importing only from the layers below it: [`core`] → [`display`] →
+//! [`util`] → [`encoder`] → [`models`] → [`datasets`] → [`evaluation`] → [`losses`] → [`train`] →
+//! [`cross_encoder`]. The repository's `ARCHITECTURE.md` walks through them.
 
 #![warn(missing_docs)]
 
-// The layers, lowest first: each imports only from the layers before it (ARCHITECTURE.md;
-// checked by scripts/check_layers.py).
+// The layers, lowest first: core, display, util, encoder, models, datasets, evaluation, losses,
+// train, cross_encoder (then prelude and this file). Each imports only from the layers before it
+// (ARCHITECTURE.md; checked by scripts/check_layers.py).
 pub mod core;
 pub mod cross_encoder;
 pub mod datasets;

@@ -149,3 +149,57 @@ fn cli_bench_fit_pairs_beyond_the_file() {
         );
     }
 }
+
+/// A UTF-8 byte-order mark at the start of a qrels or run file became part of the first id: that
+/// query's judgements and results no longer met (MAP 0.25 instead of 0.75 here).
+#[test]
+fn byte_order_mark_is_not_part_of_the_first_id() {
+    use sbert::datasets::trec::{read_qrels, read_run};
+    use sbert::evaluation::{evaluate, Measure};
+    let dir = temp_dir("bom");
+    let qrels = "q1 0 d1 1\nq2 0 d2 1\n";
+    let run = "q1 Q0 d1 1 2.0 t\nq2 Q0 d9 1 2.0 t\nq2 Q0 d2 2 1.0 t\n";
+    let map = |qrels_text: &str, run_text: &str| {
+        std::fs::write(dir.join("qrels.txt"), qrels_text).unwrap();
+        std::fs::write(dir.join("run.txt"), run_text).unwrap();
+        let q = read_qrels(&dir.join("qrels.txt")).unwrap();
+        let r = read_run(&dir.join("run.txt")).unwrap();
+        assert!(q.contains_key("q1") && r.contains_key("q1"));
+        evaluate(&q, &r, &[Measure::Map], 1).mean["map"]
+    };
+    let plain = map(qrels, run);
+    assert_eq!(plain, 0.75);
+    let (bom_qrels, bom_run) = (format!("\u{feff}{qrels}"), format!("\u{feff}{run}"));
+    assert_eq!(map(&bom_qrels, run), plain);
+    assert_eq!(map(qrels, &bom_run), plain);
+    assert_eq!(map(&bom_qrels, &bom_run), plain);
+    std::fs::write(dir.join("lines.txt"), "\u{feff}first\nsecond\n").unwrap();
+    assert_eq!(
+        sbert::data::read_lines(&dir.join("lines.txt")).unwrap(),
+        ["first", "second"]
+    );
+}
+
+/// `--metrics ,` printed nothing and exited 0.
+#[test]
+fn no_measure_is_an_error() {
+    assert!(sbert::evaluation::Measure::parse_list(" , ")
+        .unwrap_err()
+        .to_string()
+        .contains("no measure"));
+    let dir = temp_dir("no-measure");
+    std::fs::write(dir.join("qrels.txt"), "q1 0 d1 1\n").unwrap();
+    std::fs::write(dir.join("run.txt"), "q1 Q0 d1 1 2.0 t\n").unwrap();
+    let out = sbert(&[
+        "evaluate",
+        "--qrels",
+        dir.join("qrels.txt").to_str().unwrap(),
+        "--run",
+        dir.join("run.txt").to_str().unwrap(),
+        "--metrics",
+        ",",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no measure"), "{stderr}");
+}

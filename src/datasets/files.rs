@@ -13,10 +13,9 @@ pub fn read_text(path: &Path) -> Result<String> {
         std::io::stdin()
             .read_to_string(&mut s)
             .map_err(|e| Error::io("reading standard input", e))?;
-        Ok(s)
+        Ok(super::io::strip_bom(s))
     } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))
+        super::io::read_to_string(path)
     }
 }
 

@@ -33,7 +33,18 @@ pub fn shared_dir() -> Result<PathBuf> {
 
 /// Reads a whole file as text, naming the path on error.
 pub(crate) fn read_to_string(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+    std::fs::read_to_string(path)
+        .map(strip_bom)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))
+}
+
+/// Drops a UTF-8 byte-order mark at the start of a file's text (editors on Windows write one; it
+/// would otherwise become part of the first id).
+pub(crate) fn strip_bom(s: String) -> String {
+    match s.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => s,
+    }
 }
 
 /// Reads a text file, gunzipping it when its name ends in `.gz`.
@@ -46,7 +57,7 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<String> {
         flate2::read::GzDecoder::new(f)
             .read_to_string(&mut s)
             .map_err(|e| Error::io(format!("gunzipping {}", path.display()), e))?;
-        Ok(s)
+        Ok(strip_bom(s))
     } else {
         read_to_string(path)
     }

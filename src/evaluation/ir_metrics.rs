@@ -71,10 +71,17 @@ impl Measure {
     }
     /// Parses a comma-separated list (`"P_5,ndcg_cut_10,map"`).
     pub fn parse_list(s: &str) -> Result<Vec<Measure>> {
-        s.split(',')
+        let measures: Vec<Measure> = s
+            .split(',')
             .filter(|p| !p.trim().is_empty())
             .map(|p| p.trim().parse())
-            .collect()
+            .collect::<Result<_>>()?;
+        if measures.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "no measure in {s:?} (e.g. ndcg_cut_10,P_5,map)"
+            )));
+        }
+        Ok(measures)
     }
 }
 
