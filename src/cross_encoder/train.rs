@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use super::model::CrossEncoder;
 use crate::core::safetensors::load_safetensors;
 use crate::core::{Error, Result, Rng};
-use crate::encoder::{pad_batch, Bert, Linear, Mode};
+use crate::encoder::{Bert, Linear, Mode};
 use crate::evaluation::Evaluator;
 use crate::models::tokenizer::load_tokenizer;
 use crate::models::SentenceTransformer;
@@ -175,9 +175,9 @@ impl CrossEncoder {
     pub fn forward_train(&self, pairs: &[(&str, &str)], mode: Mode) -> Result<Tensor> {
         let enc = self.tokenizer.encode_batch(pairs.to_vec(), true)?;
         let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
-        let pad = self.bert.config().pad_token_id as u32;
-        let p = pad_batch(&encs, usize::MAX, pad, &self.device)?;
-        let hidden = self.bert.forward_mode(&p.ids, &p.types, &p.mask, mode)?;
+        let (hidden, _) = self
+            .bert
+            .forward_padded(&encs, usize::MAX, mode, &self.device)?;
         let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         self.head(&cls, mode.dropout)
     }

@@ -4,6 +4,7 @@
 use candle_core::{Device, Tensor};
 
 use super::bert::Bert;
+use super::layers::Mode;
 use crate::core::{Error, Result};
 
 /// Token ids, type ids and attention mask of a batch, right-padded to its longest sequence.
@@ -52,6 +53,26 @@ pub fn pad_batch(
 }
 
 impl Bert {
+    /// A batch of encodings right-padded (each cut to `max_len` tokens, its final token kept) and
+    /// run through candle's ops in `mode` — what training uses (gradients, dropout) and inference
+    /// off the CPU: the last hidden states `[b, s, hidden]` and the padded batch.
+    pub fn forward_padded(
+        &self,
+        encodings: &[&tokenizers::Encoding],
+        max_len: usize,
+        mode: Mode,
+        device: &Device,
+    ) -> Result<(Tensor, PaddedBatch)> {
+        let batch = pad_batch(
+            encodings,
+            max_len,
+            self.config().pad_token_id as u32,
+            device,
+        )?;
+        let hidden = self.forward_mode(&batch.ids, &batch.types, &batch.mask, mode)?;
+        Ok((hidden, batch))
+    }
+
     /// Inference over a batch of encodings: the last hidden states `[b, s, hidden]`, right-padded
     /// to the batch's longest sequence (zeros in the padding), and the padded batch (its `mask`
     /// says which positions are real). On the CPU it runs [`super::cpu::forward`], which never
@@ -61,12 +82,15 @@ impl Bert {
         encodings: &[&tokenizers::Encoding],
         device: &Device,
     ) -> Result<(Tensor, PaddedBatch)> {
-        let pad = self.config().pad_token_id as u32;
-        let batch = pad_batch(encodings, usize::MAX, pad, device)?;
         if !device.is_cpu() {
-            let hidden = self.forward_t(&batch.ids, &batch.types, &batch.mask, false)?;
-            return Ok((hidden, batch));
+            return self.forward_padded(encodings, usize::MAX, Mode::INFERENCE, device);
         }
+        let batch = pad_batch(
+            encodings,
+            usize::MAX,
+            self.config().pad_token_id as u32,
+            device,
+        )?;
         let seqs: Vec<(&[u32], &[u32])> = encodings
             .iter()
             .map(|e| (e.get_ids(), e.get_type_ids()))

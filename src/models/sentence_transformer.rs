@@ -10,7 +10,7 @@ use super::pooling::{Pooling, PoolingConfig, PoolingMode};
 use super::transformer::Transformer;
 use crate::core::fs::read_json;
 use crate::core::{Embeddings, Error, Result};
-use crate::encoder::{pad_batch, Bert, Mode, PaddedBatch};
+use crate::encoder::{Bert, Mode};
 use crate::util::similarity::score_matrix;
 use crate::util::{SimilarityFunction, SimilarityMatrix};
 
@@ -227,13 +227,11 @@ impl SentenceTransformer {
     pub fn forward_train(&self, texts: &[&str], max_len: usize, mode: Mode) -> Result<Tensor> {
         let enc = self.transformer().tokenize(texts)?;
         let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
-        let bert = &self.transformer().bert;
-        let pad = bert.config().pad_token_id as u32;
-        let PaddedBatch {
-            ids, types, mask, ..
-        } = pad_batch(&encs, max_len, pad, &self.device)?;
-        let tokens = bert.forward_mode(&ids, &types, &mask, mode)?;
-        self.pool_tokens(tokens, &mask)
+        let (tokens, batch) =
+            self.transformer()
+                .bert
+                .forward_padded(&encs, max_len, mode, &self.device)?;
+        self.pool_tokens(tokens, &batch.mask)
     }
 
     /// Runs the pipeline on one padded batch. `ids`, `type_ids`, `mask`: `[b, s]`. Returns `[b, dim]`.

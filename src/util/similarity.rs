@@ -179,37 +179,27 @@ pub(crate) fn score_matrix(
     f: SimilarityFunction,
 ) -> Result<SimilarityMatrix> {
     check_dims(a, b)?;
-    let (a2, b2);
-    let (a, b) = match f {
-        SimilarityFunction::Cosine => {
-            a2 = a.normalized();
-            b2 = b.normalized();
-            (&a2, &b2)
-        }
-        SimilarityFunction::Dot => (a, b),
-        SimilarityFunction::Euclidean | SimilarityFunction::Manhattan => {
-            let data = a
-                .rows()
-                .flat_map(|x| b.rows().map(move |y| f.pair(x, y) as f32))
-                .collect();
-            return Ok(SimilarityMatrix {
-                data,
-                rows: a.len(),
-                cols: b.len(),
-                row_texts: a.texts_arc(),
-                col_texts: b.texts_arc(),
-            });
-        }
+    // `x · yᵀ` of every row pair, by one GEMM.
+    let gram = |x: &Embeddings, y: &Embeddings| {
+        let mut data = vec![0f32; x.len() * y.len()];
+        matmul_nt(
+            x.as_slice(),
+            x.len(),
+            y.as_slice(),
+            y.len(),
+            x.dim(),
+            &mut data,
+        );
+        data
     };
-    let mut data = vec![0f32; a.len() * b.len()];
-    matmul_nt(
-        a.as_slice(),
-        a.len(),
-        b.as_slice(),
-        b.len(),
-        a.dim(),
-        &mut data,
-    );
+    let data = match f {
+        SimilarityFunction::Cosine => gram(&a.normalized(), &b.normalized()),
+        SimilarityFunction::Dot => gram(a, b),
+        SimilarityFunction::Euclidean | SimilarityFunction::Manhattan => a
+            .rows()
+            .flat_map(|x| b.rows().map(move |y| f.pair(x, y) as f32))
+            .collect(),
+    };
     Ok(SimilarityMatrix {
         data,
         rows: a.len(),
