@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "error: cargo not found (install Rust: https://rustup.rs)" >&2; exit 1; }
 bash scripts/provision-model.sh
+bash scripts/provision-mpnet.sh
 if [ ! -x .lab/venv/bin/jupyter-lab ] || ! cmp -s kernel/requirements.txt .lab/requirements.installed; then
   echo "== Python venv with JupyterLab (.lab/venv)"
   python3 -m venv .lab/venv

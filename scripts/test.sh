@@ -32,7 +32,7 @@ stage() {
   echo "== $name: $((SECONDS - start)) s (total $SECONDS s)"
 }
 stage "layering" bash -c 'python3 scripts/check_layers.py --self-test && python3 scripts/check_layers.py'
-stage "model" bash scripts/provision-model.sh
+stage "models" bash -c "bash scripts/provision-model.sh && bash scripts/provision-mpnet.sh"
 stage "cargo test" cargo test --all-targets --no-fail-fast
 stage "doc tests" cargo test --doc
 

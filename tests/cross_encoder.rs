@@ -415,7 +415,12 @@ fn fit_a_reranker_from_a_bi_encoder() {
     assert_eq!(config["num_labels"], 1);
     let names =
         sbert::weights::load_safetensors(&out.join("model.safetensors"), &Device::Cpu).unwrap();
-    assert!(names.contains_key("classifier.weight") && names.contains_key("pooler.dense.weight"));
+    // Hugging Face's names: the pooler inside the encoder, under `bert.`.
+    assert!(
+        names.contains_key("classifier.weight") && names.contains_key("bert.pooler.dense.weight"),
+        "{:?}",
+        names.keys().collect::<Vec<_>>()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -76,7 +76,7 @@ fn raw_mean_pooled_matches_python() {
         let types =
             candle_core::Tensor::from_vec(enc.get_type_ids().to_vec(), (1, s), &dev).unwrap();
         let mask = candle_core::Tensor::from_vec(vec![1u32; s], (1, s), &dev).unwrap();
-        let tokens = t.bert.forward_t(&ids, &types, &mask, false).unwrap();
+        let tokens = t.encoder.forward_t(&ids, &types, &mask, false).unwrap();
         let pooled = pooling
             .forward(&tokens, &mask)
             .unwrap()

@@ -8,6 +8,7 @@ pub mod embeddings;
 pub mod error;
 pub mod fs;
 pub mod npy;
+pub mod pth;
 pub mod rng;
 pub mod safetensors;
 

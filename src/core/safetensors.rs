@@ -35,9 +35,8 @@ fn dtype_of(name: &str) -> Option<(DType, usize)> {
 
 /// Loads every floating-point tensor of a safetensors file as F32 on `device`.
 ///
-/// Integer tensors (such as BERT's `embeddings.position_ids` buffer) are skipped. A `bert.` key
-/// prefix (checkpoints saved from `BertForXxx` classes) is removed so keys always look like
-/// `embeddings.word_embeddings.weight`.
+/// Integer tensors (such as BERT's `embeddings.position_ids` buffer) are skipped. Keys are the
+/// file's own (an encoder's family prefix is removed by [`crate::encoder::weights::load_weights`]).
 pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
     let bad = |reason: String| Error::invalid_model(path, reason);
     let mut file =
@@ -82,7 +81,6 @@ pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, 
         entries.push((name, info));
     }
     entries.sort_by_key(|(_, info)| info.data_offsets.0);
-    let strip_bert = entries.iter().any(|(n, _)| n.starts_with("bert."));
 
     let mut tensors = HashMap::with_capacity(entries.len());
     for (name, info) in entries {
@@ -128,11 +126,7 @@ pub fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, 
             t.to_dtype(DType::F32)?
         };
         let t = t.to_device(device)?;
-        let key = match (strip_bert, name.strip_prefix("bert.")) {
-            (true, Some(rest)) => rest.to_string(),
-            _ => name,
-        };
-        tensors.insert(key, t);
+        tensors.insert(name, t);
     }
     Ok(tensors)
 }

@@ -1,11 +1,13 @@
-//! `CrossEncoder`: both texts through BERT at once → one relevance score (Python's
+//! `CrossEncoder`: both texts through the encoder at once → one relevance score (Python's
 //! `sentence_transformers.cross_encoder.CrossEncoder`), loaded from the Hugging Face
-//! sequence-classification format (`BertForSequenceClassification`: encoder, pooler, `classifier`).
+//! sequence-classification format of any family (`BertForSequenceClassification`,
+//! `RobertaForSequenceClassification`, …: encoder and classification head).
 //!
-//! [`model`] loads and predicts, [`train`] trains, [`save`] saves, [`rerank`] re-ranks runs
+//! [`model`] loads and predicts, [`head`] is each family's classification head, [`train`] trains, [`save`] saves, [`rerank`] re-ranks runs
 //! (retrieve & re-rank, score interpolation), [`evaluation`] evaluates a re-ranker.
 
 pub mod evaluation;
+pub(crate) mod head;
 pub mod model;
 pub mod rerank;
 pub mod save;

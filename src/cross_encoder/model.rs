@@ -7,13 +7,12 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use tokenizers::Tokenizer;
 
+use super::head::Head;
 use crate::core::fs::read_json;
-use crate::core::safetensors::load_safetensors;
 use crate::core::{Error, Result};
 use crate::display::{impl_display, shorten, Progress, Section, Tabular, MAX_ROWS};
-use crate::encoder::bert::dropout;
-use crate::encoder::{Bert, BertConfig, Linear};
-use crate::models::tokenizer::{load_tokenizer, set_truncation};
+use crate::encoder::{load_weights, Encoder, EncoderConfig};
+use crate::models::tokenizer::{load_model_tokenizer, set_truncation};
 
 /// Options of [`CrossEncoder::predict`].
 #[derive(Debug, Clone, PartialEq)]
@@ -41,9 +40,8 @@ impl Default for PredictOptions {
 #[derive(Clone)]
 pub struct CrossEncoder {
     pub(crate) tokenizer: Tokenizer,
-    pub(crate) bert: Bert,
-    pub(crate) pooler: Linear,
-    pub(crate) classifier: Linear,
+    pub(crate) encoder: Encoder,
+    pub(crate) head: Head,
     pub(crate) num_labels: usize,
     pub(crate) max_length: usize,
     pub(crate) device: Device,
@@ -69,12 +67,18 @@ impl CrossEncoder {
         Self::from_dir(&dir, &Device::Cpu)
     }
 
-    /// Loads from a folder with `config.json`, `tokenizer.json` and `model.safetensors`.
+    /// Loads a Hugging Face sequence-classification folder of any [`crate::encoder::Family`]:
+    /// `config.json`, the tokenizer (`tokenizer.json`, or built from the vocabulary files) and
+    /// the weights (`model.safetensors` or `pytorch_model.bin`).
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let config: BertConfig = read_json(&dir.join("config.json"))?;
+        let config_path = dir.join("config.json");
+        let config: EncoderConfig = read_json(&config_path)?;
         config
             .validate()
-            .map_err(|why| Error::invalid_model(dir.join("config.json"), why))?;
+            .map_err(|why| Error::invalid_model(&config_path, why))?;
+        let family = config
+            .family()
+            .map_err(|why| Error::invalid_model(&config_path, why))?;
         let num_labels = config
             .extra
             .get("num_labels")
@@ -87,47 +91,43 @@ impl CrossEncoder {
                     .map(|m| m.len() as u64)
             })
             .unwrap_or(1) as usize;
-        let weights = dir.join("model.safetensors");
-        let tensors = load_safetensors(&weights, device)?;
-        let get = |name: &str| -> Result<Tensor> {
-            tensors
-                .get(name)
-                .cloned()
-                .ok_or_else(|| Error::invalid_model(&weights, format!("missing tensor {name}")))
-        };
-        let pooler =
-            Linear::from_parts(get("pooler.dense.weight")?, Some(get("pooler.dense.bias")?));
-        let classifier =
-            Linear::from_parts(get("classifier.weight")?, Some(get("classifier.bias")?));
-        if classifier.out_dim() != num_labels {
+        let (tensors, weights) = load_weights(dir, family, device)?;
+        let head = Head::from_tensors(&config, family, &tensors).map_err(|why| {
+            Error::invalid_model(
+                &weights,
+                format!(
+                    "no {} head in the checkpoint: {why} (a bare encoder? use CrossEncoder::new_from_encoder)",
+                    family.classification_class()
+                ),
+            )
+        })?;
+        if head.num_labels() != num_labels {
             return Err(Error::invalid_model(
                 &weights,
                 format!(
                     "classifier has {} outputs, config says num_labels {num_labels}",
-                    classifier.out_dim()
+                    head.num_labels()
                 ),
             ));
         }
         let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
-        let bert =
-            Bert::new(&config, vb).map_err(|e| Error::invalid_model(&weights, e.to_string()))?;
-        let mut tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
+        let encoder =
+            Encoder::new(&config, vb).map_err(|e| Error::invalid_model(&weights, e.to_string()))?;
+        let mut tokenizer = load_model_tokenizer(dir, family)?;
         // Python's CrossEncoder truncates at the tokenizer's model_max_length.
+        let limit = encoder.max_input_length();
         let max_length = read_json::<serde_json::Value>(&dir.join("tokenizer_config.json"))
             .ok()
             .and_then(|c| {
                 c.get("model_max_length")
                     .and_then(serde_json::Value::as_f64)
             })
-            .map_or(config.max_position_embeddings, |m| {
-                (m.max(4.0) as usize).min(config.max_position_embeddings)
-            });
+            .map_or(limit, |m| (m.clamp(4.0, 1e9) as usize).min(limit));
         set_truncation(&mut tokenizer, max_length)?;
         Ok(Self {
             tokenizer,
-            bert,
-            pooler,
-            classifier,
+            encoder,
+            head,
             num_labels,
             max_length,
             device: device.clone(),
@@ -137,17 +137,26 @@ impl CrossEncoder {
 
     /// Logits of a batch of encoded pairs (inference; no padding on the CPU).
     fn logits(&self, encs: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
-        let (hidden, _) = self.bert.forward_batch(encs, &self.device)?;
+        let (hidden, _) = self.encoder.forward_batch(encs, &self.device)?;
         let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         Ok(self.head(&cls, false)?.to_vec2::<f32>()?)
     }
 
-    /// `BertForSequenceClassification`'s head on the `[CLS]` hidden states `[b, h]` → logits
-    /// `[b, num_labels]`: pooler (dense + tanh), dropout (in training), classifier.
+    /// The family's classification head on the first-token hidden states `[b, h]` → logits
+    /// `[b, num_labels]` (dropout in training).
     pub(crate) fn head(&self, cls: &Tensor, train: bool) -> Result<Tensor> {
-        let pooled = self.pooler.forward(cls)?.tanh()?;
-        let pooled = dropout(&pooled, self.bert.config().hidden_dropout_prob, train)?;
-        self.classifier.forward(&pooled)
+        self.head.forward(cls, train)
+    }
+
+    /// The tokenizer (pairs encoded by its post-processor: `[CLS] A [SEP] B [SEP]`, or
+    /// `<s> A </s></s> B </s>` for RoBERTa-style models; truncated at [`CrossEncoder::max_length`]).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The encoder's family.
+    pub fn family(&self) -> crate::encoder::Family {
+        self.encoder.family()
     }
 
     /// Number of outputs per pair.
@@ -254,9 +263,9 @@ impl CrossEncoder {
         self.max_length
     }
 
-    /// Changes the longest pair (at most the model's `max_position_embeddings`).
+    /// Changes the longest pair (at most the positions the encoder has).
     pub fn set_max_length(&mut self, n: usize) -> Result<()> {
-        let limit = self.bert.config().max_position_embeddings;
+        let limit = self.encoder.max_input_length();
         if n < 4 || n > limit {
             return Err(Error::InvalidInput(format!(
                 "max_length must be in 4..={limit}, got {n}"

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
+use super::head::Head;
 use super::model::CrossEncoder;
 use crate::core::fs::{read_json, write_dir_atomic};
 use crate::core::safetensors::save_safetensors;
 use crate::core::{Error, Result};
-use crate::encoder::Linear;
 
 impl CrossEncoder {
     /// Saves in the Hugging Face sequence-classification format (what Python's
@@ -27,24 +27,13 @@ impl CrossEncoder {
         let cpu = |t: &Tensor| t.to_device(&Device::Cpu);
         let mut tensors: std::collections::HashMap<String, Tensor> =
             std::collections::HashMap::new();
-        for (k, t) in self.bert.named_tensors() {
-            tensors.insert(format!("bert.{k}"), cpu(&t)?);
+        let family = self.encoder.family();
+        for (k, t) in self.encoder.named_tensors() {
+            tensors.insert(format!("{}.{k}", family.prefix()), cpu(&t)?);
         }
-        let bias = |l: &Linear, what: &str| {
-            l.bias
-                .clone()
-                .ok_or_else(|| Error::Internal(format!("the {what} has no bias")))
-        };
-        tensors.insert("bert.pooler.dense.weight".into(), cpu(&self.pooler.weight)?);
-        tensors.insert(
-            "bert.pooler.dense.bias".into(),
-            cpu(&bias(&self.pooler, "pooler")?)?,
-        );
-        tensors.insert("classifier.weight".into(), cpu(&self.classifier.weight)?);
-        tensors.insert(
-            "classifier.bias".into(),
-            cpu(&bias(&self.classifier, "classifier")?)?,
-        );
+        for (k, t) in self.head.named_tensors()? {
+            tensors.insert(Head::checkpoint_name(family, &k), cpu(&t)?);
+        }
         save_safetensors(&tensors, &dir.join("model.safetensors"))?;
 
         let src_config = self.path.join("config.json");
@@ -60,16 +49,22 @@ impl CrossEncoder {
             .collect();
         obj.insert(
             "architectures".into(),
-            serde_json::json!(["BertForSequenceClassification"]),
+            serde_json::json!([family.classification_class()]),
         );
         obj.insert("num_labels".into(), self.num_labels.into());
         obj.insert("id2label".into(), labels.into());
         obj.insert("label2id".into(), ids.into());
-        obj.insert("model_type".into(), "bert".into());
+        obj.insert("model_type".into(), family.model_type().into());
         let text =
             serde_json::to_string_pretty(&config).map_err(Error::serialize("config.json"))?;
         std::fs::write(dir.join("config.json"), text).map_err(io(&dir.join("config.json")))?;
-        for f in ["tokenizer.json", "special_tokens_map.json", "vocab.txt"] {
+        for f in [
+            "tokenizer.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+            "vocab.json",
+            "merges.txt",
+        ] {
             let from = self.path.join(f);
             if from.exists() {
                 std::fs::copy(&from, dir.join(f)).map_err(io(&dir.join(f)))?;

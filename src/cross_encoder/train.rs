@@ -5,12 +5,12 @@ use std::ops::ControlFlow;
 
 use candle_core::Tensor;
 
+use super::head::Head;
 use super::model::CrossEncoder;
-use crate::core::safetensors::load_safetensors;
 use crate::core::{Error, Result, Rng};
-use crate::encoder::{Bert, Linear, Mode};
+use crate::encoder::{load_weights, Encoder, Family, Linear, Mode};
 use crate::evaluation::Evaluator;
-use crate::models::tokenizer::load_tokenizer;
+use crate::models::tokenizer::load_model_tokenizer;
 use crate::models::SentenceTransformer;
 use crate::train::{
     fit_loop, keep_large_allocations_in_heap, DataLoader, FitConfig, InputExample, TrainEvent,
@@ -20,11 +20,12 @@ use crate::train::{
 /// Training and saving (Python's `CrossEncoder(model_name, num_labels=1)`, `CrossEncoder.fit`,
 /// `CrossEncoder.save`).
 impl CrossEncoder {
-    /// A new reranker on a pretrained encoder: the BERT weights (and pooler, when the checkpoint
-    /// has one, as all-MiniLM-L6-v2 does) of a bi-encoder or BERT folder / id, with a fresh
-    /// `num_labels`-logit `classifier` drawn from N(0, 0.02²) (BERT's initializer) with `seed`.
-    /// A missing pooler is initialised the same way. `max_length` starts at the encoder's
-    /// `max_seq_length` (see [`CrossEncoder::set_max_length`]).
+    /// A new reranker on a pretrained encoder of any family: the encoder weights of a
+    /// bi-encoder or encoder folder / id, and its family's classification head
+    /// ([`super::head`]) with `num_labels` logits, drawn from N(0, 0.02²) (the `transformers`
+    /// initializer) with `seed`, biases 0. BERT's pooler is taken from the checkpoint when it has
+    /// one (as all-MiniLM-L6-v2 does). `max_length` starts at the encoder's `max_seq_length`
+    /// (see [`CrossEncoder::set_max_length`]).
     pub fn new_from_encoder(id_or_path: &str, num_labels: usize, seed: u64) -> Result<Self> {
         if num_labels == 0 {
             return Err(Error::InvalidInput("num_labels must be at least 1".into()));
@@ -32,7 +33,8 @@ impl CrossEncoder {
         let encoder = SentenceTransformer::load(id_or_path)?;
         let dir = encoder.transformer_dir();
         let device = encoder.device().clone();
-        let bert = encoder.transformer().bert.clone();
+        let bert = encoder.transformer().encoder.clone();
+        let family = bert.family();
         let h = bert.config().hidden_size;
         let mut rng = Rng::new(seed);
         let mut normal = |rows: usize, cols: usize| -> Result<Tensor> {
@@ -41,27 +43,19 @@ impl CrossEncoder {
                 .collect();
             Ok(Tensor::from_vec(v, (rows, cols), &device)?)
         };
-        let source = load_safetensors(&dir.join("model.safetensors"), &device)?;
-        let pooler = match (
-            source.get("pooler.dense.weight"),
-            source.get("pooler.dense.bias"),
-        ) {
-            (Some(w), Some(b)) => Linear::from_parts(w.clone(), Some(b.clone())),
-            _ => Linear::from_parts(
-                normal(h, h)?,
-                Some(Tensor::zeros(h, candle_core::DType::F32, &device)?),
-            ),
+        let zeros = |n: usize| Tensor::zeros(n, candle_core::DType::F32, &device);
+        let (source, _) = load_weights(&dir, family, &device)?;
+        let dense = match Head::pretrained_dense(family, &source) {
+            Some(pooler) if family == Family::Bert => pooler,
+            _ => Linear::from_parts(normal(h, h)?, Some(zeros(h)?)),
         };
-        let classifier = Linear::from_parts(
-            normal(num_labels, h)?,
-            Some(Tensor::zeros(num_labels, candle_core::DType::F32, &device)?),
-        );
-        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
+        let out = Linear::from_parts(normal(num_labels, h)?, Some(zeros(num_labels)?));
+        let head = Head::new(bert.config(), family, dense, out);
+        let tokenizer = load_model_tokenizer(&dir, family)?;
         let mut ce = Self {
             tokenizer,
-            bert,
-            pooler,
-            classifier,
+            encoder: bert,
+            head,
             num_labels,
             max_length: 0,
             device,
@@ -131,28 +125,13 @@ impl CrossEncoder {
         )
     }
 
-    /// Makes the encoder, pooler and classifier trainable: every weight becomes a
+    /// Makes the encoder and the classification head trainable: every weight becomes a
     /// [`candle_core::Var`] in `varmap` (what `fit` optimises); `predict` keeps working on them.
     pub fn make_trainable(&mut self, varmap: &candle_nn::VarMap) -> Result<()> {
         let mut tensors: std::collections::HashMap<String, Tensor> =
-            self.bert.named_tensors().into_iter().collect();
-        tensors.insert("pooler.dense.weight".into(), self.pooler.weight.clone());
-        tensors.insert(
-            "pooler.dense.bias".into(),
-            self.pooler
-                .bias
-                .clone()
-                .ok_or_else(|| Error::Internal("the pooler has no bias".into()))?,
-        );
-        tensors.insert("classifier.weight".into(), self.classifier.weight.clone());
-        tensors.insert(
-            "classifier.bias".into(),
-            self.classifier
-                .bias
-                .clone()
-                .ok_or_else(|| Error::Internal("the classifier has no bias".into()))?,
-        );
-        self.bert = Bert::trainable(self.bert.config(), tensors, varmap, &self.device)?;
+            self.encoder.named_tensors().into_iter().collect();
+        tensors.extend(self.head.named_tensors()?);
+        self.encoder = Encoder::trainable(self.encoder.config(), tensors, varmap, &self.device)?;
         let var = |name: &str| -> Result<Tensor> {
             let data = varmap
                 .data()
@@ -162,10 +141,7 @@ impl CrossEncoder {
                 .map(|v| v.as_tensor().clone())
                 .ok_or_else(|| Error::Internal(format!("missing variable {name}")))
         };
-        self.pooler =
-            Linear::from_parts(var("pooler.dense.weight")?, Some(var("pooler.dense.bias")?));
-        self.classifier =
-            Linear::from_parts(var("classifier.weight")?, Some(var("classifier.bias")?));
+        self.head = self.head.with_tensors(var)?;
         Ok(())
     }
 
@@ -176,7 +152,7 @@ impl CrossEncoder {
         let enc = self.tokenizer.encode_batch(pairs.to_vec(), true)?;
         let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
         let (hidden, _) = self
-            .bert
+            .encoder
             .forward_padded(&encs, usize::MAX, mode, &self.device)?;
         let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         self.head(&cls, mode.dropout)

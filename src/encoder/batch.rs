@@ -3,8 +3,8 @@
 
 use candle_core::{Device, Tensor};
 
-use super::bert::Bert;
 use super::layers::Mode;
+use super::model::Encoder;
 use crate::core::{Error, Result};
 
 /// Token ids, type ids and attention mask of a batch, right-padded to its longest sequence.
@@ -52,7 +52,7 @@ pub fn pad_batch(
     })
 }
 
-impl Bert {
+impl Encoder {
     /// A batch of encodings right-padded (each cut to `max_len` tokens, its final token kept) and
     /// run through candle's ops in `mode` — what training uses (gradients, dropout) and inference
     /// off the CPU: the last hidden states `[b, s, hidden]` and the padded batch.

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::family::Family;
+
 /// The activation of BERT's feed-forward block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -18,27 +20,34 @@ pub enum HiddenAct {
     Relu,
 }
 
-/// Hugging Face `config.json` for the BERT family.
+/// Hugging Face `config.json` of an encoder of any [`Family`], under BERT's key names.
+/// DistilBERT's own names (`dim`, `n_layers`, `n_heads`, `hidden_dim`, `activation`, `dropout`,
+/// `attention_dropout`) are read as aliases and written back as DistilBERT has them
+/// ([`EncoderConfig::to_json`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BertConfig {
+pub struct EncoderConfig {
     /// Vocabulary size.
     pub vocab_size: usize,
     /// Hidden size.
+    #[serde(alias = "dim")]
     pub hidden_size: usize,
     /// Number of transformer layers.
+    #[serde(alias = "n_layers")]
     pub num_hidden_layers: usize,
     /// Number of attention heads.
+    #[serde(alias = "n_heads")]
     pub num_attention_heads: usize,
     /// Feed-forward inner size.
+    #[serde(alias = "hidden_dim")]
     pub intermediate_size: usize,
     /// Feed-forward activation.
-    #[serde(default)]
+    #[serde(default, alias = "activation")]
     pub hidden_act: HiddenAct,
     /// Dropout on hidden states (training only).
-    #[serde(default = "default_dropout")]
+    #[serde(default = "default_dropout", alias = "dropout")]
     pub hidden_dropout_prob: f64,
     /// Dropout on attention probabilities (training only).
-    #[serde(default = "default_dropout")]
+    #[serde(default = "default_dropout", alias = "attention_dropout")]
     pub attention_probs_dropout_prob: f64,
     /// Longest input the position embeddings allow.
     pub max_position_embeddings: usize,
@@ -51,9 +60,12 @@ pub struct BertConfig {
     /// Padding token id.
     #[serde(default)]
     pub pad_token_id: usize,
-    /// `"bert"` for the models sbert supports.
+    /// The [`Family`]: `bert`, `roberta`, `xlm-roberta`, `distilbert` or `mpnet`.
     #[serde(default)]
     pub model_type: Option<String>,
+    /// MPNet's number of relative-position buckets (32 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_attention_num_buckets: Option<usize>,
     /// Every other key, kept so that saving writes the file back unchanged.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -69,7 +81,52 @@ fn default_ln_eps() -> f64 {
     1e-12
 }
 
-impl BertConfig {
+/// The config's old name (it held BERT only).
+pub type BertConfig = EncoderConfig;
+
+/// DistilBERT's names for BERT's keys, as `DistilBertConfig` writes them.
+const DISTILBERT_NAMES: [(&str, &str); 7] = [
+    ("hidden_size", "dim"),
+    ("num_hidden_layers", "n_layers"),
+    ("num_attention_heads", "n_heads"),
+    ("intermediate_size", "hidden_dim"),
+    ("hidden_act", "activation"),
+    ("hidden_dropout_prob", "dropout"),
+    ("attention_probs_dropout_prob", "attention_dropout"),
+];
+
+impl EncoderConfig {
+    /// The encoder family of `model_type` (`Err` lists the supported ones).
+    pub fn family(&self) -> std::result::Result<Family, String> {
+        Family::from_model_type(self.model_type.as_deref())
+    }
+
+    /// MPNet's relative-position buckets.
+    pub fn num_buckets(&self) -> usize {
+        self.relative_attention_num_buckets.unwrap_or(32)
+    }
+
+    /// The file as the family's `transformers` config class writes it: DistilBERT's keys under
+    /// their own names, and no `type_vocab_size` / `layer_norm_eps` where the family has none.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        let family = self.family().unwrap_or(Family::Bert);
+        if let Some(obj) = v.as_object_mut() {
+            if !family.has_token_type_table() {
+                obj.remove("type_vocab_size");
+            }
+            if family == Family::DistilBert {
+                obj.remove("layer_norm_eps");
+                for (ours, theirs) in DISTILBERT_NAMES {
+                    if let Some(x) = obj.remove(ours) {
+                        obj.insert(theirs.to_string(), x);
+                    }
+                }
+            }
+        }
+        v
+    }
+
     /// Checks the sizes the encoder divides by or allocates with: `Err(reason)` names the key.
     /// (`hidden_size` not divisible by `num_attention_heads` would give other numbers than
     /// PyTorch, 0 heads a division by zero.)
@@ -88,6 +145,20 @@ impl BertConfig {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
+            ));
+        }
+        let family = self.family()?;
+        if family.positions_after_padding() && self.max_position_embeddings <= self.pad_token_id + 1
+        {
+            return Err(format!(
+                "max_position_embeddings {} leaves no position after padding_idx {} ({family} numbers positions from padding_idx + 1)",
+                self.max_position_embeddings, self.pad_token_id
+            ));
+        }
+        if family.has_relative_bias() && self.num_buckets() < 4 {
+            return Err(format!(
+                "relative_attention_num_buckets must be at least 4, got {}",
+                self.num_buckets()
             ));
         }
         if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {

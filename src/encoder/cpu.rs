@@ -1,4 +1,4 @@
-//! Fast CPU inference for [`Bert`]: the same weights (read in place from the model's tensors, never
+//! Fast CPU inference for the [`Encoder`] of every family: the same weights (read in place from the model's tensors, never
 //! copied), the same math, a different schedule.
 //!
 //! - **No padding at all.** The sequences of a batch are concatenated into one `[T, hidden]`
@@ -14,8 +14,8 @@
 use candle_core::{Storage, Tensor};
 use rayon::prelude::*;
 
-use super::bert::{Bert, Linear};
 use super::kernels::{gelu, layer_norm, softmax};
+use super::model::{Encoder, Linear};
 use crate::core::compute::{compute_lock, sgemm};
 use crate::core::error::{Error, Result};
 
@@ -110,10 +110,13 @@ fn split_sizes<'a>(
 /// Rows of work per parallel task for row-wise ops.
 const ROWS_PER_TASK: usize = 32;
 
-/// Runs BERT over `seqs` (token ids and type ids of each sequence, no padding) and returns the last
-/// hidden states of all tokens, concatenated: `[Σ len, hidden]`.
-pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>> {
+/// Runs the encoder over `seqs` (token ids and type ids of each sequence, no padding) and returns
+/// the last hidden states of all tokens, concatenated: `[Σ len, hidden]`. Positions, token types
+/// and MPNet's relative bias follow the encoder's [`super::Family`].
+pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>> {
     let cfg = bert.config();
+    let family = bert.family();
+    let max_len = bert.max_input_length();
     let h = cfg.hidden_size;
     let lens: Vec<usize> = seqs.iter().map(|(ids, _)| ids.len()).collect();
     let offsets: Vec<usize> = lens
@@ -126,11 +129,10 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
         .collect();
     let t = lens.iter().sum::<usize>();
     for (ids, types) in seqs {
-        if ids.len() > cfg.max_position_embeddings {
+        if ids.len() > max_len {
             return Err(Error::InvalidInput(format!(
-                "sequence of {} tokens exceeds max_position_embeddings {}",
+                "sequence of {} tokens exceeds the {max_len} positions of this {family} model",
                 ids.len(),
-                cfg.max_position_embeddings
             )));
         }
         if types.len() != ids.len() {
@@ -144,7 +146,10 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                 cfg.vocab_size
             )));
         }
-        if let Some(bad) = types.iter().find(|&&i| i as usize >= cfg.type_vocab_size) {
+        if let Some(bad) = types
+            .iter()
+            .find(|&&i| family.uses_token_types() && i as usize >= cfg.type_vocab_size)
+        {
             return Err(Error::InvalidInput(format!(
                 "token type id {bad} outside type_vocab_size ({})",
                 cfg.type_vocab_size
@@ -160,26 +165,38 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     let e = &bert.embeddings;
     let word = W::new(e.word_embeddings.embeddings())?;
     let pos = W::new(e.position_embeddings.embeddings())?;
-    let typ = W::new(e.token_type_embeddings.embeddings())?;
+    let typ = e
+        .token_type_embeddings
+        .as_ref()
+        .map(|t| W::new(t.embeddings()))
+        .transpose()?;
     let (lnw, lnb) = (W::new(&e.layer_norm.weight)?, W::new(&e.layer_norm.bias)?);
-    let (word, pos, typ) = (word.s(), pos.s(), typ.s());
+    let (word, pos, typ) = (word.s(), pos.s(), typ.as_ref().map(|t| t.s()));
     let mut x = vec![0f32; t * h];
-    let mut rows: Vec<(u32, u32, usize)> = Vec::with_capacity(t);
+    let pad = cfg.pad_token_id as u32;
+    // (token id, token type, position) of every row.
+    let mut rows: Vec<(u32, u32, u32)> = Vec::with_capacity(t);
     for (ids, types) in seqs {
+        let positions = family.position_ids(ids, pad);
         rows.extend(
             ids.iter()
                 .zip(types.iter())
-                .enumerate()
-                .map(|(p, (&i, &ty))| (i, ty, p)),
+                .zip(positions)
+                .map(|((&i, &ty), p)| (i, if family.uses_token_types() { ty } else { 0 }, p)),
         );
     }
     x.par_chunks_mut(h)
         .zip(rows.par_iter())
         .with_min_len(ROWS_PER_TASK)
         .for_each(|(row, &(id, ty, p))| {
-            let (id, ty) = (id as usize, ty as usize);
+            let (id, ty, p) = (id as usize, ty as usize, p as usize);
             for (k, v) in row.iter_mut().enumerate() {
-                *v = word[id * h + k] + pos[p * h + k] + typ[ty * h + k];
+                *v = word[id * h + k] + pos[p * h + k];
+            }
+            if let Some(typ) = typ {
+                row.iter_mut()
+                    .zip(&typ[ty * h..(ty + 1) * h])
+                    .for_each(|(v, t)| *v += t);
             }
         });
     let eps = e.layer_norm.eps as f32;
@@ -191,6 +208,10 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     let mut v = vec![0f32; t * h];
     let mut ctx = vec![0f32; t * h];
     let mut inter = vec![0f32; t * cfg.intermediate_size];
+    // MPNet: the relative bias of every distance, per head, computed once for all layers.
+    let longest = lens.iter().copied().max().unwrap_or(0);
+    let bias = bert.relative_bias_table(longest)?;
+    let bias = bias.as_ref();
     for layer in &bert.layers {
         let lin = |l: &Linear, input: &[f32], out: &mut [f32]| -> Result<()> {
             let w = W::new(&l.weight)?;
@@ -237,6 +258,16 @@ pub(crate) fn forward(bert: &Bert, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                             scale,
                             false,
                         );
+                    }
+                    if let Some(bias) = bias {
+                        // bias[key − query + longest − 1]
+                        let row_bias = &bias[head];
+                        for (i, row) in scores.chunks_mut(len).enumerate() {
+                            let from = longest - 1 - i;
+                            row.iter_mut()
+                                .zip(&row_bias[from..from + len])
+                                .for_each(|(s, b)| *s += b);
+                        }
                     }
                     softmax(&mut scores, len);
                     unsafe {

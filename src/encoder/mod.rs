@@ -1,19 +1,30 @@
-//! The transformer math: the encoder's config and weights, its forward pass for each device
-//! (candle's ops, or the fast unpadded CPU path), and the fused kernels with their backward.
+//! The transformer math: the encoder's config, its [`Family`] differences as data, its weights,
+//! its forward pass for each device (candle's ops, or the fast unpadded CPU path), and the fused
+//! kernels with their backward.
 //!
 //! Imports only [`crate::core`]. Knows nothing of tokenizer files, pooling or sentence-transformers
 //! pipelines (that is [`crate::models`]).
 
 pub mod batch;
-pub mod bert;
 pub mod config;
 pub(crate) mod cpu;
+pub mod family;
 pub(crate) mod kernels;
 pub mod layers;
+pub mod model;
 pub(crate) mod ops;
+pub mod weights;
+
+/// The encoder under its old module name (`sbert::encoder::bert::Bert`).
+pub mod bert {
+    pub(crate) use super::model::dropout;
+    pub use super::model::{Bert, Encoder, Mode};
+}
 
 pub use batch::{pad_batch, PaddedBatch};
-pub use bert::Bert;
-pub use config::{BertConfig, HiddenAct};
+pub use config::{BertConfig, EncoderConfig, HiddenAct};
+pub use family::Family;
 pub(crate) use layers::Linear;
 pub use layers::Mode;
+pub use model::{Bert, Encoder};
+pub use weights::load_weights;

@@ -188,7 +188,7 @@ impl SentenceTransformer {
         );
         let mut tensors: Vec<Tensor> = self
             .transformer()
-            .bert
+            .encoder
             .named_tensors()
             .into_iter()
             .map(|(_, t)| t)
@@ -247,8 +247,10 @@ impl SentenceTransformer {
         for batch in order.chunks(opts.batch_size) {
             let b = batch.len();
             let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let (tokens, padded_batch) =
-                self.transformer().bert.forward_batch(&encs, &self.device)?;
+            let (tokens, padded_batch) = self
+                .transformer()
+                .encoder
+                .forward_batch(&encs, &self.device)?;
             let emb = self.forward_from_tokens(tokens, &padded_batch.mask)?;
             let emb = emb
                 .to_device(&Device::Cpu)?

@@ -85,48 +85,75 @@ pub fn resolve_model_dir(id_or_path: &str) -> Result<PathBuf> {
             Err(Error::ModelNotFound {
                 id: id_or_path.to_string(),
                 tried,
-                hint: "Provision the offline copy of all-MiniLM-L6-v2 with `bash scripts/provision-model.sh`, \
+                hint:
+                    "Provision the offline copies of all-MiniLM-L6-v2 and all-mpnet-base-v2 with \
+                       `bash scripts/provision-model.sh` and `bash scripts/provision-mpnet.sh`, \
                        or pass the path of a sentence-transformers model folder."
-                    .into(),
+                        .into(),
             })
         }
     }
 }
 
+/// Whether a file of a hub repository belongs to what `load` needs: configs, tokenizer files
+/// (`tokenizer.json`, `vocab.txt`, `vocab.json`, `merges.txt`, SentencePiece models), and weights
+/// — `model.safetensors`, or `pytorch_model.bin` only where its folder has no safetensors (as
+/// Python does). Exports for other runtimes (`onnx/`, `openvino/`, TF, Flax) are left out.
+pub fn wanted_file(name: &str, all: &[String]) -> bool {
+    if ["onnx/", "openvino/", "tf/", "flax/"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        return false;
+    }
+    let (folder, file) = name.rsplit_once('/').unwrap_or(("", name));
+    if file == "pytorch_model.bin" {
+        let st = if folder.is_empty() {
+            "model.safetensors".to_string()
+        } else {
+            format!("{folder}/model.safetensors")
+        };
+        return !all.iter().any(|n| *n == st);
+    }
+    file.ends_with(".json")
+        || file.ends_with(".safetensors")
+        || file.ends_with(".model")
+        || file == "vocab.txt"
+        || file == "merges.txt"
+}
+
 #[cfg(feature = "hub")]
 fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
     use hf_hub::api::sync::ApiBuilder;
-    if std::env::var_os("HF_HUB_OFFLINE").is_some_and(|v| v == "1") {
+    if std::env::var_os("HF_HUB_OFFLINE").is_some_and(|v| v == "1" || v == "true") {
         return Err(format!(
-            "hub download of {repo_id} (skipped: HF_HUB_OFFLINE=1)"
+            "hub download of {repo_id} (skipped: HF_HUB_OFFLINE is set)"
         ));
     }
-    let api = ApiBuilder::new()
+    // HF_ENDPOINT (a mirror) and HF_HOME as Python reads them; the cache as hf_hub_cache() says.
+    let api = ApiBuilder::from_env()
         .with_cache_dir(hf_hub_cache())
         .with_progress(false)
         .build()
         .map_err(|e| format!("hub download of {repo_id} (could not start: {e})"))?;
     let repo = api.model(repo_id.to_string());
+    let info = repo
+        .info()
+        .map_err(|e| format!("hub download of {repo_id} (cannot list the repository: {e})"))?;
+    let all: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+    if !all.iter().any(|f| f == "config.json") {
+        return Err(format!(
+            "hub download of {repo_id} (the repository has no config.json: not a model?)"
+        ));
+    }
     let mut dir = None;
-    for file in [
-        "modules.json",
-        "config.json",
-        "tokenizer.json",
-        "model.safetensors",
-    ] {
+    for file in all.iter().filter(|f| wanted_file(f, &all)) {
         let p = repo
             .get(file)
             .map_err(|e| format!("hub download of {repo_id}/{file} (failed: {e})"))?;
-        dir = p.parent().map(Path::to_path_buf);
-    }
-    for optional in [
-        "sentence_bert_config.json",
-        "config_sentence_transformers.json",
-        "1_Pooling/config.json",
-        "2_Dense/config.json",
-        "2_Dense/model.safetensors",
-    ] {
-        let _ = repo.get(optional);
+        if file == "config.json" {
+            dir = p.parent().map(Path::to_path_buf);
+        }
     }
     dir.ok_or_else(|| format!("hub download of {repo_id} (no files)"))
 }

@@ -17,7 +17,7 @@ pub mod transformer;
 
 /// The encoder (moved to [`crate::encoder::bert`]; this path stays for existing code).
 pub use crate::encoder::bert;
-pub use crate::encoder::Bert;
+pub use crate::encoder::{Bert, Encoder, EncoderConfig, Family};
 pub use config::{ModuleEntry, SentenceBertConfig, SentenceTransformerConfig};
 pub use dense::{Dense, DenseConfig};
 pub use encode::EncodeOptions;

@@ -23,11 +23,18 @@ pub enum PoolingMode {
     LastToken,
 }
 
-/// `1_Pooling/config.json`, exactly as sentence-transformers writes it.
+/// `1_Pooling/config.json`, as sentence-transformers writes it: the boolean `pooling_mode_*`
+/// flags, or (sentence-transformers 6) `embedding_dimension` and a `pooling_mode` name or list of
+/// names, read into the same flags. Saved in the flag format, which every version reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolingConfig {
     /// Size of the token embeddings.
+    #[serde(alias = "embedding_dimension")]
     pub word_embedding_dimension: usize,
+    /// sentence-transformers 6's `pooling_mode`: `"mean"`, `"cls"`, … or a list of them
+    /// (turned into the flags by [`Pooling::new`]).
+    #[serde(default, skip_serializing)]
+    pub pooling_mode: Option<ModeNames>,
     /// `[CLS]` pooling.
     #[serde(default)]
     pub pooling_mode_cls_token: bool,
@@ -51,7 +58,47 @@ pub struct PoolingConfig {
     pub include_prompt: Option<bool>,
 }
 
+/// One pooling mode name or several.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ModeNames {
+    /// `"mean"`.
+    One(String),
+    /// `["cls", "mean"]`.
+    Many(Vec<String>),
+}
+
 impl PoolingConfig {
+    /// The flags of sentence-transformers 6's `pooling_mode` names switched on (and the names
+    /// cleared); an unknown name is an error.
+    fn apply_mode_names(mut self) -> Result<Self> {
+        let names = match self.pooling_mode.take() {
+            None => return Ok(self),
+            Some(ModeNames::One(n)) => vec![n],
+            Some(ModeNames::Many(v)) => v,
+        };
+        for name in names {
+            match name.as_str() {
+                "cls" | "cls_token" => self.pooling_mode_cls_token = true,
+                "max" | "max_tokens" => self.pooling_mode_max_tokens = true,
+                "mean" | "mean_tokens" => self.pooling_mode_mean_tokens = true,
+                "mean_sqrt_len_tokens" | "mean_sqrt_len" => {
+                    self.pooling_mode_mean_sqrt_len_tokens = true
+                }
+                "weightedmean" | "weightedmean_tokens" => {
+                    self.pooling_mode_weightedmean_tokens = Some(true)
+                }
+                "lasttoken" => self.pooling_mode_lasttoken = Some(true),
+                other => {
+                    return Err(Error::InvalidInput(format!(
+                        "unknown pooling_mode '{other}' (cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken)"
+                    )))
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// The modes switched on, in the order sentence-transformers concatenates them.
     pub fn modes(&self) -> Vec<PoolingMode> {
         let mut m = Vec::new();
@@ -80,6 +127,7 @@ impl PoolingConfig {
     pub fn new(dim: usize, mode: PoolingMode) -> Self {
         PoolingConfig {
             word_embedding_dimension: dim,
+            pooling_mode: None,
             pooling_mode_cls_token: mode == PoolingMode::Cls,
             pooling_mode_mean_tokens: mode == PoolingMode::Mean,
             pooling_mode_max_tokens: mode == PoolingMode::Max,
@@ -102,6 +150,7 @@ pub struct Pooling {
 impl Pooling {
     /// Builds the module; at least one mode must be on.
     pub fn new(config: PoolingConfig) -> Result<Self> {
+        let config = config.apply_mode_names()?;
         let modes = config.modes();
         if modes.is_empty() {
             return Err(Error::InvalidInput(

@@ -7,8 +7,10 @@ use candle_core::{Device, Tensor};
 use super::module::Module;
 use super::sentence_transformer::SentenceTransformer;
 use crate::core::fs::write_dir_atomic;
-use crate::core::safetensors::{load_safetensors, save_safetensors};
+use crate::core::safetensors::save_safetensors;
 use crate::core::{Error, Result};
+use crate::encoder::load_weights;
+use crate::encoder::weights::weights_file;
 
 impl SentenceTransformer {
     /// Saves the model in the sentence-transformers format (loadable by `SentenceTransformer::load`
@@ -31,14 +33,14 @@ impl SentenceTransformer {
         // Weights: the encoder's, plus any other tensor of the source file (e.g. the pooler).
         let mut tensors: std::collections::HashMap<String, Tensor> = self
             .transformer()
-            .bert
+            .encoder
             .named_tensors()
             .into_iter()
             .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
             .collect::<Result<_>>()?;
-        let src = self.path.join("model.safetensors");
-        if src.exists() {
-            for (k, t) in load_safetensors(&src, &Device::Cpu)? {
+        let family = self.transformer().encoder.family();
+        if weights_file(&self.path).is_ok() {
+            for (k, t) in load_weights(&self.path, family, &Device::Cpu)?.0 {
                 tensors.entry(k).or_insert(t);
             }
         }
@@ -49,6 +51,8 @@ impl SentenceTransformer {
             "tokenizer_config.json",
             "special_tokens_map.json",
             "vocab.txt",
+            "vocab.json",
+            "merges.txt",
         ] {
             let from = self.path.join(f);
             if from.exists() {

@@ -10,7 +10,7 @@ use super::pooling::{Pooling, PoolingConfig, PoolingMode};
 use super::transformer::Transformer;
 use crate::core::fs::read_json;
 use crate::core::{Embeddings, Error, Result};
-use crate::encoder::{Bert, Mode};
+use crate::encoder::{Encoder, Mode};
 use crate::util::similarity::score_matrix;
 use crate::util::{SimilarityFunction, SimilarityMatrix};
 
@@ -70,7 +70,7 @@ impl SentenceTransformer {
         let mut modules = Vec::with_capacity(entries.len().max(2));
         let entries = if entries.is_empty() {
             let t = Transformer::load(dir, device)?;
-            let dim = t.bert.config().hidden_size;
+            let dim = t.encoder.config().hidden_size;
             modules.push(Module::Transformer(t));
             modules.push(Module::Pooling(Pooling::new(PoolingConfig::new(
                 dim,
@@ -163,7 +163,7 @@ impl SentenceTransformer {
 
     /// Size of the embeddings (Python's `get_sentence_embedding_dimension()`).
     pub fn get_sentence_embedding_dimension(&self) -> usize {
-        let mut dim = self.transformer().bert.config().hidden_size;
+        let mut dim = self.transformer().encoder.config().hidden_size;
         for m in &self.modules {
             match m {
                 Module::Pooling(p) => dim = p.output_dim(),
@@ -210,14 +210,14 @@ impl SentenceTransformer {
     /// Makes the encoder trainable: every weight becomes a [`candle_core::Var`] in `varmap` (what
     /// `fit` optimises); encoding keeps working on the same variables.
     pub fn make_trainable(&mut self, varmap: &candle_nn::VarMap) -> Result<()> {
-        let bert = &self.transformer().bert;
-        let trainable = Bert::trainable(
-            bert.config(),
-            bert.named_tensors().into_iter().collect(),
+        let encoder = &self.transformer().encoder;
+        let trainable = Encoder::trainable(
+            encoder.config(),
+            encoder.named_tensors().into_iter().collect(),
             varmap,
             &self.device,
         )?;
-        self.set_bert(trainable);
+        self.set_encoder(trainable);
         Ok(())
     }
 
@@ -229,7 +229,7 @@ impl SentenceTransformer {
         let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
         let (tokens, batch) =
             self.transformer()
-                .bert
+                .encoder
                 .forward_padded(&encs, max_len, mode, &self.device)?;
         self.pool_tokens(tokens, &batch.mask)
     }
@@ -244,7 +244,7 @@ impl SentenceTransformer {
     ) -> Result<Tensor> {
         let tokens = self
             .transformer()
-            .bert
+            .encoder
             .forward_t(ids, type_ids, mask, train)?;
         self.forward_from_tokens(tokens, mask)
     }
@@ -255,8 +255,8 @@ impl SentenceTransformer {
     }
 
     /// Replaces the encoder's weights (used by `fit` to switch to trainable variables).
-    pub fn set_bert(&mut self, bert: Bert) {
-        self.transformer_mut().bert = bert;
+    pub fn set_encoder(&mut self, encoder: Encoder) {
+        self.transformer_mut().encoder = encoder;
     }
 }
 

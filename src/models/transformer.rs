@@ -1,4 +1,4 @@
-//! `sentence_transformers.models.Transformer`: the tokenizer and the BERT encoder.
+//! `sentence_transformers.models.Transformer`: the tokenizer and the encoder (any [`Family`]).
 
 use std::path::Path;
 
@@ -7,11 +7,10 @@ use candle_nn::VarBuilder;
 use tokenizers::{Encoding, Tokenizer};
 
 use super::config::SentenceBertConfig;
-use super::tokenizer::{load_tokenizer, set_truncation};
+use super::tokenizer::{load_model_tokenizer, set_truncation};
 use crate::core::fs::read_json;
-use crate::core::safetensors::load_safetensors;
 use crate::core::{Error, Result};
-use crate::encoder::{Bert, BertConfig};
+use crate::encoder::{load_weights, Encoder, EncoderConfig};
 
 /// Tokenizer + encoder, loaded from the model's root folder.
 #[derive(Clone)]
@@ -19,7 +18,7 @@ pub struct Transformer {
     /// The Hugging Face tokenizer (padding off, truncation at `max_seq_length`).
     pub tokenizer: Tokenizer,
     /// The encoder.
-    pub bert: Bert,
+    pub encoder: Encoder,
     /// `sentence_bert_config.json`.
     pub config: SentenceBertConfig,
     max_seq_length: usize,
@@ -29,63 +28,69 @@ impl std::fmt::Debug for Transformer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Transformer({{'max_seq_length': {}, 'do_lower_case': {}}}) with Transformer model: BertModel",
-            self.max_seq_length, self.config.do_lower_case
+            "Transformer({{'max_seq_length': {}, 'do_lower_case': {}}}) with Transformer model: {}",
+            self.max_seq_length,
+            self.config.do_lower_case,
+            self.encoder.family().hf_class()
         )
     }
 }
 
 impl Transformer {
-    /// Loads `config.json`, `sentence_bert_config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
+    /// Loads `config.json` (its `model_type` chooses the [`Family`]), `sentence_bert_config.json`,
+    /// the tokenizer (`tokenizer.json`, or built from the vocabulary files) and the weights
+    /// (`model.safetensors`, or `pytorch_model.bin`) from `dir`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let bert_config: BertConfig = read_json(&dir.join("config.json"))?;
-        bert_config
+        let config_path = dir.join("config.json");
+        let encoder_config: EncoderConfig = read_json(&config_path)?;
+        encoder_config
             .validate()
-            .map_err(|why| Error::invalid_model(dir.join("config.json"), why))?;
-        if let Some(t) = &bert_config.model_type {
-            if !matches!(t.as_str(), "bert") {
-                return Err(Error::invalid_model(
-                    dir.join("config.json"),
-                    format!("model_type '{t}' is not supported (sbert runs BERT-family encoders)"),
-                ));
-            }
-        }
+            .map_err(|why| Error::invalid_model(&config_path, why))?;
+        let family = encoder_config
+            .family()
+            .map_err(|why| Error::invalid_model(&config_path, why))?;
         let sb_path = dir.join("sentence_bert_config.json");
         let config: SentenceBertConfig = if sb_path.exists() {
             read_json(&sb_path)?
         } else {
             SentenceBertConfig::default()
         };
-        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
-        let weights_path = dir.join("model.safetensors");
-        if !weights_path.exists() {
-            return Err(Error::invalid_model(
-                &weights_path,
-                "model.safetensors is missing (pytorch_model.bin is not supported: convert it with safetensors)",
-            ));
-        }
-        let tensors = load_safetensors(&weights_path, device)?;
+        let tokenizer = load_model_tokenizer(dir, family)?;
+        let (tensors, weights_path) = load_weights(dir, family, device)?;
         let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
-        let bert = Bert::new(&bert_config, vb)
+        let encoder = Encoder::new(&encoder_config, vb)
             .map_err(|e| Error::invalid_model(&weights_path, e.to_string()))?;
+        // As sentence-transformers: the configured length, else the tokenizer's model_max_length
+        // (sentence-transformers 6 writes no max_seq_length), never past the positions.
+        let model_max_length = || {
+            read_json::<serde_json::Value>(&dir.join("tokenizer_config.json"))
+                .ok()
+                .and_then(|c| {
+                    c.get("model_max_length")
+                        .and_then(serde_json::Value::as_f64)
+                })
+                .filter(|m| *m >= 1.0)
+                .map(|m| m.min(1e9) as usize)
+        };
         let max_seq_length = config
             .max_seq_length
-            .unwrap_or(bert_config.max_position_embeddings)
-            .min(bert_config.max_position_embeddings);
-        Self::from_parts(tokenizer, bert, config, max_seq_length)
+            .or_else(model_max_length)
+            .unwrap_or(usize::MAX)
+            .min(encoder.max_input_length());
+        Self::from_parts(tokenizer, encoder, config, max_seq_length)
     }
 
     /// Assembles a Transformer from its parts (for tests and programmatic models).
     pub fn from_parts(
         mut tokenizer: Tokenizer,
-        bert: Bert,
+        encoder: Encoder,
         config: SentenceBertConfig,
         max_seq_length: usize,
     ) -> Result<Self> {
         set_truncation(&mut tokenizer, max_seq_length)?;
         Ok(Self {
             tokenizer,
-            bert,
+            encoder,
             config,
             max_seq_length,
         })
@@ -96,9 +101,9 @@ impl Transformer {
         self.max_seq_length
     }
 
-    /// Changes `max_seq_length` (at most the model's `max_position_embeddings`).
+    /// Changes `max_seq_length` (at most the positions the encoder has).
     pub fn set_max_seq_length(&mut self, n: usize) -> Result<()> {
-        let limit = self.bert.config().max_position_embeddings;
+        let limit = self.encoder.max_input_length();
         if n == 0 || n > limit {
             return Err(Error::InvalidInput(format!(
                 "max_seq_length must be in 1..={limit}, got {n}"
@@ -106,7 +111,7 @@ impl Transformer {
         }
         let mut s = Self::from_parts(
             self.tokenizer.clone(),
-            self.bert.clone(),
+            self.encoder.clone(),
             self.config.clone(),
             n,
         )?;

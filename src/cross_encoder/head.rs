@@ -1,0 +1,163 @@
+//! The sequence-classification head of each family, as data: what `XxxForSequenceClassification`
+//! puts on the first token's hidden state.
+//!
+//! | family | head | keys |
+//! |---|---|---|
+//! | BERT | pooler (dense → tanh) → dropout → classifier | `bert.pooler.dense`, `classifier` |
+//! | RoBERTa, XLM-R, MPNet | dropout → dense → tanh → dropout → out_proj | `classifier.dense`, `classifier.out_proj` |
+//! | DistilBERT | pre_classifier → ReLU → dropout → classifier | `pre_classifier`, `classifier` |
+
+use std::collections::HashMap;
+
+use candle_core::Tensor;
+
+use crate::core::{Error, Result};
+use crate::encoder::bert::dropout;
+use crate::encoder::{EncoderConfig, Family, Linear};
+
+/// A classification head on the first token.
+#[derive(Debug, Clone)]
+pub(crate) struct Head {
+    pub(crate) dense: Linear,
+    pub(crate) out: Linear,
+    family: Family,
+    dropout: f64,
+}
+
+/// `(dense, out)` key prefixes of the head, as the bare-encoder names of
+/// [`crate::encoder::weights::load_weights`] have them (BERT's pooler without its `bert.`).
+fn keys(family: Family) -> (&'static str, &'static str) {
+    match family {
+        Family::Bert => ("pooler.dense", "classifier"),
+        Family::DistilBert => ("pre_classifier", "classifier"),
+        Family::Roberta | Family::XlmRoberta | Family::MPNet => {
+            ("classifier.dense", "classifier.out_proj")
+        }
+    }
+}
+
+/// The head's dropout probability, as each family's config class chooses it.
+fn dropout_of(family: Family, cfg: &EncoderConfig) -> f64 {
+    let key = match family {
+        Family::DistilBert => "seq_classif_dropout",
+        _ => "classifier_dropout",
+    };
+    cfg.extra
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(cfg.hidden_dropout_prob)
+}
+
+impl Head {
+    /// The head of a checkpoint's tensors; `Err` names the first missing tensor (a bare encoder
+    /// has none of them).
+    pub(crate) fn from_tensors(
+        cfg: &EncoderConfig,
+        family: Family,
+        tensors: &HashMap<String, Tensor>,
+    ) -> std::result::Result<Self, String> {
+        let (d, o) = keys(family);
+        let get = |k: &str, p: &str| {
+            let name = format!("{k}.{p}");
+            tensors
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| format!("missing tensor {}", Head::checkpoint_name(family, &name)))
+        };
+        Ok(Self {
+            dense: Linear::from_parts(get(d, "weight")?, Some(get(d, "bias")?)),
+            out: Linear::from_parts(get(o, "weight")?, Some(get(o, "bias")?)),
+            family,
+            dropout: dropout_of(family, cfg),
+        })
+    }
+
+    /// A head from its parts (fresh initialisation, trainable variables).
+    pub(crate) fn new(cfg: &EncoderConfig, family: Family, dense: Linear, out: Linear) -> Self {
+        Self {
+            dense,
+            out,
+            family,
+            dropout: dropout_of(family, cfg),
+        }
+    }
+
+    /// The `dense` part of a checkpoint alone (BERT's pooler, which bi-encoder checkpoints such
+    /// as all-MiniLM-L6-v2 carry), for a new head on a pretrained encoder.
+    pub(crate) fn pretrained_dense(
+        family: Family,
+        tensors: &HashMap<String, Tensor>,
+    ) -> Option<Linear> {
+        let (d, _) = keys(family);
+        Some(Linear::from_parts(
+            tensors.get(&format!("{d}.weight"))?.clone(),
+            Some(tensors.get(&format!("{d}.bias"))?.clone()),
+        ))
+    }
+
+    /// Number of logits.
+    pub(crate) fn num_labels(&self) -> usize {
+        self.out.out_dim()
+    }
+
+    /// First-token hidden states `[b, h]` → logits `[b, num_labels]`; dropout when `train`.
+    pub(crate) fn forward(&self, cls: &Tensor, train: bool) -> Result<Tensor> {
+        let p = self.dropout;
+        match self.family {
+            Family::Bert => {
+                let pooled = self.dense.forward(cls)?.tanh()?;
+                self.out.forward(&dropout(&pooled, p, train)?)
+            }
+            Family::DistilBert => {
+                let x = self.dense.forward(cls)?.relu()?;
+                self.out.forward(&dropout(&x, p, train)?)
+            }
+            Family::Roberta | Family::XlmRoberta | Family::MPNet => {
+                let x = self.dense.forward(&dropout(cls, p, train)?)?.tanh()?;
+                self.out.forward(&dropout(&x, p, train)?)
+            }
+        }
+    }
+
+    /// The head's tensors under the bare names ([`keys`]), e.g. for a `VarMap`.
+    pub(crate) fn named_tensors(&self) -> Result<Vec<(String, Tensor)>> {
+        let (d, o) = keys(self.family);
+        let mut out = Vec::new();
+        for (k, l) in [(d, &self.dense), (o, &self.out)] {
+            out.push((format!("{k}.weight"), l.weight.clone()));
+            let b = l
+                .bias
+                .clone()
+                .ok_or_else(|| Error::Internal(format!("the head's {k} has no bias")))?;
+            out.push((format!("{k}.bias"), b));
+        }
+        Ok(out)
+    }
+
+    /// The same head on other tensors of the same names (trainable variables).
+    pub(crate) fn with_tensors(&self, get: impl Fn(&str) -> Result<Tensor>) -> Result<Self> {
+        let (d, o) = keys(self.family);
+        let lin = |k: &str| -> Result<Linear> {
+            Ok(Linear::from_parts(
+                get(&format!("{k}.weight"))?,
+                Some(get(&format!("{k}.bias"))?),
+            ))
+        };
+        Ok(Self {
+            dense: lin(d)?,
+            out: lin(o)?,
+            family: self.family,
+            dropout: self.dropout,
+        })
+    }
+
+    /// The name a head tensor has in a Hugging Face checkpoint (BERT's pooler lives inside the
+    /// encoder, under `bert.`).
+    pub(crate) fn checkpoint_name(family: Family, name: &str) -> String {
+        if family == Family::Bert && name.starts_with("pooler.") {
+            format!("bert.{name}")
+        } else {
+            name.to_string()
+        }
+    }
+}
