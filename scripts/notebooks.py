@@ -25,6 +25,7 @@ PAIRS = {
     "04_retrieve_rerank": "retrieve_rerank",
     "05_fine_tuning": "fine_tuning",
     "06_project_part3": "project_part3",
+    "07_model_families": "model_families",
 }
 DISPLAY = re.compile(r'^println!\("(?:\\n)?\{(\w+)\}"\);$')
 

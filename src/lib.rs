@@ -43,7 +43,8 @@
 //!
 //! `modules.json` lists the pipeline. `encode` tokenizes every sentence (truncating at
 //! `max_seq_length`, reported in [`Embeddings::truncated`]), sorts them by length, runs batches
-//! through BERT, pools the token embeddings with the attention mask, optionally applies Dense and
+//! through the encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT or MPNet, chosen by `config.json`),
+//! pools the token embeddings with the attention mask, optionally applies Dense and
 //! Normalize, and returns the rows in input order. Every result type owns its data, so it can live
 //! in a notebook variable, and prints as a table (`Display`) or as HTML (`evcxr_display`).
 //!

@@ -107,6 +107,31 @@ impl Dense {
         })
     }
 
+    /// The layer's tensors under their names in the module's `model.safetensors`.
+    pub(crate) fn named_tensors(&self) -> Vec<(String, candle_core::Tensor)> {
+        std::iter::once(("linear.weight".to_string(), self.linear.weight.clone()))
+            .chain(
+                self.linear
+                    .bias
+                    .clone()
+                    .map(|b| ("linear.bias".to_string(), b)),
+            )
+            .collect()
+    }
+
+    /// The same module on other tensors (trainable variables of the same shapes).
+    pub(crate) fn with_tensors(
+        &self,
+        weight: candle_core::Tensor,
+        bias: Option<candle_core::Tensor>,
+    ) -> Self {
+        Self {
+            config: self.config.clone(),
+            linear: Linear::from_parts(weight, bias),
+            activation: self.activation,
+        }
+    }
+
     /// The layer's weight and bias (for fingerprints).
     pub(crate) fn tensors(&self) -> Vec<candle_core::Tensor> {
         std::iter::once(self.linear.weight.clone())

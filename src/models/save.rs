@@ -84,12 +84,20 @@ impl SentenceTransformer {
                         serde_json::to_string_pretty(&p.config),
                     )?;
                 }
-                Module::Dense(_) => {
+                Module::Dense(d) => {
+                    // Its current weights (trained by fit), and its config as loaded.
                     std::fs::create_dir_all(&sub).map_err(io(&sub))?;
-                    for f in ["config.json", "model.safetensors"] {
-                        std::fs::copy(self.path.join(&e.path).join(f), sub.join(f))
-                            .map_err(io(&sub.join(f)))?;
-                    }
+                    let tensors = d
+                        .named_tensors()
+                        .into_iter()
+                        .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
+                        .collect::<Result<std::collections::HashMap<_, _>>>()?;
+                    save_safetensors(&tensors, &sub.join("model.safetensors"))?;
+                    std::fs::copy(
+                        self.path.join(&e.path).join("config.json"),
+                        sub.join("config.json"),
+                    )
+                    .map_err(io(&sub.join("config.json")))?;
                 }
                 Module::Normalize(_) => std::fs::create_dir_all(&sub).map_err(io(&sub))?,
             }

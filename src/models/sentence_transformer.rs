@@ -218,6 +218,27 @@ impl SentenceTransformer {
             &self.device,
         )?;
         self.set_encoder(trainable);
+        // Dense modules train too (Python's fit optimises every parameter of the pipeline), under
+        // their sentence-transformers names: `{module index}.linear.weight`.
+        for (i, m) in self.modules.iter_mut().enumerate() {
+            if let Module::Dense(d) = m {
+                let mut data = varmap
+                    .data()
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut vars = Vec::new();
+                for (name, t) in d.named_tensors() {
+                    let var = candle_core::Var::from_tensor(&t.to_device(&self.device)?)?;
+                    vars.push(var.as_tensor().clone());
+                    data.insert(format!("{i}.{name}"), var);
+                }
+                let mut vars = vars.into_iter();
+                let weight = vars
+                    .next()
+                    .ok_or_else(|| Error::Internal("Dense module without a weight".into()))?;
+                *d = d.with_tensors(weight, vars.next());
+            }
+        }
         Ok(())
     }
 
