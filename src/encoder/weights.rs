@@ -35,10 +35,15 @@ pub fn load_weights(
     device: &Device,
 ) -> Result<(HashMap<String, Tensor>, PathBuf)> {
     let path = weights_file(dir)?;
-    let tensors = if path.extension().is_some_and(|e| e == "bin") {
-        load_pth(&path, device)?
-    } else {
-        load_safetensors(&path, device)?
-    };
+    let tensors = load_file(&path, device)?;
     Ok((family.strip_prefix(tensors), path))
+}
+
+/// The tensors of one weights file, `.safetensors` or a PyTorch `.bin`, as F32 on `device`.
+pub fn load_file(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    if path.extension().is_some_and(|e| e == "bin") {
+        load_pth(path, device)
+    } else {
+        load_safetensors(path, device)
+    }
 }

@@ -6,7 +6,6 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::core::fs::read_json;
-use crate::core::safetensors::load_safetensors;
 use crate::core::{Error, Result};
 use crate::encoder::Linear;
 
@@ -51,7 +50,8 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// Loads `config.json` and `model.safetensors` from a module folder such as `2_Dense/`.
+    /// Loads `config.json` and the weights (`model.safetensors` or `pytorch_model.bin`) from a
+    /// module folder such as `2_Dense/`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config: DenseConfig = read_json(&dir.join("config.json"))?;
         let act_name = config
@@ -73,14 +73,9 @@ impl Dense {
                 ))
             }
         };
-        let path = dir.join("model.safetensors");
-        if !path.exists() {
-            return Err(Error::invalid_model(
-                dir,
-                "Dense module has no model.safetensors (pytorch_model.bin is not supported; convert it with safetensors)",
-            ));
-        }
-        let mut t = load_safetensors(&path, device)?;
+        // model.safetensors, or (older folders) only pytorch_model.bin.
+        let path = crate::encoder::weights::weights_file(dir)?;
+        let mut t = crate::encoder::weights::load_file(&path, device)?;
         let weight = t
             .remove("linear.weight")
             .ok_or_else(|| Error::invalid_model(&path, "missing tensor linear.weight"))?;

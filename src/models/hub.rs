@@ -164,3 +164,32 @@ fn download(repo_id: &str) -> std::result::Result<PathBuf, String> {
         "hub download of {repo_id} (not compiled in: build sbert with `--features hub`)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wanted_file;
+
+    #[test]
+    fn downloads_what_load_needs_and_one_copy_of_the_weights() {
+        // (file of the repository, whether load needs it)
+        let cases = [
+            ("config.json", true),
+            ("model.safetensors", true),
+            ("pytorch_model.bin", false), // model.safetensors is beside it
+            ("tokenizer.json", true),
+            ("vocab.txt", true),
+            ("merges.txt", true),
+            ("sentencepiece.bpe.model", true),
+            ("1_Pooling/config.json", true),
+            ("2_Dense/pytorch_model.bin", true), // the only copy of the Dense weights
+            ("onnx/model.onnx", false),
+            ("openvino/openvino_model.xml", false),
+            ("tf_model.h5", false),
+            ("README.md", false),
+        ];
+        let all: Vec<String> = cases.iter().map(|(f, _)| f.to_string()).collect();
+        for (file, wanted) in cases {
+            assert_eq!(wanted_file(file, &all), wanted, "{file}");
+        }
+    }
+}
