@@ -65,13 +65,12 @@ impl Embeddings {
         token_type_ids: &Tensor,
         mode: Mode,
     ) -> Result<Tensor> {
-        let mut x = self
-            .word_embeddings
-            .forward(input_ids)?
-            .add(&self.position_embeddings.forward(positions)?)?;
+        // (words + types) + positions, in PyTorch's order.
+        let mut x = self.word_embeddings.forward(input_ids)?;
         if let Some(types) = &self.token_type_embeddings {
             x = x.add(&types.forward(token_type_ids)?)?;
         }
+        let x = x.broadcast_add(&self.position_embeddings.forward(positions)?)?;
         let x = self.layer_norm.forward_t(&x, mode.differentiable)?;
         dropout(&x, self.dropout, mode.dropout)
     }
