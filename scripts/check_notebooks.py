@@ -18,6 +18,7 @@ EXPECT = {
     "04_retrieve_rerank": [("text/html", r"ndcg_cut_10"), ("text/html", r"cross-encoder alone"), ("text/html", r"interpolated \(w = "), (r"image/svg\+xml|text/html", r"<svg")],
     "05_fine_tuning": [("text", r"callback: score 0\.\d+, epoch 0, steps -1"), ("text", r"epoch,steps,score"), (r"image/svg\+xml", r"Evaluator score"), (r"image/svg\+xml", r"OnlineContrastiveLoss")],
     "06_project_part3": [("text/html", r"P_1"), ("text/html", r"ndcg_cut_5"), ("text/html", r"<svg"), ("text", r"fine-tuning helped \d+ queries")],
+    "07_model_families": [("text", r"MPNetModel \(12 layers\)"), ("text/html", r"A cheetah is running behind its prey"), ("text", r"all-MiniLM-L6-v2 \| bert \| 384 \| 0\.820\d"), ("text", r"all-mpnet-base-v2 \| mpnet \| 768 \| 0\.83[34]\d")],
 }
 
 
