@@ -36,6 +36,17 @@ fn keys(family: Family) -> (&'static str, &'static str) {
     }
 }
 
+/// The `Linear` whose tensors are `{key}.weight` and `{key}.bias`, as `get` finds them.
+fn linear<E>(
+    key: &str,
+    get: impl Fn(&str) -> std::result::Result<Tensor, E>,
+) -> std::result::Result<Linear, E> {
+    Ok(Linear::from_parts(
+        get(&format!("{key}.weight"))?,
+        Some(get(&format!("{key}.bias"))?),
+    ))
+}
+
 /// The head's dropout probability, as each family's config class chooses it.
 fn dropout_of(family: Family, cfg: &EncoderConfig) -> f64 {
     let key = match family {
@@ -57,19 +68,13 @@ impl Head {
         tensors: &HashMap<String, Tensor>,
     ) -> std::result::Result<Self, String> {
         let (d, o) = keys(family);
-        let get = |k: &str, p: &str| {
-            let name = format!("{k}.{p}");
+        let get = |name: &str| {
             tensors
-                .get(&name)
+                .get(name)
                 .cloned()
-                .ok_or_else(|| format!("missing tensor {}", Head::checkpoint_name(family, &name)))
+                .ok_or_else(|| format!("missing tensor {}", Head::checkpoint_name(family, name)))
         };
-        Ok(Self {
-            dense: Linear::from_parts(get(d, "weight")?, Some(get(d, "bias")?)),
-            out: Linear::from_parts(get(o, "weight")?, Some(get(o, "bias")?)),
-            family,
-            dropout: dropout_of(family, cfg),
-        })
+        Ok(Self::new(cfg, family, linear(d, get)?, linear(o, get)?))
     }
 
     /// A head from its parts (fresh initialisation, trainable variables).
@@ -88,11 +93,7 @@ impl Head {
         family: Family,
         tensors: &HashMap<String, Tensor>,
     ) -> Option<Linear> {
-        let (d, _) = keys(family);
-        Some(Linear::from_parts(
-            tensors.get(&format!("{d}.weight"))?.clone(),
-            Some(tensors.get(&format!("{d}.bias"))?.clone()),
-        ))
+        linear(keys(family).0, |name| tensors.get(name).cloned().ok_or(())).ok()
     }
 
     /// Number of logits.
@@ -137,15 +138,9 @@ impl Head {
     /// The same head on other tensors of the same names (trainable variables).
     pub(crate) fn with_tensors(&self, get: impl Fn(&str) -> Result<Tensor>) -> Result<Self> {
         let (d, o) = keys(self.family);
-        let lin = |k: &str| -> Result<Linear> {
-            Ok(Linear::from_parts(
-                get(&format!("{k}.weight"))?,
-                Some(get(&format!("{k}.bias"))?),
-            ))
-        };
         Ok(Self {
-            dense: lin(d)?,
-            out: lin(o)?,
+            dense: linear(d, &get)?,
+            out: linear(o, &get)?,
             family: self.family,
             dropout: self.dropout,
         })

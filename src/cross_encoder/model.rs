@@ -12,7 +12,7 @@ use crate::core::fs::read_json;
 use crate::core::{Error, Result};
 use crate::display::{impl_display, shorten, Progress, Section, Tabular, MAX_ROWS};
 use crate::encoder::{load_weights, Encoder, EncoderConfig};
-use crate::models::tokenizer::{load_model_tokenizer, set_truncation};
+use crate::models::tokenizer::{load_model_tokenizer, model_max_length, set_truncation};
 
 /// Options of [`CrossEncoder::predict`].
 #[derive(Debug, Clone, PartialEq)]
@@ -116,13 +116,8 @@ impl CrossEncoder {
         let mut tokenizer = load_model_tokenizer(dir, family)?;
         // Python's CrossEncoder truncates at the tokenizer's model_max_length.
         let limit = encoder.max_input_length();
-        let max_length = read_json::<serde_json::Value>(&dir.join("tokenizer_config.json"))
-            .ok()
-            .and_then(|c| {
-                c.get("model_max_length")
-                    .and_then(serde_json::Value::as_f64)
-            })
-            .map_or(limit, |m| (m.clamp(4.0, 1e9) as usize).min(limit));
+        let max_length =
+            model_max_length(dir).map_or(limit, |m| (m.clamp(4.0, 1e9) as usize).min(limit));
         set_truncation(&mut tokenizer, max_length)?;
         Ok(Self {
             tokenizer,

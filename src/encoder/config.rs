@@ -22,8 +22,8 @@ pub enum HiddenAct {
 
 /// Hugging Face `config.json` of an encoder of any [`Family`], under BERT's key names.
 /// DistilBERT's own names (`dim`, `n_layers`, `n_heads`, `hidden_dim`, `activation`, `dropout`,
-/// `attention_dropout`) are read as aliases and written back as DistilBERT has them
-/// ([`EncoderConfig::to_json`]).
+/// `attention_dropout`) are read as aliases. Saving never writes this struct: a saved model
+/// keeps the source's `config.json` keys as they were.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncoderConfig {
     /// Vocabulary size.
@@ -84,17 +84,6 @@ fn default_ln_eps() -> f64 {
 /// The config's old name (it held BERT only).
 pub type BertConfig = EncoderConfig;
 
-/// DistilBERT's names for BERT's keys, as `DistilBertConfig` writes them.
-const DISTILBERT_NAMES: [(&str, &str); 7] = [
-    ("hidden_size", "dim"),
-    ("num_hidden_layers", "n_layers"),
-    ("num_attention_heads", "n_heads"),
-    ("intermediate_size", "hidden_dim"),
-    ("hidden_act", "activation"),
-    ("hidden_dropout_prob", "dropout"),
-    ("attention_probs_dropout_prob", "attention_dropout"),
-];
-
 impl EncoderConfig {
     /// The encoder family of `model_type` (`Err` lists the supported ones).
     pub fn family(&self) -> std::result::Result<Family, String> {
@@ -104,27 +93,6 @@ impl EncoderConfig {
     /// MPNet's relative-position buckets.
     pub fn num_buckets(&self) -> usize {
         self.relative_attention_num_buckets.unwrap_or(32)
-    }
-
-    /// The file as the family's `transformers` config class writes it: DistilBERT's keys under
-    /// their own names, and no `type_vocab_size` / `layer_norm_eps` where the family has none.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).unwrap_or_default();
-        let family = self.family().unwrap_or(Family::Bert);
-        if let Some(obj) = v.as_object_mut() {
-            if !family.has_token_type_table() {
-                obj.remove("type_vocab_size");
-            }
-            if family == Family::DistilBert {
-                obj.remove("layer_norm_eps");
-                for (ours, theirs) in DISTILBERT_NAMES {
-                    if let Some(x) = obj.remove(ours) {
-                        obj.insert(theirs.to_string(), x);
-                    }
-                }
-            }
-        }
-        v
     }
 
     /// Checks the sizes the encoder divides by or allocates with: `Err(reason)` names the key.

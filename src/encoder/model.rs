@@ -182,6 +182,26 @@ pub struct Encoder {
     config: EncoderConfig,
 }
 
+/// Puts each named tensor into `varmap` as a trainable [`candle_core::Var`] on `device` and
+/// returns the variables' tensors, in order (what the model then computes with).
+pub(crate) fn add_vars(
+    varmap: &candle_nn::VarMap,
+    tensors: impl IntoIterator<Item = (String, Tensor)>,
+    device: &candle_core::Device,
+) -> Result<Vec<Tensor>> {
+    let mut data = varmap
+        .data()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = Vec::new();
+    for (name, t) in tensors {
+        let var = candle_core::Var::from_tensor(&t.to_device(device)?)?;
+        out.push(var.as_tensor().clone());
+        data.insert(name, var);
+    }
+    Ok(out)
+}
+
 /// The encoder's old name (it ran BERT only).
 pub type Bert = Encoder;
 
@@ -227,15 +247,7 @@ impl Encoder {
         varmap: &candle_nn::VarMap,
         device: &candle_core::Device,
     ) -> Result<Self> {
-        {
-            let mut data = varmap
-                .data()
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (name, t) in tensors {
-                data.insert(name, candle_core::Var::from_tensor(&t.to_device(device)?)?);
-            }
-        }
+        add_vars(varmap, tensors, device)?;
         let vb = VarBuilder::from_varmap(varmap, DType::F32, device);
         Self::new(config, vb)
     }
@@ -313,24 +325,32 @@ impl Encoder {
         )
     }
 
-    /// MPNet's relative bias of a square `[len, len]` attention, per head: `[heads][2·len − 1]`,
+    /// MPNet's bucket of every distance `key − query` in a square `[len, len]` attention,
     /// indexed by `key − query + len − 1` (the bias depends only on the distance).
+    fn distance_buckets(&self, len: usize) -> Vec<usize> {
+        let len = len.max(1) as i64;
+        (0..2 * len - 1)
+            .map(|k| {
+                relative_position_bucket(
+                    k - (len - 1),
+                    self.config.num_buckets(),
+                    MPNET_MAX_DISTANCE,
+                )
+            })
+            .collect()
+    }
+
+    /// MPNet's relative bias of a square `[len, len]` attention, per head: `[heads][2·len − 1]`,
+    /// indexed as [`Encoder::distance_buckets`].
     pub(super) fn relative_bias_table(&self, len: usize) -> Result<Option<Vec<Vec<f32>>>> {
         let Some(table) = &self.relative_attention_bias else {
             return Ok(None);
         };
         let w = table.embeddings().to_vec2::<f32>()?;
-        let heads = self.config.num_attention_heads;
-        let n = 2 * len.max(1) - 1;
-        let mut out = vec![vec![0f32; n]; heads];
-        for k in 0..n {
-            let rel = k as i64 - (len.max(1) as i64 - 1);
-            let bucket =
-                relative_position_bucket(rel, self.config.num_buckets(), MPNET_MAX_DISTANCE);
-            for (h, row) in out.iter_mut().enumerate() {
-                row[k] = w[bucket][h];
-            }
-        }
+        let buckets = self.distance_buckets(len);
+        let out = (0..self.config.num_attention_heads)
+            .map(|h| buckets.iter().map(|&b| w[b][h]).collect())
+            .collect();
         Ok(Some(out))
     }
 
@@ -339,12 +359,9 @@ impl Encoder {
         let Some(table) = &self.relative_attention_bias else {
             return Ok(None);
         };
+        let by_distance = self.distance_buckets(s);
         let buckets: Vec<u32> = (0..s * s)
-            .map(|ij| {
-                let (i, j) = ((ij / s) as i64, (ij % s) as i64);
-                relative_position_bucket(j - i, self.config.num_buckets(), MPNET_MAX_DISTANCE)
-                    as u32
-            })
+            .map(|ij| by_distance[ij % s + s - 1 - ij / s] as u32)
             .collect();
         let buckets = Tensor::from_vec(buckets, s * s, device)?;
         let heads = self.config.num_attention_heads;

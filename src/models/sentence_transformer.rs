@@ -10,6 +10,7 @@ use super::pooling::{Pooling, PoolingConfig, PoolingMode};
 use super::transformer::Transformer;
 use crate::core::fs::read_json;
 use crate::core::{Embeddings, Error, Result};
+use crate::encoder::model::add_vars;
 use crate::encoder::{Encoder, Mode};
 use crate::util::similarity::score_matrix;
 use crate::util::{SimilarityFunction, SimilarityMatrix};
@@ -222,17 +223,11 @@ impl SentenceTransformer {
         // their sentence-transformers names: `{module index}.linear.weight`.
         for (i, m) in self.modules.iter_mut().enumerate() {
             if let Module::Dense(d) = m {
-                let mut data = varmap
-                    .data()
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut vars = Vec::new();
-                for (name, t) in d.named_tensors() {
-                    let var = candle_core::Var::from_tensor(&t.to_device(&self.device)?)?;
-                    vars.push(var.as_tensor().clone());
-                    data.insert(format!("{i}.{name}"), var);
-                }
-                let mut vars = vars.into_iter();
+                let named = d
+                    .named_tensors()
+                    .into_iter()
+                    .map(|(n, t)| (format!("{i}.{n}"), t));
+                let mut vars = add_vars(varmap, named, &self.device)?.into_iter();
                 let weight = vars
                     .next()
                     .ok_or_else(|| Error::Internal("Dense module without a weight".into()))?;
@@ -278,6 +273,11 @@ impl SentenceTransformer {
     /// Replaces the encoder's weights (used by `fit` to switch to trainable variables).
     pub fn set_encoder(&mut self, encoder: Encoder) {
         self.transformer_mut().encoder = encoder;
+    }
+
+    /// The old name of [`SentenceTransformer::set_encoder`].
+    pub fn set_bert(&mut self, encoder: Encoder) {
+        self.set_encoder(encoder);
     }
 }
 

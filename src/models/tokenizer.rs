@@ -104,50 +104,32 @@ pub fn build_tokenizer(dir: &Path, family: Family) -> Result<Tokenizer> {
     let bad =
         |p: &Path, e: String| Error::invalid_model(p, format!("cannot build the tokenizer: {e}"));
     let mut tokenizer = if vocab_txt.exists() {
-        let (cls, sep, unk) = if roberta_style {
-            (
-                token(&cfg.cls_token, "<s>"),
-                token(&cfg.sep_token, "</s>"),
-                token(&cfg.unk_token, "[UNK]"),
-            )
+        let (cls, sep) = if roberta_style {
+            ("<s>", "</s>")
         } else {
-            (
-                token(&cfg.cls_token, "[CLS]"),
-                token(&cfg.sep_token, "[SEP]"),
-                token(&cfg.unk_token, "[UNK]"),
-            )
+            ("[CLS]", "[SEP]")
         };
         let model = WordPiece::from_file(&vocab_txt.to_string_lossy())
-            .unk_token(unk)
+            .unk_token(token(&cfg.unk_token, "[UNK]"))
             .continuing_subword_prefix("##".into())
             .max_input_chars_per_word(100)
             .build()
             .map_err(|e| bad(&vocab_txt, e.to_string()))?;
-        let id = |t: &str| {
-            tokenizers::Model::token_to_id(&model, t).ok_or_else(|| {
-                bad(
-                    &vocab_txt,
-                    format!("special token {t} is not in the vocabulary"),
-                )
-            })
-        };
-        let (cls_id, sep_id) = (id(&cls)?, id(&sep)?);
-        let (single, pair) = if roberta_style {
-            (
-                format!("{cls}:0 $A:0 {sep}:0"),
-                format!("{cls}:0 $A:0 {sep}:0 {sep}:0 $B:1 {sep}:1"),
-            )
+        let (cls, cls_id) = special(&model, token(&cfg.cls_token, cls), &vocab_txt)?;
+        let (sep, sep_id) = special(&model, token(&cfg.sep_token, sep), &vocab_txt)?;
+        // BERT: [CLS] A [SEP] B [SEP]; MPNet: <s> A </s></s> B </s>.
+        let between = if roberta_style {
+            format!("{sep}:0 {sep}:0")
         } else {
-            (
-                format!("{cls}:0 $A:0 {sep}:0"),
-                format!("{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1"),
-            )
+            format!("{sep}:0")
         };
+        let single = format!("{cls}:0 $A:0 {sep}:0");
+        let pair = format!("{cls}:0 $A:0 {between} $B:1 {sep}:1");
         let post = TemplateProcessing::builder()
             .try_single(single.as_str())
             .and_then(|b| b.try_pair(pair.as_str()))
             .map_err(|e| bad(&vocab_txt, e.to_string()))?
-            .special_tokens(vec![(cls.clone(), cls_id), (sep.clone(), sep_id)])
+            .special_tokens(vec![(cls, cls_id), (sep, sep_id)])
             .build()
             .map_err(|e| bad(&vocab_txt, e.to_string()))?;
         let lower = cfg.do_lower_case.unwrap_or(true);
@@ -166,21 +148,13 @@ pub fn build_tokenizer(dir: &Path, family: Family) -> Result<Tokenizer> {
         let model = BPE::from_file(&vocab_json.to_string_lossy(), &merges.to_string_lossy())
             .build()
             .map_err(|e| bad(&vocab_json, e.to_string()))?;
-        let (cls, sep) = (token(&cfg.cls_token, "<s>"), token(&cfg.sep_token, "</s>"));
-        let id = |t: &str| {
-            tokenizers::Model::token_to_id(&model, t).ok_or_else(|| {
-                bad(
-                    &vocab_json,
-                    format!("special token {t} is not in the vocabulary"),
-                )
-            })
-        };
-        let (cls_id, sep_id) = (id(&cls)?, id(&sep)?);
+        let cls = special(&model, token(&cfg.cls_token, "<s>"), &vocab_json)?;
+        let sep = special(&model, token(&cfg.sep_token, "</s>"), &vocab_json)?;
         let prefix = cfg.add_prefix_space.unwrap_or(false);
         let mut t = Tokenizer::new(model);
         t.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(prefix)))
             .with_post_processor(Some(
-                RobertaProcessing::new((sep, sep_id), (cls, cls_id))
+                RobertaProcessing::new(sep, cls)
                     .trim_offsets(cfg.trim_offsets.unwrap_or(true))
                     .add_prefix_space(prefix),
             ))
@@ -214,6 +188,27 @@ pub fn build_tokenizer(dir: &Path, family: Family) -> Result<Tokenizer> {
     .collect();
     tokenizer.add_special_tokens(&specials);
     Ok(tokenizer)
+}
+
+/// `model_max_length` of the folder's `tokenizer_config.json`, if it has one (the longest input
+/// the tokenizer was made for: sentence-transformers' default `max_seq_length`, and where
+/// Python's `CrossEncoder` truncates pairs).
+pub fn model_max_length(dir: &Path) -> Option<f64> {
+    read_json::<serde_json::Value>(&dir.join("tokenizer_config.json"))
+        .ok()?
+        .get("model_max_length")?
+        .as_f64()
+}
+
+/// A special token of the tokenizer config and its id in `model`'s vocabulary (read from `path`).
+fn special(model: &impl tokenizers::Model, token: String, path: &Path) -> Result<(String, u32)> {
+    let id = model.token_to_id(&token).ok_or_else(|| {
+        Error::invalid_model(
+            path,
+            format!("cannot build the tokenizer: special token {token} is not in the vocabulary"),
+        )
+    })?;
+    Ok((token, id))
 }
 
 /// Turns padding off and truncates every input (a text or a pair) to `max_length` tokens,

@@ -7,7 +7,7 @@ use candle_nn::VarBuilder;
 use tokenizers::{Encoding, Tokenizer};
 
 use super::config::SentenceBertConfig;
-use super::tokenizer::{load_model_tokenizer, set_truncation};
+use super::tokenizer::{load_model_tokenizer, model_max_length, set_truncation};
 use crate::core::fs::read_json;
 use crate::core::{Error, Result};
 use crate::encoder::{load_weights, Encoder, EncoderConfig};
@@ -63,12 +63,7 @@ impl Transformer {
         // As sentence-transformers: the configured length, else the tokenizer's model_max_length
         // (sentence-transformers 6 writes no max_seq_length), never past the positions.
         let model_max_length = || {
-            read_json::<serde_json::Value>(&dir.join("tokenizer_config.json"))
-                .ok()
-                .and_then(|c| {
-                    c.get("model_max_length")
-                        .and_then(serde_json::Value::as_f64)
-                })
+            model_max_length(dir)
                 .filter(|m| *m >= 1.0)
                 .map(|m| m.min(1e9) as usize)
         };
