@@ -259,6 +259,7 @@ fn training_charts() {
             },
         ],
         stopped_early: false,
+        saved: None,
     };
     let loss = log.loss_chart(&["MNRL", "OCL"]);
     assert_eq!(loss.series.len(), 2);

@@ -60,6 +60,17 @@ impl std::fmt::Debug for CrossEncoder {
     }
 }
 
+/// A pair is scored from its first token's hidden state: a pair with no tokens (a tokenizer
+/// without a post-processor, an empty query and document) has nothing to score.
+pub(crate) fn check_pair_tokens(encs: &[&tokenizers::Encoding]) -> Result<()> {
+    match encs.iter().position(|e| e.is_empty()) {
+        Some(i) => Err(Error::InvalidInput(format!(
+            "pair {i} tokenizes to no tokens (empty texts and a tokenizer that adds no special tokens): a cross-encoder has nothing to score"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl CrossEncoder {
     /// Loads a cross-encoder by folder path or Hugging Face id (looked up like [`crate::SentenceTransformer::load`]).
     pub fn load(id_or_path: &str) -> Result<Self> {
@@ -118,7 +129,7 @@ impl CrossEncoder {
         let limit = encoder.max_input_length();
         let max_length =
             model_max_length(dir).map_or(limit, |m| (m.clamp(4.0, 1e9) as usize).min(limit));
-        set_truncation(&mut tokenizer, max_length)?;
+        set_truncation(&mut tokenizer, max_length, true)?;
         Ok(Self {
             tokenizer,
             encoder,
@@ -132,6 +143,7 @@ impl CrossEncoder {
 
     /// Logits of a batch of encoded pairs (inference; no padding on the CPU).
     fn logits(&self, encs: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
+        check_pair_tokens(encs)?;
         let (hidden, _) = self.encoder.forward_batch(encs, &self.device)?;
         let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         Ok(self.head(&cls, false)?.to_vec2::<f32>()?)
@@ -173,6 +185,7 @@ impl CrossEncoder {
             .map(|(a, b)| (a.as_ref().to_string(), b.as_ref().to_string()))
             .collect();
         let enc = self.tokenizer.encode_batch(inputs, true)?;
+        check_pair_tokens(&enc.iter().collect::<Vec<_>>())?;
         let mut order: Vec<usize> = (0..enc.len()).collect();
         order.sort_by(|&a, &b| enc[b].len().cmp(&enc[a].len()));
         let mut out = vec![Vec::new(); enc.len()];
@@ -266,7 +279,7 @@ impl CrossEncoder {
                 "max_length must be in 4..={limit}, got {n}"
             )));
         }
-        set_truncation(&mut self.tokenizer, n)?;
+        set_truncation(&mut self.tokenizer, n, true)?;
         self.max_length = n;
         Ok(())
     }

@@ -9,14 +9,17 @@ use super::model::CrossEncoder;
 use crate::core::fs::{read_json, write_dir_atomic};
 use crate::core::safetensors::save_safetensors;
 use crate::core::{Error, Result};
+use crate::models::save::MODEL_OWNERSHIP;
 
 impl CrossEncoder {
     /// Saves in the Hugging Face sequence-classification format (what Python's
     /// `CrossEncoder(path)` and `AutoModelForSequenceClassification` load): `config.json` with
     /// `architectures`/`num_labels`/`id2label`, the tokenizer files, and `model.safetensors` with
-    /// `bert.`-prefixed encoder and pooler weights and the `classifier`. Written atomically.
+    /// `bert.`-prefixed encoder and pooler weights and the `classifier`. Written atomically as
+    /// [`crate::SentenceTransformer::save`]: the old or the new model at every moment, other
+    /// files in the folder kept, an existing file at `path` refused.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_dir_atomic(path, |dir| self.write_to(dir))
+        write_dir_atomic(path, &MODEL_OWNERSHIP, |dir| self.write_to(dir))
     }
 
     fn write_to(&self, dir: &Path) -> Result<()> {

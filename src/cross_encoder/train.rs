@@ -151,6 +151,7 @@ impl CrossEncoder {
     pub fn forward_train(&self, pairs: &[(&str, &str)], mode: Mode) -> Result<Tensor> {
         let enc = self.tokenizer.encode_batch(pairs.to_vec(), true)?;
         let encs: Vec<&tokenizers::Encoding> = enc.iter().collect();
+        super::model::check_pair_tokens(&encs)?;
         let (hidden, _) = self
             .encoder
             .forward_padded(&encs, usize::MAX, mode, &self.device)?;

@@ -1,10 +1,12 @@
 //! BEIR: `corpus.jsonl` (`{"_id", "title", "text"}`), `queries.jsonl` (`{"_id", "text"}`),
 //! `qrels/<split>.tsv` (`query-id<TAB>corpus-id<TAB>score` under a header line).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::io::check_unique_ids;
 use super::qrels::Qrels;
 use super::{bad_line, read_to_string, Document, Query, RetrievalDataset};
+use crate::core::fs::{write_dir_atomic, DirOwnership};
 use crate::core::{Error, Result};
 
 fn id_of(v: &serde_json::Value) -> Option<String> {
@@ -19,10 +21,12 @@ fn id_of(v: &serde_json::Value) -> Option<String> {
 pub fn read_jsonl_documents(path: &Path) -> Result<Vec<Document>> {
     let text = read_to_string(path)?;
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
+        lines.push(n + 1);
         let v: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| bad_line(path, n + 1, format!("invalid JSON: {e}")))?;
         let id = id_of(&v["_id"]).ok_or_else(|| bad_line(path, n + 1, "missing \"_id\""))?;
@@ -36,6 +40,11 @@ pub fn read_jsonl_documents(path: &Path) -> Result<Vec<Document>> {
             text: body.to_string(),
         });
     }
+    check_unique_ids(
+        path,
+        lines.into_iter().zip(out.iter().map(|d| d.id.as_str())),
+        "line",
+    )?;
     Ok(out)
 }
 
@@ -97,10 +106,10 @@ pub fn load_dir(dir: &Path, split: &str) -> Result<RetrievalDataset> {
     })
 }
 
-/// Writes a data set as a BEIR folder (each file atomically).
+/// Writes a data set as a BEIR folder: `corpus.jsonl`, `queries.jsonl`, `qrels/{split}.tsv`, as
+/// one atomic swap (the old or the new folder at every moment; other files, e.g. the qrels of
+/// other splits, are kept).
 pub fn write_dir(ds: &RetrievalDataset, dir: &Path, split: &str) -> Result<()> {
-    std::fs::create_dir_all(dir.join("qrels"))
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let mut corpus = String::new();
     for d in &ds.corpus {
         corpus.push_str(
@@ -108,23 +117,40 @@ pub fn write_dir(ds: &RetrievalDataset, dir: &Path, split: &str) -> Result<()> {
         );
         corpus.push('\n');
     }
-    crate::core::fs::write_atomic(&dir.join("corpus.jsonl"), corpus.as_bytes())?;
     let mut queries = String::new();
     for q in &ds.queries {
         queries.push_str(&serde_json::json!({"_id": q.id, "text": q.text}).to_string());
         queries.push('\n');
     }
-    crate::core::fs::write_atomic(&dir.join("queries.jsonl"), queries.as_bytes())?;
     let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
     for (q, docs) in &ds.qrels {
         for (d, g) in docs {
             qrels.push_str(&format!("{q}\t{d}\t{g}\n"));
         }
     }
-    crate::core::fs::write_atomic(
-        &dir.join("qrels").join(format!("{split}.tsv")),
-        qrels.as_bytes(),
-    )
+    let qrels_file = format!("qrels/{split}.tsv");
+    if split.is_empty() || split.contains(['/', '\\']) || split.starts_with('.') {
+        return Err(Error::InvalidInput(format!(
+            "split {split:?} is not a plain name (e.g. test)"
+        )));
+    }
+    let owns = |rel: &str| matches!(rel, "corpus.jsonl" | "queries.jsonl") || rel == qrels_file;
+    let ownership = DirOwnership {
+        owns: &owns,
+        markers: &["corpus.jsonl"],
+    };
+    write_dir_atomic(dir, &ownership, |tmp| {
+        let io = |p: PathBuf| move |e| Error::io(format!("writing {}", p.display()), e);
+        std::fs::create_dir_all(tmp.join("qrels")).map_err(io(tmp.join("qrels")))?;
+        for (name, text) in [
+            ("corpus.jsonl", &corpus),
+            ("queries.jsonl", &queries),
+            (qrels_file.as_str(), &qrels),
+        ] {
+            std::fs::write(tmp.join(name), text).map_err(io(tmp.join(name)))?;
+        }
+        Ok(())
+    })
 }
 
 impl RetrievalDataset {

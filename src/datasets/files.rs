@@ -36,11 +36,13 @@ pub fn read_records(path: &Path) -> Result<Vec<Document>> {
         return beir::read_jsonl_documents(path);
     }
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
+        lines.push(n + 1);
         let (id, body) = line.split_once('\t').ok_or_else(|| {
             Error::InvalidInput(format!(
                 "{}:{}: expected id<TAB>text",
@@ -54,6 +56,11 @@ pub fn read_records(path: &Path) -> Result<Vec<Document>> {
             text: body.to_string(),
         });
     }
+    super::io::check_unique_ids(
+        path,
+        lines.into_iter().zip(out.iter().map(|d| d.id.as_str())),
+        "line",
+    )?;
     Ok(out)
 }
 

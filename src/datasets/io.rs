@@ -66,3 +66,23 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<String> {
 pub(crate) fn bad_line(path: &Path, line: usize, why: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!("{}:{line}: {why}", path.display()))
 }
+
+/// Refuses an id that appears twice (`(line, id)` pairs; `what` names the unit: "line",
+/// "entry"): a corpus with a repeated id listed one document twice in a run and re-ranked with
+/// the last text.
+pub(crate) fn check_unique_ids<'a>(
+    path: &Path,
+    ids: impl IntoIterator<Item = (usize, &'a str)>,
+    what: &str,
+) -> crate::core::Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for (n, id) in ids {
+        if let Some(first) = seen.insert(id, n) {
+            return Err(Error::InvalidInput(format!(
+                "{}: {what} {n}: id {id:?} is already used on {what} {first} (ids must be unique)",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -48,7 +48,7 @@ fn read_array(path: &Path) -> Result<Vec<serde_json::Value>> {
 
 /// Reads `Answers.json`: each answer's HTML `Text` becomes plain text.
 pub fn read_answers(path: &Path) -> Result<Vec<Document>> {
-    read_array(path)?
+    let docs = read_array(path)?
         .iter()
         .enumerate()
         .map(|(i, v)| {
@@ -58,7 +58,13 @@ pub fn read_answers(path: &Path) -> Result<Vec<Document>> {
                 text: html_to_text(&field(v, "Text", path, i)?),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    super::io::check_unique_ids(
+        path,
+        docs.iter().map(|d| d.id.as_str()).enumerate(),
+        "entry",
+    )?;
+    Ok(docs)
 }
 
 /// Reads `topics_N.json`.

@@ -81,6 +81,7 @@ pub(crate) fn prefixed(name: &str, key: &str) -> String {
 }
 
 /// Appends `epoch,steps,values…` to a CSV file, writing `header` first when the file is new or empty.
+/// A file with another header is an error (nothing appended).
 /// Each row is written with one `write` call and flushed, so a crash never leaves half a row.
 pub fn append_csv(
     path: &Path,
@@ -93,13 +94,34 @@ pub fn append_csv(
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
+    if values.len() != header.len() {
+        return Err(Error::DimensionMismatch {
+            what: format!("CSV values vs columns of {}", path.display()),
+            left: values.len(),
+            right: header.len(),
+        });
+    }
+    let columns = format!("epoch,steps,{}", header.join(","));
     let new = std::fs::metadata(path)
         .map(|m| m.len() == 0)
         .unwrap_or(true);
+    if !new {
+        // Rows under another header would be read as the wrong measures.
+        let mut first = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first))
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let first = first.trim_end_matches(['\n', '\r']);
+        if first != columns {
+            return Err(Error::InvalidInput(format!(
+                "{} has the columns {first:?}, not {columns:?}: nothing was appended (write to another folder, or move the file away)",
+                path.display()
+            )));
+        }
+    }
     let mut text = String::new();
     if new {
-        text.push_str("epoch,steps,");
-        text.push_str(&header.join(","));
+        text.push_str(&columns);
         text.push('\n');
     }
     text.push_str(&format!("{epoch},{steps}"));

@@ -108,6 +108,13 @@ impl EmbeddingSimilarityEvaluator {
                 right: self.len(),
             });
         }
+        if e1.dim() != e2.dim() {
+            return Err(Error::DimensionMismatch {
+                what: "embedding dimension of sentences1 vs sentences2".into(),
+                left: e1.dim(),
+                right: e2.dim(),
+            });
+        }
         let mut metrics = BTreeMap::new();
         let mut spearmans = Vec::new();
         let mut pearsons = Vec::new();

@@ -11,6 +11,15 @@ pub trait Loss {
         -> Result<Tensor>;
     /// The loss's name, as Python names it.
     fn name(&self) -> &'static str;
+    /// Whether `label` is one this loss can learn from (`Err` says what it takes). `fit` checks
+    /// every example before training. Default: a finite number.
+    fn check_label(&self, label: f32) -> std::result::Result<(), String> {
+        if label.is_finite() {
+            Ok(())
+        } else {
+            Err(format!("{} needs labels that are numbers", self.name()))
+        }
+    }
     /// Whether examples with label 0 must be left out (MNRL takes positive pairs only).
     fn positives_only(&self) -> bool {
         false

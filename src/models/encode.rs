@@ -30,7 +30,13 @@ pub struct EncodeOptions {
     /// memory) encodes the same texts with the same options again (default none): a notebook that
     /// is run again, or two notebooks that embed the same corpus, encode it once.
     pub cache_dir: Option<PathBuf>,
+    /// The most bytes of embeddings the cache folder keeps (default 2 GiB): past it, the entries
+    /// used longest ago are removed (every evaluation during `fit` makes a new entry).
+    pub cache_max_bytes: u64,
 }
+
+/// [`EncodeOptions::cache_max_bytes`]'s default: 2 GiB.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 2 << 30;
 
 impl Default for EncodeOptions {
     fn default() -> Self {
@@ -41,6 +47,7 @@ impl Default for EncodeOptions {
             prompt: None,
             prompt_name: None,
             cache_dir: None,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
     }
 }
@@ -74,6 +81,11 @@ impl EncodeOptions {
     /// Sets the embedding cache folder (see [`EncodeOptions::cache_dir`]).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+    /// Sets the cache's size limit (see [`EncodeOptions::cache_max_bytes`]).
+    pub fn cache_max_bytes(mut self, n: u64) -> Self {
+        self.cache_max_bytes = n;
         self
     }
 }
@@ -136,16 +148,22 @@ impl SentenceTransformer {
             dir.join(format!("{key}.npy")),
             dir.join(format!("{key}.json")),
         );
-        if npy.exists() && meta.exists() {
-            let m: CacheMeta = serde_json::from_str(
-                &std::fs::read_to_string(&meta).map_err(io(&meta))?,
-            )
-            .map_err(|e| Error::InvalidInput(format!("embedding cache {}: {e}", meta.display())))?;
-            let e = read_npy(&npy)?;
-            if e.len() == texts.len() && m.num_tokens.len() == texts.len() {
-                return Ok(e.with_meta(texts, m.num_tokens, m.truncated));
+        if let Some(hit) = read_cache_entry(
+            &npy,
+            &meta,
+            texts.len(),
+            self.get_sentence_embedding_dimension(),
+        ) {
+            // Recently used: the last to be evicted.
+            for p in [&npy, &meta] {
+                if let Ok(f) = std::fs::File::options().append(true).open(p) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
             }
+            let (e, m) = hit;
+            return Ok(e.with_meta(texts, m.num_tokens, m.truncated));
         }
+        // A missing, truncated or foreign entry is recomputed and rewritten.
         let e = self.encode_uncached(texts, prompt, opts)?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         write_npy(&npy, &e)?;
@@ -156,6 +174,7 @@ impl SentenceTransformer {
         let text = serde_json::to_string(&m)
             .map_err(Error::serialize("the embedding cache's metadata"))?;
         write_atomic(&meta, text.as_bytes())?;
+        evict_cache(dir, opts.cache_max_bytes, &npy);
         Ok(e)
     }
 
@@ -292,4 +311,51 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 struct CacheMeta {
     num_tokens: Vec<usize>,
     truncated: Vec<usize>,
+}
+
+/// A cache entry, if it is whole and fits: `n` rows of `dim` values with metadata for each row.
+/// Anything else (a file cut short by a kill or a full disk, another model's entry) is a miss.
+fn read_cache_entry(
+    npy: &Path,
+    meta: &Path,
+    n: usize,
+    dim: usize,
+) -> Option<(Embeddings, CacheMeta)> {
+    let m: CacheMeta = serde_json::from_str(&std::fs::read_to_string(meta).ok()?).ok()?;
+    let e = read_npy(npy).ok()?;
+    (e.len() == n && (n == 0 || e.dim() == dim) && m.num_tokens.len() == n).then_some((e, m))
+}
+
+/// Removes the cache entries used longest ago until the folder's entries (`emb-*.npy` and their
+/// `.json`) take at most `max_bytes`; `keep` (the entry just written) stays.
+fn evict_cache(dir: &Path, max_bytes: u64, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !(name.starts_with("emb-") && name.ends_with(".npy")) {
+                return None;
+            }
+            let m = e.metadata().ok()?;
+            let json = e.path().with_extension("json");
+            let size = m.len() + std::fs::metadata(&json).map_or(0, |j| j.len());
+            Some((m.modified().ok()?, size, e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    for (_, size, p) in files {
+        if total <= max_bytes {
+            break;
+        }
+        if p == keep {
+            continue;
+        }
+        let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_file(p.with_extension("json"));
+        total -= size;
+    }
 }

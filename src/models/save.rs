@@ -6,18 +6,57 @@ use candle_core::{Device, Tensor};
 
 use super::module::Module;
 use super::sentence_transformer::SentenceTransformer;
-use crate::core::fs::write_dir_atomic;
+use crate::core::fs::{write_dir_atomic, DirOwnership};
 use crate::core::safetensors::save_safetensors;
 use crate::core::{Error, Result};
 use crate::encoder::load_weights;
 use crate::encoder::weights::weights_file;
 
+/// The top-level files a saved model consists of (sentence-transformers' and Hugging Face's).
+const MODEL_FILES: &[&str] = &[
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "model.safetensors",
+    "pytorch_model.bin",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+];
+
+/// Whether a model save owns the entry at this relative path of an existing folder: the model
+/// files and the module folders (`1_Pooling`, `2_Dense`, …: digits, `_`, a name) with all they
+/// hold. Everything else (a user's notes, a README) is kept.
+fn owns_model_entry(rel: &str) -> bool {
+    let top = rel.split('/').next().unwrap_or(rel);
+    MODEL_FILES.contains(&top)
+        || top.split_once('_').is_some_and(|(i, rest)| {
+            !i.is_empty() && !rest.is_empty() && i.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// What a model save (a SentenceTransformer's or a cross-encoder's) owns in an existing folder.
+pub(crate) const MODEL_OWNERSHIP: DirOwnership<'static> = DirOwnership {
+    owns: &owns_model_entry,
+    markers: &["modules.json", "config.json", "model.safetensors"],
+};
+
 impl SentenceTransformer {
     /// Saves the model in the sentence-transformers format (loadable by `SentenceTransformer::load`
-    /// and by Python's `SentenceTransformer(path)`). Written to a temporary folder beside `path`
-    /// and renamed into place, so a crash never leaves a half-written model.
+    /// and by Python's `SentenceTransformer(path)`).
+    ///
+    /// Written into a temporary folder beside `path` and swapped in atomically: `path` holds the
+    /// whole old or the whole new model at every moment, even if the process is killed. In an
+    /// existing folder only the model's files are replaced; other files (notes, a README) stay.
+    /// An existing file at `path` is an error and stays as it is.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_dir_atomic(path, |tmp| self.write_to(tmp))
+        write_dir_atomic(path, &MODEL_OWNERSHIP, |tmp| self.write_to(tmp))
     }
 
     fn write_to(&self, dir: &Path) -> Result<()> {
@@ -30,6 +69,10 @@ impl SentenceTransformer {
             let text = v.map_err(Error::serialize(p.display().to_string()))?;
             std::fs::write(p, text).map_err(io(p))
         };
+        // The Transformer's files go where modules.json says (the root, or e.g. `0_Transformer`).
+        let src = self.transformer_dir();
+        let out = dir.join(&self.entries[0].path);
+        std::fs::create_dir_all(&out).map_err(io(&out))?;
         // Weights: the encoder's, plus any other tensor of the source file (e.g. the pooler).
         let mut tensors: std::collections::HashMap<String, Tensor> = self
             .transformer()
@@ -39,12 +82,12 @@ impl SentenceTransformer {
             .map(|(k, t)| Ok((k, t.to_device(&Device::Cpu)?)))
             .collect::<Result<_>>()?;
         let family = self.transformer().encoder.family();
-        if weights_file(&self.path).is_ok() {
-            for (k, t) in load_weights(&self.path, family, &Device::Cpu)?.0 {
+        if weights_file(&src).is_ok() {
+            for (k, t) in load_weights(&src, family, &Device::Cpu)?.0 {
                 tensors.entry(k).or_insert(t);
             }
         }
-        save_safetensors(&tensors, &dir.join("model.safetensors"))?;
+        save_safetensors(&tensors, &out.join("model.safetensors"))?;
         for f in [
             "config.json",
             "tokenizer.json",
@@ -54,9 +97,9 @@ impl SentenceTransformer {
             "vocab.json",
             "merges.txt",
         ] {
-            let from = self.path.join(f);
+            let from = src.join(f);
             if from.exists() {
-                std::fs::copy(&from, dir.join(f)).map_err(io(&dir.join(f)))?;
+                std::fs::copy(&from, out.join(f)).map_err(io(&out.join(f)))?;
             }
         }
         json(
@@ -66,7 +109,7 @@ impl SentenceTransformer {
         let mut sb = self.transformer().config.clone();
         sb.max_seq_length = Some(self.max_seq_length());
         json(
-            &dir.join("sentence_bert_config.json"),
+            &out.join("sentence_bert_config.json"),
             serde_json::to_string_pretty(&sb),
         )?;
         json(

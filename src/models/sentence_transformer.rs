@@ -63,6 +63,21 @@ impl SentenceTransformer {
         let entries: Vec<ModuleEntry> = if modules_path.exists() {
             let mut e: Vec<ModuleEntry> = read_json(&modules_path)?;
             e.sort_by_key(|m| m.idx);
+            // A module's path is a folder inside the model: saving writes there.
+            for m in &e {
+                let p = Path::new(&m.path);
+                if p.components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                {
+                    return Err(Error::invalid_model(
+                        &modules_path,
+                        format!(
+                            "module {:?} has path {:?}: a module's path must be a folder inside the model",
+                            m.name, m.path
+                        ),
+                    ));
+                }
+            }
             e
         } else {
             // A plain Hugging Face model: Transformer + mean pooling, as Python does.

@@ -212,8 +212,25 @@ fn special(model: &impl tokenizers::Model, token: String, path: &Path) -> Result
 }
 
 /// Turns padding off and truncates every input (a text or a pair) to `max_length` tokens,
-/// specials included, cutting the longest side first.
-pub fn set_truncation(tokenizer: &mut Tokenizer, max_length: usize) -> Result<()> {
+/// specials included, cutting the longest side first (`pairs`: the length is for two texts, whose
+/// special tokens it must leave room for). A length that leaves no room for text is an error.
+pub fn set_truncation(tokenizer: &mut Tokenizer, max_length: usize, pairs: bool) -> Result<()> {
+    // The tokenizers crate quietly skips truncation when the special tokens alone are longer than
+    // `max_length`: every input would then run at full length.
+    let added = tokenizer
+        .get_post_processor()
+        .map_or(0, |p| tokenizers::PostProcessor::added_tokens(p, pairs));
+    if max_length <= added {
+        let (what, unit) = if pairs {
+            ("max_length", "pair")
+        } else {
+            ("max_seq_length", "text")
+        };
+        return Err(Error::InvalidInput(format!(
+            "{what} {max_length} leaves no room for the {unit}: the tokenizer adds {added} special tokens, so it must be at least {}",
+            added + 1
+        )));
+    }
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(TruncationParams {

@@ -82,7 +82,7 @@ impl Transformer {
         config: SentenceBertConfig,
         max_seq_length: usize,
     ) -> Result<Self> {
-        set_truncation(&mut tokenizer, max_seq_length)?;
+        set_truncation(&mut tokenizer, max_seq_length, false)?;
         Ok(Self {
             tokenizer,
             encoder,

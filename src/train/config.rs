@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::schedule::LrSchedule;
+use crate::core::{Error, Result};
 
 /// `fit`'s settings, with Python's names and defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +27,9 @@ pub struct FitConfig {
     pub max_steps: Option<usize>,
     /// Longest input in tokens during training (None: the model's).
     pub max_seq_length: Option<usize>,
-    /// Save the best model (by the evaluator's primary score; the last one without evaluator) here.
+    /// Save the best model here (by the evaluator's primary score; the final model without an
+    /// evaluator, or when no evaluation gave a score that is a number). Checked for writability
+    /// before training starts.
     pub output_path: Option<PathBuf>,
     /// Save a numbered checkpoint every this many steps into `checkpoint_path` (0: never).
     pub checkpoint_save_steps: usize,
@@ -59,5 +62,39 @@ impl Default for FitConfig {
             show_progress_bar: true,
             seed: 42,
         }
+    }
+}
+
+impl FitConfig {
+    /// Refuses settings that would train nothing or train a broken model without saying so: a
+    /// learning rate, weight decay or clipping norm that is not a finite number ≥ 0 (a NaN rate
+    /// made every embedding NaN), 0 epochs, `max_steps` or `max_seq_length` of 0.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, v: f64, why: &str| {
+            Err(Error::InvalidInput(format!(
+                "{what} must be {why}, got {v}"
+            )))
+        };
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return bad("lr", self.lr, "a finite number ≥ 0");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", self.weight_decay, "a finite number ≥ 0");
+        }
+        if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 {
+            return bad("max_grad_norm", self.max_grad_norm, "a number > 0");
+        }
+        if self.epochs == 0 {
+            return Err(Error::InvalidInput("epochs must be at least 1".into()));
+        }
+        if self.max_steps == Some(0) {
+            return Err(Error::InvalidInput("max_steps must be at least 1".into()));
+        }
+        if self.max_seq_length == Some(0) {
+            return Err(Error::InvalidInput(
+                "max_seq_length must be at least 1".into(),
+            ));
+        }
+        Ok(())
     }
 }

@@ -11,13 +11,15 @@ use super::checkpoint::save_checkpoint;
 use super::config::FitConfig;
 use super::example::InputExample;
 use super::loader::DataLoader;
-use super::log::{TrainEvent, TrainLog};
+use super::log::{SavedModel, TrainEvent, TrainLog};
 use super::optimizer::{clip_grad_scale, GroupedAdamW};
+use crate::core::fs::check_dir_writable;
 use crate::core::{Error, Result};
 use crate::display::Progress;
 use crate::encoder::Mode;
 use crate::evaluation::{EvalReport, Evaluator};
 use crate::losses::Loss;
+use crate::models::save::MODEL_OWNERSHIP;
 use crate::models::SentenceTransformer;
 
 /// One objective: a loader and its loss.
@@ -76,6 +78,13 @@ pub fn fit(
             "fit needs at least one objective, each with examples".into(),
         ));
     }
+    for (k, o) in objectives.iter().enumerate() {
+        for (i, e) in o.loader.examples.iter().enumerate() {
+            o.loss
+                .check_label(e.label)
+                .map_err(|why| Error::InvalidInput(format!("objective {k}, example {i}: {why}")))?;
+        }
+    }
     let max_len = config
         .max_seq_length
         .unwrap_or_else(|| model.max_seq_length())
@@ -123,6 +132,11 @@ pub fn fit(
 /// The training loop shared by [`fit`] and [`crate::cross_encoder::CrossEncoder::fit`]: round-robin
 /// over `loaders`, `batch_loss(model, objective, batch)` → loss (None: skip), one grouped AdamW over
 /// `varmap` with the schedule, clipping, evaluation + callback, best-model and checkpoint saves.
+///
+/// `output_path` always holds a model when this returns `Ok`: the best evaluation's, or else the
+/// final one. Training stopped by `max_steps` is evaluated where it stopped. A loss that is not a
+/// finite number stops training before it changes the model; the model is saved, then the error
+/// says so.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit_loop<M: ?Sized>(
     model: &mut M,
@@ -139,8 +153,18 @@ pub(crate) fn fit_loop<M: ?Sized>(
             "fit needs at least one objective, each with examples".into(),
         ));
     }
-    if config.epochs == 0 {
-        return Err(Error::InvalidInput("epochs must be at least 1".into()));
+    if let Some(k) = loaders.iter().position(|l| l.batch_size == 0) {
+        return Err(Error::InvalidInput(format!(
+            "objective {k}: batch_size must be at least 1"
+        )));
+    }
+    config.validate()?;
+    // Found out now, not after an hour of training.
+    for p in [&config.output_path, &config.checkpoint_path]
+        .into_iter()
+        .flatten()
+    {
+        check_dir_writable(p, &MODEL_OWNERSHIP)?;
     }
     let vars = varmap.all_vars();
     // Dropout masks from the seed: the same seed gives the same run.
@@ -152,6 +176,7 @@ pub(crate) fn fit_loop<M: ?Sized>(
     let mut best = f64::NEG_INFINITY;
     let mut global = 0usize;
     let mut train_steps = 0usize;
+    let mut since_eval = 0usize;
     let mut loss_acc = (0.0, 0usize);
     let mut progress = Progress::new(
         (steps_per_epoch * config.epochs) as u64,
@@ -189,6 +214,12 @@ pub(crate) fn fit_loop<M: ?Sized>(
             if evaluator.is_some() && score > best {
                 best = score;
                 save(model, out)?;
+                log.saved = Some(SavedModel {
+                    path: out.clone(),
+                    global_step: global,
+                    score,
+                    best: true,
+                });
             }
         }
         let flow = callback(&event);
@@ -196,11 +227,15 @@ pub(crate) fn fit_loop<M: ?Sized>(
         Ok(flow)
     };
 
+    let mut bad_loss = None;
     'outer: for epoch in 0..config.epochs {
         let batches: Vec<Vec<Vec<usize>>> = loaders.iter().map(|l| l.batches(epoch)).collect();
         for step in 0..steps_per_epoch {
             if config.max_steps.is_some_and(|m| train_steps >= m) {
                 log.stopped_early = true;
+                if since_eval > 0 {
+                    let _ = evaluate(model, epoch, step as i64, global, &mut loss_acc, &mut log)?;
+                }
                 break 'outer;
             }
             for (k, loader) in loaders.iter().enumerate() {
@@ -211,6 +246,12 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 let Some(loss) = batch_loss(model, k, batch)? else {
                     continue;
                 };
+                let l = loss.to_scalar::<f32>()? as f64;
+                if !l.is_finite() {
+                    bad_loss = Some((k, global, l));
+                    log.stopped_early = true;
+                    break 'outer;
+                }
                 let lr = config.lr
                     * config
                         .scheduler
@@ -219,15 +260,16 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 let mut grads = loss.backward()?;
                 let scale = clip_grad_scale(&grads, &vars, config.max_grad_norm)?;
                 opt.step_scaled(&mut grads, scale)?;
-                let l = loss.to_scalar::<f32>()? as f64;
                 log.steps.push((global, k, l, lr));
                 loss_acc.0 += l;
                 loss_acc.1 += 1;
                 global += 1;
             }
             train_steps += 1;
+            since_eval += 1;
             progress.inc(1);
             if config.evaluation_steps > 0 && (step + 1) % config.evaluation_steps == 0 {
+                since_eval = 0;
                 if evaluate(
                     model,
                     epoch,
@@ -253,6 +295,7 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 }
             }
         }
+        since_eval = 0;
         if evaluate(model, epoch, -1, global, &mut loss_acc, &mut log)?.is_break() {
             log.stopped_early = true;
             break;
@@ -260,9 +303,30 @@ pub(crate) fn fit_loop<M: ?Sized>(
     }
     progress.finish();
     if let Some(out) = &config.output_path {
-        if evaluator.is_none() {
+        if log.saved.is_none() {
+            if evaluator.is_some() {
+                eprintln!(
+                    "sbert: warning: no evaluation gave a score that is a number ({} evaluations), so the final model is saved",
+                    log.evaluations.len()
+                );
+            }
             save(model, out)?;
+            log.saved = Some(SavedModel {
+                path: out.clone(),
+                global_step: global,
+                score: log.evaluations.last().map_or(f64::NAN, |e| e.score),
+                best: false,
+            });
         }
+    }
+    if let Some((k, step, l)) = bad_loss {
+        let saved = log
+            .saved
+            .as_ref()
+            .map_or(String::new(), |s| format!("; {s}"));
+        return Err(Error::InvalidInput(format!(
+            "the loss of objective {k} became {l} at optimizer step {step}: training stopped before that step changed the model (try a lower lr){saved}"
+        )));
     }
     Ok(log)
 }

@@ -17,17 +17,21 @@ pub struct DataLoader {
 }
 
 impl DataLoader {
-    /// A shuffling loader with seed 42.
+    /// A shuffling loader with seed 42 (`fit` refuses a `batch_size` of 0).
     pub fn new(examples: Vec<InputExample>, batch_size: usize) -> Self {
         Self {
             examples,
-            batch_size: batch_size.max(1),
+            batch_size,
             shuffle: true,
             seed: 42,
         }
     }
-    /// Number of batches per epoch (the last one may be short, as with PyTorch's default).
+    /// Number of batches per epoch (the last one may be short, as with PyTorch's default; none
+    /// with a `batch_size` of 0).
     pub fn len(&self) -> usize {
+        if self.batch_size == 0 {
+            return 0;
+        }
         self.examples.len().div_ceil(self.batch_size)
     }
     /// True without examples.
@@ -44,6 +48,9 @@ impl DataLoader {
                     .wrapping_mul(0x2545_F491_4F6C_DD1D),
             )
             .shuffle(&mut idx);
+        }
+        if self.batch_size == 0 {
+            return Vec::new();
         }
         idx.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
     }

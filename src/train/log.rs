@@ -30,6 +30,43 @@ pub struct TrainLog {
     pub evaluations: Vec<TrainEvent>,
     /// True when the callback or `max_steps` stopped training early.
     pub stopped_early: bool,
+    /// What was saved to `output_path` (None without one).
+    pub saved: Option<SavedModel>,
+}
+
+/// The model `fit` left at `output_path`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedModel {
+    /// Where.
+    pub path: std::path::PathBuf,
+    /// Optimizer steps done when it was saved.
+    pub global_step: usize,
+    /// Its evaluator score (NaN without evaluator).
+    pub score: f64,
+    /// True: the best evaluation's model; false: the final model (no evaluator, or no evaluation
+    /// gave a score that is a number).
+    pub best: bool,
+}
+
+impl std::fmt::Display for SavedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.best {
+            write!(
+                f,
+                "the best model (score {:.4} after {} steps) is in {}",
+                self.score,
+                self.global_step,
+                self.path.display()
+            )
+        } else {
+            write!(
+                f,
+                "the final model (after {} steps) is in {}",
+                self.global_step,
+                self.path.display()
+            )
+        }
+    }
 }
 
 impl TrainLog {

@@ -18,6 +18,6 @@ pub use example::{build_training_pairs, read_examples, InputExample};
 pub use fit::{fit, Objective};
 pub(crate) use fit::{fit_loop, keep_large_allocations_in_heap};
 pub use loader::DataLoader;
-pub use log::{TrainEvent, TrainLog};
+pub use log::{SavedModel, TrainEvent, TrainLog};
 pub use optimizer::GroupedAdamW;
 pub use schedule::LrSchedule;
