@@ -203,3 +203,200 @@ fn no_measure_is_an_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no measure"), "{stderr}");
 }
+
+/// A tiny model folder whose tokenizer has no post-processor (adds no special tokens).
+fn tiny_without_specials() -> std::path::PathBuf {
+    let dir = tiny_model_dir(false);
+    let mut tok = tiny_tokenizer_json();
+    tok["post_processor"] = serde_json::Value::Null;
+    std::fs::write(dir.join("tokenizer.json"), tok.to_string()).unwrap();
+    dir
+}
+
+/// A cross-encoder pair that tokenizes to zero tokens (no post-processor, empty texts) panicked;
+/// now it is an error naming the pair.
+#[test]
+fn cross_encoder_pair_without_tokens() {
+    use sbert::cross_encoder::{CrossEncoder, PredictOptions};
+    let dir = tiny_without_specials();
+    let ce = CrossEncoder::new_from_encoder(dir.to_str().unwrap(), 1, 3).unwrap();
+    let ok = ce
+        .predict(&[("w10", "w11")], &PredictOptions::default())
+        .unwrap();
+    assert_eq!(ok.len(), 1);
+    assert!(ok[0].is_finite());
+    let err = ce
+        .predict(&[("w10", "w11"), ("", "")], &PredictOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pair 1 tokenizes to no tokens"), "{err}");
+}
+
+/// `max_seq_length` below the special tokens (e.g. 1) silently turned truncation off: every input
+/// ran at full length. Now it is an error, at load (naming the file's value) and when set.
+#[test]
+fn max_seq_length_leaves_room_for_text() {
+    let dir = tiny_model_dir(false);
+    let mut model = SentenceTransformer::from_dir(&dir, &candle_core::Device::Cpu).unwrap();
+    for n in [1, 2] {
+        let err = model.set_max_seq_length(n).unwrap_err().to_string();
+        assert!(
+            err.contains("leaves no room") && err.contains("at least 3"),
+            "{n}: {err}"
+        );
+    }
+    assert_eq!(
+        model.max_seq_length(),
+        64,
+        "a refused length changes nothing"
+    );
+    model.set_max_seq_length(3).unwrap();
+    let e = model
+        .encode(&["w10 w11 w12 w13"], &EncodeOptions::default())
+        .unwrap();
+    assert_eq!(e.num_tokens(), [3]);
+    assert_eq!(e.truncated(), [0]);
+    std::fs::write(
+        dir.join("sentence_bert_config.json"),
+        r#"{"max_seq_length": 1, "do_lower_case": false}"#,
+    )
+    .unwrap();
+    let err = SentenceTransformer::from_dir(&dir, &candle_core::Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("max_seq_length 1"), "{err}");
+    // A cross-encoder pair needs room for [CLS] A [SEP] B [SEP].
+    let mut ce = sbert::cross_encoder::CrossEncoder::new_from_encoder(
+        tiny_model_dir(false).to_str().unwrap(),
+        1,
+        3,
+    )
+    .unwrap();
+    assert!(ce.set_max_length(3).is_err());
+    ce.set_max_length(4).unwrap();
+}
+
+/// Duplicate corpus ids were accepted: the run listed one docid twice and rerank used the last
+/// text. Now every reader of ids names both lines.
+#[test]
+fn duplicate_ids_are_refused() {
+    let dir = temp_dir("dup-ids");
+    let jsonl = dir.join("corpus.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"_id\": \"d1\", \"text\": \"a\"}\n\n{\"_id\": \"d2\", \"text\": \"b\"}\n{\"_id\": \"d1\", \"text\": \"c\"}\n",
+    )
+    .unwrap();
+    let err = sbert::datasets::beir::read_corpus(&jsonl)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 4") && err.contains("\"d1\"") && err.contains("line 1"),
+        "{err}"
+    );
+    let tsv = dir.join("corpus.tsv");
+    std::fs::write(&tsv, "d1\ta\nd2\tb\nd2\tc\n").unwrap();
+    let err = sbert::data::read_records(&tsv).unwrap_err().to_string();
+    assert!(err.contains("line 3") && err.contains("\"d2\""), "{err}");
+    assert!(sbert::data::read_records(&jsonl).is_err());
+    let answers = dir.join("Answers.json");
+    std::fs::write(
+        &answers,
+        r#"[{"Id": "7", "Text": "<p>a</p>"}, {"Id": "7", "Text": "<p>b</p>"}]"#,
+    )
+    .unwrap();
+    let err = sbert::datasets::stackexchange::read_answers(&answers)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"7\""), "{err}");
+}
+
+/// `append_csv` appended rows under a header with other columns; now it refuses and appends nothing.
+#[test]
+fn append_csv_checks_the_header() {
+    use sbert::evaluation::append_csv;
+    let dir = temp_dir("csv-header");
+    let csv = dir.join("results.csv");
+    append_csv(&csv, &["score".into()], 0, 2, &[0.5]).unwrap();
+    append_csv(&csv, &["score".into()], 0, -1, &[0.6]).unwrap();
+    let before = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(before, "epoch,steps,score\n0,2,0.5\n0,-1,0.6\n");
+    let err = append_csv(&csv, &["map".into(), "ndcg".into()], 1, -1, &[0.1, 0.2])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("epoch,steps,score") && err.contains("nothing was appended"),
+        "{err}"
+    );
+    assert!(append_csv(&csv, &["score".into()], 1, -1, &[0.1, 0.2]).is_err());
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), before);
+}
+
+/// An evaluator given embeddings of two different dimensions compared them pair by pair up to
+/// the shorter one; now it says so.
+#[test]
+fn evaluator_embeddings_of_two_dimensions() {
+    use sbert::evaluation::EmbeddingSimilarityEvaluator;
+    let ev = EmbeddingSimilarityEvaluator::new(&["a", "b"], &["c", "d"], &[0.0, 1.0]).unwrap();
+    let e1 = Embeddings::from_flat(vec![1.0, 0.0, 0.0, 1.0], 2, 2).unwrap();
+    let e2 = Embeddings::from_flat(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0], 2, 3).unwrap();
+    let err = ev.evaluate_embeddings(&e1, &e2).unwrap_err().to_string();
+    assert!(
+        err.contains("dimension") && err.contains('2') && err.contains('3'),
+        "{err}"
+    );
+    assert!(ev.evaluate_embeddings(&e1, &e1).is_ok());
+}
+
+/// The embedding cache: a truncated entry made every later `encode` fail instead of recomputing;
+/// an entry of another dimension was returned; nothing was ever evicted.
+#[test]
+fn embedding_cache_survives_damage_and_is_bounded() {
+    let model =
+        SentenceTransformer::from_dir(&tiny_model_dir(false), &candle_core::Device::Cpu).unwrap();
+    let cache = temp_dir("cache-damage");
+    let opts = EncodeOptions::default().cache_dir(&cache);
+    let texts = ["w10 w11", "w20 w21 w22"];
+    let fresh = model.encode(&texts, &EncodeOptions::default()).unwrap();
+    let first = model.encode(&texts, &opts).unwrap();
+    assert_eq!(first, fresh);
+    let npy = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "npy"))
+        .unwrap();
+    // Cut short, as a kill or a full disk leaves it.
+    let bytes = std::fs::read(&npy).unwrap();
+    std::fs::write(&npy, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(model.encode(&texts, &opts).unwrap(), fresh);
+    assert_eq!(
+        std::fs::read(&npy).unwrap(),
+        bytes,
+        "the entry was rewritten"
+    );
+    // An entry of another dimension under this key is a miss.
+    sbert::npy::write_npy(&npy, &Embeddings::from_flat(vec![0.0; 6], 2, 3).unwrap()).unwrap();
+    assert_eq!(model.encode(&texts, &opts).unwrap(), fresh);
+    // Bounded: with room for about one entry, older entries go.
+    let small = opts.clone().cache_max_bytes(bytes.len() as u64 + 200);
+    for k in 0..5 {
+        let t = format!("w{} w{}", 30 + k, 31 + k);
+        model.encode(&[t.as_str()], &small).unwrap();
+    }
+    let npys = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "npy")
+        })
+        .count();
+    assert!(npys <= 2, "{npys} entries kept");
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        2 * npys,
+        "each .npy has its .json and nothing else is left"
+    );
+}

@@ -41,6 +41,17 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         seed,
         json,
     } = args;
+    for (name, v) in [
+        ("--corpus-size", corpus_size),
+        ("--queries", queries),
+        ("--dim", dim),
+    ] {
+        if v == 0 {
+            return Err(sbert::Error::InvalidInput(format!(
+                "{name} must be at least 1"
+            )));
+        }
+    }
     let t0 = Instant::now();
     let corpus = sbert::embeddings::Embeddings::random_unit(corpus_size, dim, seed)?;
     let q = sbert::embeddings::Embeddings::random_unit(queries, dim, seed.wrapping_add(1))?;
@@ -97,6 +108,11 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
         json,
     } = args;
     let lines = sbert::data::read_lines(&input)?;
+    if pairs == 0 {
+        return Err(sbert::Error::InvalidInput(
+            "--pairs must be at least 1".into(),
+        ));
+    }
     if pairs >= lines.len() {
         return Err(Error::InvalidInput(format!(
             "--pairs {pairs} needs at least {pairs} + 1 lines; {} has {}",
@@ -164,6 +180,12 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
     let mut sentences = sbert::data::read_lines(&input)?;
     if let Some(n) = limit {
         sentences.truncate(n);
+    }
+    if sentences.is_empty() {
+        return Err(sbert::Error::InvalidInput(format!(
+            "{} has no lines to encode (or --limit is 0)",
+            input.display()
+        )));
     }
     let t0 = Instant::now();
     let model = SentenceTransformer::load(&model)?;

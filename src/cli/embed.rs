@@ -41,6 +41,8 @@ pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
         progress,
     } = args;
     let sentences = sbert::data::read_lines(&input)?;
+    // Found out before the encoding, not after it.
+    sbert::core::fs::check_writable(&output, false)?;
     let model = SentenceTransformer::load(&model)?;
     let opts = EncodeOptions::default()
         .batch_size(batch_size)

@@ -43,7 +43,7 @@ pub fn evaluate(args: EvaluateArgs) -> sbert::Result<()> {
         json,
     } = args;
     let measures = sbert::evaluation::Measure::parse_list(&metrics)?;
-    let qrels = sbert::data::read_any_qrels(&qrels)?;
+    let qrels = read_qrels(&qrels)?;
     let run = sbert::datasets::trec::read_run(&run)?;
     let mut ev = sbert::evaluation::evaluate(&qrels, &run, &measures, rel_level);
     if json {
@@ -80,6 +80,13 @@ pub fn sts(args: StsArgs) -> sbert::Result<()> {
         json,
     } = args;
     let pairs = sbert::datasets::sts::read_sts(&data)?;
+    if pairs.len() < 2 {
+        return Err(sbert::Error::InvalidInput(format!(
+            "{} has {} STS pairs; a correlation needs at least 2",
+            data.display(),
+            pairs.len()
+        )));
+    }
     let model = SentenceTransformer::load(&model)?;
     let mut ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)?;
     ev.batch_size = batch_size;
@@ -145,10 +152,17 @@ pub fn compare(args: CompareArgs) -> sbert::Result<()> {
         json,
     } = args;
     let measure: sbert::evaluation::Measure = metric.parse()?;
-    let qrels = sbert::data::read_any_qrels(&qrels)?;
+    let (na, nb) = names
+        .split_once(',')
+        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty() && !b.contains(','))
+        .ok_or_else(|| {
+            sbert::Error::InvalidInput(format!(
+                "--names needs the two runs' names, comma-separated (e.g. A,B), got {names:?}"
+            ))
+        })?;
+    let qrels = read_qrels(&qrels)?;
     let a = sbert::datasets::trec::read_run(&run_a)?;
     let b = sbert::datasets::trec::read_run(&run_b)?;
-    let (na, nb) = names.split_once(',').unwrap_or(("A", "B"));
     let mut cmp =
         sbert::evaluation::RunComparison::new(&qrels, &a, &b, measure, rel_level).names(na, nb);
     let qs: Vec<sbert::datasets::Query> = match &queries {
@@ -176,4 +190,16 @@ pub fn compare(args: CompareArgs) -> sbert::Result<()> {
         print!("{cmp}");
     }
     Ok(())
+}
+
+/// Qrels for an evaluation: a file without judgements would give a report of nothing.
+fn read_qrels(path: &std::path::Path) -> sbert::Result<sbert::datasets::qrels::Qrels> {
+    let qrels = sbert::data::read_any_qrels(path)?;
+    if qrels.is_empty() {
+        return Err(sbert::Error::InvalidInput(format!(
+            "{} has no relevance judgements",
+            path.display()
+        )));
+    }
+    Ok(qrels)
 }

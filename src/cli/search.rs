@@ -63,9 +63,23 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         interpolate,
     } = args;
     let score_function: ScoreFunction = score.parse()?;
+    if top_k == 0 {
+        return Err(sbert::Error::InvalidInput(
+            "--top-k must be at least 1 (top_k 0 writes an empty run)".into(),
+        ));
+    }
     let docs = sbert::data::read_records(&corpus)?;
     let qs = sbert::data::read_records(&queries)?;
+    for (path, records) in [(&corpus, &docs), (&queries, &qs)] {
+        if records.is_empty() {
+            return Err(sbert::Error::InvalidInput(format!(
+                "{} has no records",
+                path.display()
+            )));
+        }
+    }
     sbert::datasets::trec::check_run_ids(&tag, docs.iter().chain(&qs).map(|r| r.id.as_str()))?;
+    sbert::core::fs::check_writable(&run, false)?;
     let model = SentenceTransformer::load(&model)?;
     let opts = EncodeOptions::default()
         .batch_size(batch_size)

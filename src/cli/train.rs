@@ -114,7 +114,7 @@ pub fn fit(args: FitArgs) -> sbert::Result<()> {
         );
         std::ops::ControlFlow::Continue(())
     })?;
-    saved(&log, &args.output);
+    saved(&log);
     Ok(())
 }
 
@@ -149,14 +149,14 @@ pub fn fit_cross_encoder(args: FitCrossEncoderArgs) -> sbert::Result<()> {
         );
         std::ops::ControlFlow::Continue(())
     })?;
-    saved(&log, &args.output);
+    saved(&log);
     Ok(())
 }
 
-fn saved(log: &sbert::train::TrainLog, output: &Path) {
-    eprintln!(
-        "trained {} optimizer steps; saved to {}",
-        log.steps.len(),
-        output.display()
-    );
+fn saved(log: &sbert::train::TrainLog) {
+    let what = log
+        .saved
+        .as_ref()
+        .map_or_else(|| "nothing saved".to_string(), |s| s.to_string());
+    eprintln!("trained {} optimizer steps; {what}", log.steps.len());
 }

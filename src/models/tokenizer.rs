@@ -215,8 +215,23 @@ fn special(model: &impl tokenizers::Model, token: String, path: &Path) -> Result
 /// specials included, cutting the longest side first (`pairs`: the length is for two texts, whose
 /// special tokens it must leave room for). A length that leaves no room for text is an error.
 pub fn set_truncation(tokenizer: &mut Tokenizer, max_length: usize, pairs: bool) -> Result<()> {
-    // The tokenizers crate quietly skips truncation when the special tokens alone are longer than
-    // `max_length`: every input would then run at full length.
+    check_room_for_text(tokenizer, max_length, pairs)?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            direction: TruncationDirection::Right,
+            max_length,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+        }))
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    Ok(())
+}
+
+/// Whether `max_length` tokens leave room for at least one token of text beside the special
+/// tokens the tokenizer adds (to one text, or to a pair). The tokenizers crate quietly skips
+/// truncation when the special tokens alone are longer: every input then ran at full length.
+pub fn check_room_for_text(tokenizer: &Tokenizer, max_length: usize, pairs: bool) -> Result<()> {
     let added = tokenizer
         .get_post_processor()
         .map_or(0, |p| tokenizers::PostProcessor::added_tokens(p, pairs));
@@ -231,14 +246,5 @@ pub fn set_truncation(tokenizer: &mut Tokenizer, max_length: usize, pairs: bool)
             added + 1
         )));
     }
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(Some(TruncationParams {
-            direction: TruncationDirection::Right,
-            max_length,
-            strategy: TruncationStrategy::LongestFirst,
-            stride: 0,
-        }))
-        .map_err(|e| Error::Tokenizer(e.to_string()))?;
     Ok(())
 }

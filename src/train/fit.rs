@@ -89,6 +89,7 @@ pub fn fit(
         .max_seq_length
         .unwrap_or_else(|| model.max_seq_length())
         .min(model.max_seq_length());
+    crate::models::tokenizer::check_room_for_text(&model.transformer().tokenizer, max_len, false)?;
     keep_large_allocations_in_heap();
     let varmap = VarMap::new();
     model.make_trainable(&varmap)?;
