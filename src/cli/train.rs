@@ -27,6 +27,15 @@ pub struct TrainingArgs {
     pub max_steps: Option<usize>,
     #[arg(long)]
     pub progress: bool,
+    /// Save a numbered checkpoint (`checkpoint-STEP`) into this folder every --checkpoint-steps.
+    #[arg(long)]
+    pub checkpoint_path: Option<PathBuf>,
+    /// Steps between checkpoints (with --checkpoint-path).
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_steps: usize,
+    /// Checkpoints kept, oldest removed first (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub checkpoint_limit: usize,
 }
 
 impl TrainingArgs {
@@ -41,6 +50,13 @@ impl TrainingArgs {
             max_seq_length: Some(max_seq_length),
             output_path: Some(output.to_path_buf()),
             show_progress_bar: self.progress,
+            checkpoint_path: self.checkpoint_path.clone(),
+            checkpoint_save_steps: if self.checkpoint_path.is_some() {
+                self.checkpoint_steps
+            } else {
+                0
+            },
+            checkpoint_save_total_limit: self.checkpoint_limit,
             ..Default::default()
         }
     }
