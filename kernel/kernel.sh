@@ -3,8 +3,8 @@
 #
 # evcxr keeps a whole Cargo project in its build folder (the cell's source, Cargo.toml, target/),
 # so two kernels sharing one folder overwrite each other's cells. Each kernel therefore gets its own
-# folder under $SBERT_EVCXR_TMPDIR/../kernels/, whose target/ starts as hard links to the warm
-# build (the dependencies compiled once by the set-up's warm-up): no copy, no rebuild, < 0.1 s.
+# folder under $SBERT_EVCXR_TMPDIR/../kernels/, whose target/ starts from the warm build (the
+# dependencies compiled once by the set-up's warm-up; kernel/build-folder.sh): no rebuild.
 # The folder is removed when the kernel exits (or, if it was killed, at the next kernel's start).
 # SBERT_EVCXR_WARMUP=1 builds into the shared folder itself (what the warm-up does).
 set -euo pipefail
@@ -14,15 +14,9 @@ mkdir -p "$master"
 if [ "${SBERT_EVCXR_WARMUP:-}" = 1 ]; then
   exec env EVCXR_TMPDIR="$master" "$exe" "$@"
 fi
-base="$(dirname "$master")/kernels"
-mkdir -p "$base"
-# Folders of kernels that are gone (killed before their cleanup could run).
-for d in "$base"/k.*; do
-  [ -d "$d" ] || continue
-  pid="$(cat "$d/.pid" 2>/dev/null || echo)"
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -rf "$d"; fi
-done
 . "$(dirname "$0")/build-folder.sh"
+# Folders of kernels and REPLs that are gone (killed before their cleanup could run).
+clean_build_folders "$(dirname "$master")/kernels"
 dir="$(new_build_folder "$master" k)"
 trap 'rm -rf "$dir"' EXIT
 trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP

@@ -10,8 +10,9 @@ EXE="$(bash "$ROOT/kernel/install-evcxr.sh" evcxr_repl)"
 for switch in $SBERT_EVCXR_SWITCHES; do export "$switch=1"; done
 export EVCXR_CONFIG_DIR SBERT_SHARED
 export LD_LIBRARY_PATH="$SBERT_RUSTLIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# Its own build folder, hard-linked from the warm one, beside the kernels' (kernel/build-folder.sh).
+# Its own build folder, made from the warm one, beside the kernels' (kernel/build-folder.sh).
 . "$ROOT/kernel/build-folder.sh"
+clean_build_folders "$(dirname "$SBERT_EVCXR_TMPDIR")/kernels"
 dir="$(new_build_folder "$SBERT_EVCXR_TMPDIR" repl)"
 trap 'rm -rf "$dir"' EXIT
 EVCXR_TMPDIR="$dir" "$EXE" "$@"
