@@ -400,3 +400,45 @@ fn embedding_cache_survives_damage_and_is_bounded() {
         "each .npy has its .json and nothing else is left"
     );
 }
+
+/// A data set built in code with a repeated document id: retrieval refuses it (the readers
+/// already do) instead of listing the document twice.
+#[test]
+fn retrieval_refuses_repeated_ids() {
+    use sbert::datasets::{Document, Query, RetrievalDataset};
+    let model =
+        SentenceTransformer::from_dir(&tiny_model_dir(true), &candle_core::Device::Cpu).unwrap();
+    let doc = |id: &str| Document {
+        id: id.into(),
+        title: String::new(),
+        text: "w10 w11".into(),
+    };
+    let mut ds = RetrievalDataset {
+        corpus: vec![doc("d1"), doc("d2"), doc("d1")],
+        queries: vec![Query {
+            id: "q1".into(),
+            text: "w10".into(),
+        }],
+        qrels: Default::default(),
+    };
+    let err = sbert::evaluation::retrieval::retrieve(
+        &model,
+        &ds,
+        3,
+        sbert::util::ScoreFunction::Cosine,
+        &EncodeOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("\"d1\"") && err.contains("twice"), "{err}");
+    ds.corpus.pop();
+    let run = sbert::evaluation::retrieval::retrieve(
+        &model,
+        &ds,
+        3,
+        sbert::util::ScoreFunction::Cosine,
+        &EncodeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(run[0].1.len(), 2);
+}

@@ -45,6 +45,31 @@ pub struct RetrievalDataset {
 }
 
 impl RetrievalDataset {
+    /// Refuses a document or query id used twice (a run would list one document twice, and its
+    /// text would be the last one's).
+    pub fn check_unique_ids(&self) -> crate::core::Result<()> {
+        for (what, ids) in [
+            (
+                "document",
+                self.corpus
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "query",
+                self.queries.iter().map(|q| q.id.as_str()).collect(),
+            ),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(id) = ids.into_iter().find(|id| !seen.insert(*id)) {
+                return Err(crate::core::Error::InvalidInput(format!(
+                    "{what} id {id:?} is used twice in the data set (ids must be unique)"
+                )));
+            }
+        }
+        Ok(())
+    }
     /// The texts to embed for the corpus (see [`Document::contents`]).
     pub fn corpus_texts(&self) -> Vec<String> {
         self.corpus.iter().map(Document::contents).collect()

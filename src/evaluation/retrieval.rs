@@ -19,6 +19,7 @@ pub fn retrieve(
     score_function: ScoreFunction,
     encode: &EncodeOptions,
 ) -> Result<RankedRun> {
+    dataset.check_unique_ids()?;
     let corpus = model.encode(&dataset.corpus_texts(), encode)?;
     let queries = model.encode(&dataset.query_texts(), encode)?;
     let hits = semantic_search(
