@@ -220,12 +220,12 @@ fn check_dir_target(
         }
         Err(_) => false,
     };
-    if existing {
+    let marked = ownership.markers.iter().any(|m| real.join(m).exists());
+    if existing && !marked {
         let mut entries = Vec::new();
-        list_tree(&real, "", &mut entries)?;
-        let marked = ownership.markers.iter().any(|m| real.join(m).exists());
+        list_tree(&real, "", 3, &mut entries)?;
         let clashes: Vec<&String> = entries.iter().filter(|n| (ownership.owns)(n)).collect();
-        if !marked && !clashes.is_empty() {
+        if !clashes.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "{} is a folder that holds no saved model or data set but has entries a save would replace ({}): nothing was written",
                 path.display(),
@@ -278,7 +278,9 @@ pub(crate) fn write_dir_atomic(
             // `tmp` now holds the old folder: entries the user added while we wrote move over.
             for entry in list_dir(&tmp)? {
                 let new = real.join(&entry);
-                if !(ownership.owns)(&entry) && std::fs::symlink_metadata(&new).is_err() {
+                if !(ownership.owns)(&entry.to_string_lossy())
+                    && std::fs::symlink_metadata(&new).is_err()
+                {
                     let _ = std::fs::rename(tmp.join(&entry), &new);
                 }
             }
@@ -293,27 +295,27 @@ pub(crate) fn write_dir_atomic(
     result
 }
 
-fn list_dir(dir: &Path) -> Result<Vec<String>> {
+fn list_dir(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
     let mut names = Vec::new();
     for e in
         std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
     {
         let e = e.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-        names.push(e.file_name().to_string_lossy().to_string());
+        names.push(e.file_name());
     }
     names.sort();
     Ok(names)
 }
 
-/// The relative paths of every entry under `dir` (folders and what they hold).
-fn list_tree(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+/// The relative paths of the entries under `dir`, `depth` levels deep.
+fn list_tree(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result<()> {
     for name in list_dir(dir)? {
-        let rel = format!("{prefix}{name}");
+        let rel = format!("{prefix}{}", name.to_string_lossy());
         let p = dir.join(&name);
         let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
         out.push(rel.clone());
-        if is_dir {
-            list_tree(&p, &format!("{rel}/"), out)?;
+        if is_dir && depth > 1 {
+            list_tree(&p, &format!("{rel}/"), depth - 1, out)?;
         }
     }
     Ok(())
@@ -323,7 +325,7 @@ fn list_tree(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
 /// filled): missing ones as links, folders present in both entry by entry.
 fn carry(old: &Path, new: &Path, prefix: &str, owns: &dyn Fn(&str) -> bool) -> Result<()> {
     for name in list_dir(old)? {
-        let rel = format!("{prefix}{name}");
+        let rel = format!("{prefix}{}", name.to_string_lossy());
         if owns(&rel) {
             continue;
         }
