@@ -11,7 +11,8 @@
 #   - compiled artifacts (.rlib, .rmeta, .so, .a, .o, build-script executables) are hard links —
 #     rustc and cargo replace them by new files, never rewrite them, so sharing is safe and free;
 #   - every other file (.cargo-lock, whose lock is on the inode; fingerprints, dep-info and
-#     build-script output, which cargo rewrites in place) is a copy of its own (about 11 MB), so a
+#     build-script output, which cargo rewrites in place) is a copy of its own (about 11 MB, with
+#     its nanosecond mtime: cargo compares those), so a
 #     build in one folder never blocks or changes another, nor the warm build;
 #   - the cell crate's own outputs and rustc's incremental caches (each with its own lock file) are
 #     left out: each folder makes fresh ones.
@@ -35,8 +36,10 @@ new_build_folder() {
     if cp -al "$master/target" "$tmp/target" 2>/dev/null; then
       find "$tmp/target" "${_own_outputs[@]}" -prune -exec rm -rf {} +
       (cd "$tmp/target" && find . -type f ! "${_linked_artifacts[@]}" -delete)
+      # cp -a keeps the nanosecond mtimes cargo's fingerprints compare (tar's default format
+      # keeps whole seconds, and every dependency would look stale).
       (cd "$master/target" && find . "${_own_outputs[@]}" -prune -o -type f ! "${_linked_artifacts[@]}" -print0 |
-        tar --null -T - -cf -) | (cd "$tmp/target" && tar -xf -)
+        xargs -0 -r cp -a --parents -t "$tmp/target")
     else
       # No hard links on this file system: a plain copy.
       cp -a "$master/target" "$tmp/target"

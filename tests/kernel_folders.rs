@@ -56,6 +56,14 @@ fn new_folder_shares_artifacts_only() {
         write(&t.join(f), f);
     }
     write(&master.join("Cargo.lock"), "lock");
+    // Cargo compares nanosecond mtimes: a copy that keeps whole seconds makes every dependency
+    // look stale (tar's default format did: the first cell rebuilt everything).
+    assert!(Command::new("touch")
+        .args(["-d", "2026-01-01 10:00:00.123456789"])
+        .arg(t.join(".fingerprint/sbert-1/lib-sbert"))
+        .status()
+        .unwrap()
+        .success());
     let dir = bash(&format!("new_build_folder {} k", master.display()));
     let dir = Path::new(&dir);
     assert!(dir.starts_with(root.join("kernels")));
@@ -80,6 +88,11 @@ fn new_folder_shares_artifacts_only() {
         "build/ring-3/output",
     ] {
         assert_ne!(ino(&n.join(own)), ino(&t.join(own)), "{own} copied");
+        let (a, b) = (
+            std::fs::metadata(n.join(own)).unwrap(),
+            std::fs::metadata(t.join(own)).unwrap(),
+        );
+        assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()), "{own}'s mtime");
         assert_eq!(std::fs::read_to_string(n.join(own)).unwrap(), own);
     }
     for left_out in ["incremental", "libcode_7.so", "deps/ctx-9.rlib"] {
