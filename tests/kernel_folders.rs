@@ -92,7 +92,11 @@ fn new_folder_shares_artifacts_only() {
             std::fs::metadata(n.join(own)).unwrap(),
             std::fs::metadata(t.join(own)).unwrap(),
         );
-        assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()), "{own}'s mtime");
+        assert_eq!(
+            (a.mtime(), a.mtime_nsec()),
+            (b.mtime(), b.mtime_nsec()),
+            "{own}'s mtime"
+        );
         assert_eq!(std::fs::read_to_string(n.join(own)).unwrap(), own);
     }
     for left_out in ["incremental", "libcode_7.so", "deps/ctx-9.rlib"] {
