@@ -4,7 +4,7 @@
 mod common;
 use candle_core::{Device, Tensor};
 use common::*;
-use sbert::cross_encoder::{CrossEncoder, PredictOptions};
+use sbert::cross_encoder::{Activation, CrossEncoder, PredictOptions};
 use sbert::models::bert::{Bert, Mode};
 
 fn tiny_cross_encoder(num_labels: usize) -> (std::path::PathBuf, Vec<f32>, f32) {
@@ -656,4 +656,71 @@ fn interpolation_and_its_tuning() {
         .unwrap_err()
         .to_string()
         .contains("no cross-encoder score"));
+}
+
+/// Fine-tuned MS MARCO cross-encoders declare `"sbert_ce_default_activation_function":
+/// "torch.nn.modules.linear.Identity"` (sentence-transformers 4+: `sentence_transformers.
+/// activation_fn`): Python's `predict` then returns the raw logits, where sbert applied a sigmoid.
+#[test]
+fn declared_activation_is_applied() {
+    let (dir, w, b) = tiny_cross_encoder(1);
+    let pairs = [("w10 w11", "w12 w13"), ("w20", "w30 w31")];
+    let oracle: Vec<f32> = pairs
+        .iter()
+        .map(|(a, d)| oracle_logit(a, d, &w, b))
+        .collect();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let with = |key: &str, value: serde_json::Value| {
+        let mut c = config.clone();
+        c[key] = value;
+        std::fs::write(dir.join("config.json"), c.to_string()).unwrap();
+        CrossEncoder::from_dir(&dir, &Device::Cpu)
+    };
+    let opts = PredictOptions::default();
+    let sigmoid = |l: f32| 1.0 / (1.0 + (-l).exp());
+    for (key, value, identity) in [
+        (
+            "sbert_ce_default_activation_function",
+            serde_json::json!("torch.nn.modules.linear.Identity"),
+            true,
+        ),
+        (
+            "sentence_transformers",
+            serde_json::json!({"activation_fn": "torch.nn.modules.linear.Identity"}),
+            true,
+        ),
+        (
+            "sentence_transformers",
+            serde_json::json!({"activation_fn": "torch.nn.modules.activation.Sigmoid"}),
+            false,
+        ),
+        ("unrelated", serde_json::json!(1), false),
+    ] {
+        let ce = with(key, value).unwrap();
+        assert_eq!(ce.activation() == Activation::Identity, identity, "{key}");
+        let got = ce.predict(&pairs, &opts).unwrap();
+        for (g, o) in got.iter().zip(&oracle) {
+            let want = if identity { *o } else { sigmoid(*o) };
+            assert!((g - want).abs() < 1e-5, "{key}: {g} vs {want}");
+        }
+        // apply_activation: false is the raw logit either way.
+        let raw = ce
+            .predict(
+                &pairs,
+                &PredictOptions {
+                    apply_activation: false,
+                    ..opts.clone()
+                },
+            )
+            .unwrap();
+        assert!((raw[0] - oracle[0]).abs() < 1e-5);
+    }
+    let err = with(
+        "sbert_ce_default_activation_function",
+        serde_json::json!("torch.nn.modules.activation.Tanh"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("Tanh") && err.contains("config.json"), "{err}");
 }

@@ -14,7 +14,7 @@ pub mod save;
 pub mod train;
 
 pub use evaluation::CrossEncoderRerankingEvaluator;
-pub use model::{CrossEncoder, PredictOptions, Ranked, Ranking};
+pub use model::{Activation, CrossEncoder, PredictOptions, Ranked, Ranking};
 pub use rerank::{
     interpolate_scores, rerank_run, retrieve_and_rerank, tune_interpolation, InterpolationSweep,
 };

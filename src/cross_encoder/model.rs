@@ -20,7 +20,8 @@ use crate::models::tokenizer::{load_model_tokenizer, model_max_length, set_trunc
 pub struct PredictOptions {
     /// Pairs per forward pass (default 32).
     pub batch_size: usize,
-    /// Apply the default activation (sigmoid when the model has one label); false gives raw logits.
+    /// Apply the model's default activation ([`Activation`]: sigmoid unless its config declares
+    /// Identity) to a one-label model's logit; false gives raw logits.
     pub apply_activation: bool,
     /// Show a progress bar.
     pub show_progress_bar: bool,
@@ -36,6 +37,40 @@ impl Default for PredictOptions {
     }
 }
 
+/// What `predict` applies to a one-label model's logit by default (Python's `activation_fn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `torch.nn.Sigmoid`: scores in (0, 1) — Python's default for one label.
+    Sigmoid,
+    /// `torch.nn.Identity`: the raw logit — what fine-tuned MS MARCO cross-encoders declare.
+    Identity,
+}
+
+impl Activation {
+    /// The activation a Hugging Face `config.json` declares for sentence-transformers: the
+    /// legacy `sbert_ce_default_activation_function` or `sentence_transformers.activation_fn`
+    /// (a PyTorch class path); Sigmoid when neither is there. Another class is an error.
+    pub(crate) fn from_config(
+        extra: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> std::result::Result<Self, String> {
+        let declared = extra
+            .get("sentence_transformers")
+            .and_then(|v| v.get("activation_fn"))
+            .or_else(|| extra.get("sbert_ce_default_activation_function"))
+            .and_then(|v| v.as_str());
+        match declared {
+            None => Ok(Self::Sigmoid),
+            Some(name) => match name.rsplit('.').next().unwrap_or(name) {
+                "Sigmoid" => Ok(Self::Sigmoid),
+                "Identity" => Ok(Self::Identity),
+                _ => Err(format!(
+                    "activation {name:?} is not supported (Sigmoid or Identity); predict_logits gives the raw logits"
+                )),
+            },
+        }
+    }
+}
+
 /// A cross-encoder (re-ranker).
 #[derive(Clone)]
 pub struct CrossEncoder {
@@ -43,6 +78,7 @@ pub struct CrossEncoder {
     pub(crate) encoder: Encoder,
     pub(crate) head: Head,
     pub(crate) num_labels: usize,
+    pub(crate) activation: Activation,
     pub(crate) max_length: usize,
     pub(crate) device: Device,
     pub(crate) path: PathBuf,
@@ -130,11 +166,14 @@ impl CrossEncoder {
         let max_length =
             model_max_length(dir).map_or(limit, |m| (m.clamp(4.0, 1e9) as usize).min(limit));
         set_truncation(&mut tokenizer, max_length, true)?;
+        let activation = Activation::from_config(&config.extra)
+            .map_err(|why| Error::invalid_model(&config_path, why))?;
         Ok(Self {
             tokenizer,
             encoder,
             head,
             num_labels,
+            activation,
             max_length,
             device: device.clone(),
             path: dir.to_path_buf(),
@@ -169,6 +208,11 @@ impl CrossEncoder {
     /// Number of outputs per pair.
     pub fn num_labels(&self) -> usize {
         self.num_labels
+    }
+
+    /// What `predict` applies to the logit by default (from `config.json`; Sigmoid if unset).
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// Logits `[n, num_labels]` of each pair (no activation).
@@ -206,9 +250,9 @@ impl CrossEncoder {
         Ok(out)
     }
 
-    /// One score per pair: sigmoid of the logit for a one-label model (Python's default
-    /// activation), the raw logit with `apply_activation: false`. Models with several labels:
-    /// use [`CrossEncoder::predict_logits`].
+    /// One score per pair: the model's [`Activation`] of the logit for a one-label model (sigmoid
+    /// unless its `config.json` declares `Identity`, as Python reads it), the raw logit with
+    /// `apply_activation: false`. Models with several labels: use [`CrossEncoder::predict_logits`].
     pub fn predict<A: AsRef<str>, B: AsRef<str>>(
         &self,
         pairs: &[(A, B)],
@@ -224,7 +268,7 @@ impl CrossEncoder {
             .predict_logits(pairs, opts)?
             .into_iter()
             .map(|l| {
-                if opts.apply_activation {
+                if opts.apply_activation && self.activation == Activation::Sigmoid {
                     1.0 / (1.0 + (-l[0]).exp())
                 } else {
                     l[0]

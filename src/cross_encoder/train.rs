@@ -57,6 +57,7 @@ impl CrossEncoder {
             encoder: bert,
             head,
             num_labels,
+            activation: super::model::Activation::Sigmoid,
             max_length: 0,
             device,
             path: dir,
