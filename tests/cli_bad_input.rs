@@ -202,6 +202,8 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("encode --model @/model --input @/empty.txt --output @/o.npy", Ok(&[], &["o.npy"])),
         ("encode --model @/model --input @/bom.txt --output @/o.npy", Ok(&[], &["o.npy"])),
         ("encode --model @/model --input @/lines.txt --output /dev/null", Ok(&[], &[])),
+        // /dev/stdout is a pipe here (reached through /proc's magic link): written into.
+        ("encode --model @/model --input @/lines.txt --output /dev/stdout", Ok(&["NUMPY"], &[])),
         // similarity, pairs
         ("similarity --model @/model --input @/missing.txt", Error(&["missing.txt"])),
         ("similarity --model @/model --input @/empty.txt --json", Ok(&["[]"], &[])),

@@ -140,9 +140,9 @@ pub(crate) fn stall_point(point: &str) {
 /// a FIFO or a device (`/dev/stdout`) is written into directly; a folder is an error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |e| Error::io(format!("writing {}", path.display()), e);
-    let real = follow_links(path)?;
-    let existing = std::fs::metadata(&real).ok();
-    if let Some(m) = &existing {
+    // What the path is, as the kernel resolves it (this also follows /proc's magic links, e.g.
+    // /dev/stdout → /proc/self/fd/1 → a pipe).
+    if let Ok(m) = std::fs::metadata(path) {
         if m.is_dir() {
             return Err(Error::InvalidInput(format!(
                 "{} is a folder, not a file: nothing was written",
@@ -150,14 +150,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             )));
         }
         if !m.is_file() {
-            // A FIFO, a terminal, /dev/null: there is nothing to replace atomically.
+            // A FIFO, a pipe, a terminal, /dev/null: there is nothing to replace atomically.
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
-                .open(&real)
+                .open(path)
                 .map_err(err)?;
             return f.write_all(bytes).and_then(|_| f.flush()).map_err(err);
         }
     }
+    let real = follow_links(path)?;
+    let existing = std::fs::metadata(&real).ok().filter(|m| m.is_file());
     let name = real
         .file_name()
         .ok_or_else(|| Error::InvalidInput(format!("{} is not a file path", path.display())))?
@@ -428,6 +430,9 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 /// folder above it is a writable folder, and `path` itself is not of the wrong kind (a folder
 /// where a file goes, or a file where a folder goes). Creates nothing that stays.
 pub fn check_writable(path: &Path, folder: bool) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return Ok(()); // a FIFO, a pipe or a device (/dev/stdout): written into directly
+    }
     let real = follow_links(path)?;
     if let Ok(m) = std::fs::metadata(&real) {
         if folder && !m.is_dir() {
