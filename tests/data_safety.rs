@@ -417,11 +417,7 @@ fn write_atomic_respects_what_the_path_is() {
 #[test]
 fn a_killed_writers_temporaries_are_cleaned_up() {
     let dir = temp_dir("stale");
-    // A process that has exited: its pid is free.
-    let child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    let mut child = child;
-    child.wait().unwrap();
+    let dead = dead_pid();
     std::fs::write(dir.join(format!(".run.txt.sbert-{dead}-0.tmp")), "half").unwrap();
     std::fs::create_dir_all(dir.join(format!(".model.sbert-{dead}-3.tmp"))).unwrap();
     let mine = format!(".run.txt.sbert-{}-999.tmp", std::process::id());

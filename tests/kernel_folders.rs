@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::temp_dir;
+use common::{dead_pid, temp_dir};
 
 fn bash(script: &str) -> String {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -29,6 +29,16 @@ fn bash(script: &str) -> String {
 fn write(p: &Path, text: &str) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, text).unwrap();
+}
+
+/// Sets `p`'s mtime (`touch -d WHEN`).
+fn touch(p: &Path, when: &str) {
+    assert!(Command::new("touch")
+        .args(["-d", when])
+        .arg(p)
+        .status()
+        .unwrap()
+        .success());
 }
 
 fn ino(p: &Path) -> u64 {
@@ -58,12 +68,10 @@ fn new_folder_shares_artifacts_only() {
     write(&master.join("Cargo.lock"), "lock");
     // Cargo compares nanosecond mtimes: a copy that keeps whole seconds makes every dependency
     // look stale (tar's default format did: the first cell rebuilt everything).
-    assert!(Command::new("touch")
-        .args(["-d", "2026-01-01 10:00:00.123456789"])
-        .arg(t.join(".fingerprint/sbert-1/lib-sbert"))
-        .status()
-        .unwrap()
-        .success());
+    touch(
+        &t.join(".fingerprint/sbert-1/lib-sbert"),
+        "2026-01-01 10:00:00.123456789",
+    );
     let dir = bash(&format!("new_build_folder {} k", master.display()));
     let dir = Path::new(&dir);
     assert!(dir.starts_with(root.join("kernels")));
@@ -122,12 +130,7 @@ fn new_folder_shares_artifacts_only() {
 #[test]
 fn clean_up_removes_only_dead_owners_folders() {
     let base = temp_dir("kernel-clean").join("kernels");
-    let dead = {
-        let mut c = Command::new("true").spawn().unwrap();
-        let id = c.id();
-        c.wait().unwrap();
-        id
-    };
+    let dead = dead_pid();
     let mine = std::process::id();
     for (name, pid) in [
         ("k.dead", Some(dead)),
@@ -145,12 +148,7 @@ fn clean_up_removes_only_dead_owners_folders() {
     }
     // A folder without .pid left long ago (a kill between mktemp and the .pid).
     std::fs::create_dir_all(base.join("k.nopid-old")).unwrap();
-    assert!(Command::new("touch")
-        .args(["-d", "2 hours ago"])
-        .arg(base.join("k.nopid-old"))
-        .status()
-        .unwrap()
-        .success());
+    touch(&base.join("k.nopid-old"), "2 hours ago");
     bash(&format!("clean_build_folders {}", base.display()));
     let mut left: Vec<String> = std::fs::read_dir(&base)
         .unwrap()

@@ -79,6 +79,21 @@ fn tree(dir: &Path) -> Vec<(PathBuf, u64)> {
     out
 }
 
+/// `sbert encode --model M --input IN --output OUT`.
+fn encode_args(model: &Path, input: &Path, out: &Path) -> Vec<String> {
+    [
+        "encode",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]
+    .into_iter()
+    .chain(["--output", out.to_str().unwrap()])
+    .map(String::from)
+    .collect()
+}
+
 fn refs(a: &[String]) -> Vec<&str> {
     a.iter().map(String::as_str).collect()
 }
@@ -99,17 +114,8 @@ fn kill_during_encode_output() {
     std::fs::write(dir.join("lines.txt"), "w10 w11\nw20 w21\n").unwrap();
     let out = dir.join("emb.npy");
     std::fs::write(&out, b"the old embeddings").unwrap();
-    let args = [
-        "encode",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        dir.join("lines.txt").to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]
-    .map(String::from);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = encode_args(&model, &dir.join("lines.txt"), &out);
+    let args = refs(&args);
     kill_at("write-file", &args);
     assert_eq!(std::fs::read(&out).unwrap(), b"the old embeddings");
     assert_eq!(debris(&dir).len(), 1, "the killed run's temporary");
@@ -208,17 +214,8 @@ fn kill_encode_at_arbitrary_moments() {
         .collect();
     std::fs::write(dir.join("lines.txt"), lines).unwrap();
     let out = dir.join("emb.npy");
-    let args = [
-        "encode",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        dir.join("lines.txt").to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]
-    .map(String::from);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = encode_args(&model, &dir.join("lines.txt"), &out);
+    let args = refs(&args);
     run_ok(&args);
     let new = std::fs::read(&out).unwrap();
     let old = b"old".to_vec();

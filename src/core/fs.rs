@@ -142,7 +142,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |e| Error::io(format!("writing {}", path.display()), e);
     // What the path is, as the kernel resolves it (this also follows /proc's magic links, e.g.
     // /dev/stdout → /proc/self/fd/1 → a pipe).
-    if let Ok(m) = std::fs::metadata(path) {
+    let existing = std::fs::metadata(path).ok();
+    if let Some(m) = &existing {
         if m.is_dir() {
             return Err(Error::InvalidInput(format!(
                 "{} is a folder, not a file: nothing was written",
@@ -159,7 +160,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         }
     }
     let real = follow_links(path)?;
-    let existing = std::fs::metadata(&real).ok().filter(|m| m.is_file());
     let name = real
         .file_name()
         .ok_or_else(|| Error::InvalidInput(format!("{} is not a file path", path.display())))?
@@ -430,11 +430,8 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 /// folder above it is a writable folder, and `path` itself is not of the wrong kind (a folder
 /// where a file goes, or a file where a folder goes). Creates nothing that stays.
 pub fn check_writable(path: &Path, folder: bool) -> Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        return Ok(()); // a FIFO, a pipe or a device (/dev/stdout): written into directly
-    }
-    let real = follow_links(path)?;
-    if let Ok(m) = std::fs::metadata(&real) {
+    // What the path is, as the kernel resolves it (links, and /proc's magic links too).
+    if let Ok(m) = std::fs::metadata(path) {
         if folder && !m.is_dir() {
             return Err(Error::InvalidInput(format!(
                 "{} exists and is not a folder",
@@ -448,9 +445,10 @@ pub fn check_writable(path: &Path, folder: bool) -> Result<()> {
             )));
         }
         if !m.is_file() && !m.is_dir() {
-            return Ok(()); // a FIFO or a device: written into directly
+            return Ok(()); // a FIFO, a pipe or a device (/dev/stdout): written into directly
         }
     }
+    let real = follow_links(path)?;
     let mut dir = parent_of(&real).to_path_buf();
     loop {
         match std::fs::metadata(&dir) {

@@ -182,7 +182,6 @@ impl CrossEncoder {
 
     /// Logits of a batch of encoded pairs (inference; no padding on the CPU).
     fn logits(&self, encs: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
-        check_pair_tokens(encs)?;
         let (hidden, _) = self.encoder.forward_batch(encs, &self.device)?;
         let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         Ok(self.head(&cls, false)?.to_vec2::<f32>()?)

@@ -75,14 +75,20 @@ pub(crate) fn check_unique_ids<'a>(
     ids: impl IntoIterator<Item = (usize, &'a str)>,
     what: &str,
 ) -> crate::core::Result<()> {
-    let mut seen = std::collections::HashMap::new();
-    for (n, id) in ids {
-        if let Some(first) = seen.insert(id, n) {
-            return Err(Error::InvalidInput(format!(
-                "{}: {what} {n}: id {id:?} is already used on {what} {first} (ids must be unique)",
-                path.display()
-            )));
-        }
+    match first_repeat(ids) {
+        Some((first, n, id)) => Err(Error::InvalidInput(format!(
+            "{}: {what} {n}: id {id:?} is already used on {what} {first} (ids must be unique)",
+            path.display()
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first id seen twice among `(position, id)` pairs: (first position, second, id).
+pub(crate) fn first_repeat<'a>(
+    ids: impl IntoIterator<Item = (usize, &'a str)>,
+) -> Option<(usize, usize, &'a str)> {
+    let mut seen = std::collections::HashMap::new();
+    ids.into_iter()
+        .find_map(|(n, id)| seen.insert(id, n).map(|first| (first, n, id)))
 }

@@ -48,21 +48,13 @@ impl RetrievalDataset {
     /// Refuses a document or query id used twice (a run would list one document twice, and its
     /// text would be the last one's).
     pub fn check_unique_ids(&self) -> crate::core::Result<()> {
-        for (what, ids) in [
-            (
-                "document",
-                self.corpus
-                    .iter()
-                    .map(|d| d.id.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            (
-                "query",
-                self.queries.iter().map(|q| q.id.as_str()).collect(),
-            ),
+        let docs = self.corpus.iter().map(|d| d.id.as_str());
+        let queries = self.queries.iter().map(|q| q.id.as_str());
+        for (what, repeat) in [
+            ("document", super::io::first_repeat(docs.enumerate())),
+            ("query", super::io::first_repeat(queries.enumerate())),
         ] {
-            let mut seen = std::collections::HashSet::new();
-            if let Some(id) = ids.into_iter().find(|id| !seen.insert(*id)) {
+            if let Some((_, _, id)) = repeat {
                 return Err(crate::core::Error::InvalidInput(format!(
                     "{what} id {id:?} is used twice in the data set (ids must be unique)"
                 )));

@@ -35,3 +35,16 @@ pub(crate) fn check_columns(embeddings: &[Tensor], want: usize, name: &str) -> R
 pub(crate) fn labels_tensor(labels: &[f32], like: &Tensor) -> Result<Tensor> {
     Ok(Tensor::from_slice(labels, labels.len(), like.device())?)
 }
+
+/// [`super::Loss::check_label`] of the contrastive losses: only labels 1 (similar) and 0
+/// (dissimilar) — any other value fell in neither group, so the loss was 0 and nothing was
+/// learned.
+pub(crate) fn binary_label(name: &str, label: f32) -> std::result::Result<(), String> {
+    if label == 0.0 || label == 1.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} needs labels 1 (similar) or 0 (dissimilar), got {label}"
+        ))
+    }
+}

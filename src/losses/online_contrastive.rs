@@ -2,7 +2,7 @@
 
 use candle_core::Tensor;
 
-use super::cosine::{check_columns, pairwise_cosine};
+use super::cosine::{binary_label, check_columns, pairwise_cosine};
 use super::loss::Loss;
 use crate::core::{Error, Result};
 
@@ -30,17 +30,8 @@ fn mean(v: &[f32]) -> f32 {
 }
 
 impl Loss for OnlineContrastiveLoss {
-    /// Only labels 1 (similar) and 0 (dissimilar): any other value fell in neither group, so
-    /// the loss was 0 and nothing was learned.
     fn check_label(&self, label: f32) -> std::result::Result<(), String> {
-        if label == 0.0 || label == 1.0 {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} needs labels 1 (similar) or 0 (dissimilar), got {label}",
-                self.name()
-            ))
-        }
+        binary_label(self.name(), label)
     }
 
     fn compute_loss_from_embeddings(

@@ -177,7 +177,6 @@ pub(crate) fn fit_loop<M: ?Sized>(
     let mut best = f64::NEG_INFINITY;
     let mut global = 0usize;
     let mut train_steps = 0usize;
-    let mut since_eval = 0usize;
     let mut loss_acc = (0.0, 0usize);
     let mut progress = Progress::new(
         (steps_per_epoch * config.epochs) as u64,
@@ -234,7 +233,9 @@ pub(crate) fn fit_loop<M: ?Sized>(
         for step in 0..steps_per_epoch {
             if config.max_steps.is_some_and(|m| train_steps >= m) {
                 log.stopped_early = true;
-                if since_eval > 0 {
+                // Evaluated where it stopped, unless nothing changed since the last evaluation.
+                let last = log.evaluations.last().map(|e| e.global_step);
+                if last != Some(global) && global > 0 {
                     let _ = evaluate(model, epoch, step as i64, global, &mut loss_acc, &mut log)?;
                 }
                 break 'outer;
@@ -267,10 +268,8 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 global += 1;
             }
             train_steps += 1;
-            since_eval += 1;
             progress.inc(1);
             if config.evaluation_steps > 0 && (step + 1) % config.evaluation_steps == 0 {
-                since_eval = 0;
                 if evaluate(
                     model,
                     epoch,
@@ -296,7 +295,6 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 }
             }
         }
-        since_eval = 0;
         if evaluate(model, epoch, -1, global, &mut loss_acc, &mut log)?.is_break() {
             log.stopped_early = true;
             break;

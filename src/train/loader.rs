@@ -40,6 +40,9 @@ impl DataLoader {
     }
     /// The batches (example indices) of an epoch.
     pub fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
+        if self.batch_size == 0 {
+            return Vec::new();
+        }
         let mut idx: Vec<usize> = (0..self.examples.len()).collect();
         if self.shuffle {
             Rng::new(
@@ -48,9 +51,6 @@ impl DataLoader {
                     .wrapping_mul(0x2545_F491_4F6C_DD1D),
             )
             .shuffle(&mut idx);
-        }
-        if self.batch_size == 0 {
-            return Vec::new();
         }
         idx.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
     }
