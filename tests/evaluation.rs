@@ -4,6 +4,7 @@ mod common;
 use common::*;
 use sbert::datasets::{self, sts, trec};
 use sbert::evaluation::ir_metrics::{evaluate, trec_eval_order, Measure, Qrels, Run};
+use sbert::evaluation::Evaluator as _;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 

@@ -65,11 +65,58 @@ impl Tabular for EvalReport {
     }
 }
 
+/// One row of an evaluator's CSV log: the file's name, its columns after `epoch,steps`, the values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRow {
+    /// File name, as Python names it (`similarity_evaluation_sts-dev_results.csv`).
+    pub file: String,
+    /// The columns after `epoch,steps`.
+    pub columns: Vec<String>,
+    /// One value per column.
+    pub values: Vec<f64>,
+}
+
 /// A model evaluator (Python's `SentenceEvaluator`; with `M = CrossEncoder`, its cross-encoder
 /// evaluators).
 pub trait Evaluator<M: ?Sized = SentenceTransformer> {
     /// Evaluates `model`.
     fn evaluate(&self, model: &M) -> Result<EvalReport>;
+
+    /// The CSV row `report` adds to this evaluator's log, or None when it writes none (Python's
+    /// `write_csv=False`). `fit` appends it under `output_path/eval/`, as Python does.
+    fn csv_row(&self, _report: &EvalReport) -> Option<CsvRow> {
+        None
+    }
+
+    /// Evaluates and, with `output_path`, appends `epoch,steps,…` to the evaluator's CSV in that
+    /// folder (Python's `evaluator(model, output_path, epoch, steps)`; -1 for "not training").
+    fn evaluate_and_log(
+        &self,
+        model: &M,
+        output_path: Option<&Path>,
+        epoch: i64,
+        steps: i64,
+    ) -> Result<EvalReport> {
+        let report = self.evaluate(model)?;
+        if let Some(dir) = output_path {
+            self.log_csv(&report, dir, epoch, steps)?;
+        }
+        Ok(report)
+    }
+
+    /// Appends `report`'s [`Self::csv_row`] (if any) to its file in `dir`.
+    fn log_csv(&self, report: &EvalReport, dir: &Path, epoch: i64, steps: i64) -> Result<()> {
+        match self.csv_row(report) {
+            Some(row) => append_csv(
+                &dir.join(&row.file),
+                &row.columns,
+                epoch,
+                steps,
+                &row.values,
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 pub(crate) fn prefixed(name: &str, key: &str) -> String {

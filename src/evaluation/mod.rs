@@ -1,9 +1,10 @@
-//! Evaluation: trec_eval-exact IR metrics, the `EmbeddingSimilarityEvaluator` and the
-//! `InformationRetrievalEvaluator`, and the course project's run comparison.
+//! Evaluation: trec_eval-exact IR metrics, the `EmbeddingSimilarityEvaluator`, the
+//! `BinaryClassificationEvaluator` and the `InformationRetrievalEvaluator`, and the course project's run comparison.
 //!
 //! Every evaluator returns one [`EvalReport`] and can append a CSV row (`epoch,steps,…`, header
 //! written once), as sentence-transformers' evaluators do.
 
+pub mod binary_classification;
 pub mod compare;
 pub mod ir_metrics;
 pub mod retrieval;
@@ -13,8 +14,9 @@ pub mod stats;
 pub mod evaluator;
 
 pub use crate::util::SimilarityFunction;
+pub use binary_classification::{binary_metrics, BinaryClassificationEvaluator, BinaryMetrics};
 pub use compare::RunComparison;
-pub use evaluator::{append_csv, EvalReport, Evaluator};
+pub use evaluator::{append_csv, CsvRow, EvalReport, Evaluator};
 pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use retrieval::InformationRetrievalEvaluator;
 pub use similarity::EmbeddingSimilarityEvaluator;

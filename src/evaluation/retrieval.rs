@@ -1,9 +1,8 @@
 //! `InformationRetrievalEvaluator`: retrieve with the model, score with trec_eval's measures.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use super::evaluator::{append_csv, prefixed, EvalReport, Evaluator};
+use super::evaluator::{prefixed, CsvRow, EvalReport, Evaluator};
 use super::ir_metrics::{evaluate, IrEvaluation, Measure};
 use crate::core::Result;
 pub use crate::datasets::run::{to_ranked_run, to_run, RankedRun};
@@ -129,37 +128,30 @@ impl InformationRetrievalEvaluator {
             metrics,
         }
     }
-
-    /// Evaluates and, with `output_path`, appends `epoch,steps,…` to
-    /// `Information-Retrieval_evaluation_{name}_results.csv` there.
-    pub fn evaluate_and_log(
-        &self,
-        model: &SentenceTransformer,
-        output_path: Option<&Path>,
-        epoch: i64,
-        steps: i64,
-    ) -> Result<EvalReport> {
-        let report = self.evaluate(model)?;
-        if let Some(dir) = output_path {
-            let header: Vec<String> = self.measures.iter().map(Measure::to_string).collect();
-            let values: Vec<f64> = header
-                .iter()
-                .map(|m| report.metrics[&prefixed(&self.name, m)])
-                .collect();
-            let file = if self.name.is_empty() {
-                "Information-Retrieval_evaluation_results.csv".to_string()
-            } else {
-                format!("Information-Retrieval_evaluation_{}_results.csv", self.name)
-            };
-            append_csv(&dir.join(file), &header, epoch, steps, &values)?;
-        }
-        Ok(report)
-    }
 }
 
 impl Evaluator for InformationRetrievalEvaluator {
     fn evaluate(&self, model: &SentenceTransformer) -> Result<EvalReport> {
         let run = self.retrieve(model)?;
         Ok(self.report(&self.evaluate_run(&run)))
+    }
+
+    /// `epoch,steps,<measures>` in `Information-Retrieval_evaluation_{name}_results.csv`.
+    fn csv_row(&self, report: &EvalReport) -> Option<CsvRow> {
+        let columns: Vec<String> = self.measures.iter().map(Measure::to_string).collect();
+        let values = columns
+            .iter()
+            .map(|m| report.get(m).unwrap_or(f64::NAN))
+            .collect();
+        let file = if self.name.is_empty() {
+            "Information-Retrieval_evaluation_results.csv".to_string()
+        } else {
+            format!("Information-Retrieval_evaluation_{}_results.csv", self.name)
+        };
+        Some(CsvRow {
+            file,
+            columns,
+            values,
+        })
     }
 }

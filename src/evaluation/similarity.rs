@@ -2,9 +2,8 @@
 //! (Pearson, Spearman) with gold scores, e.g. on STS Benchmark.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use super::evaluator::{append_csv, prefixed, EvalReport, Evaluator};
+use super::evaluator::{prefixed, CsvRow, EvalReport, Evaluator};
 use super::stats::{pearson, spearman};
 use crate::core::{Embeddings, Error, Result};
 use crate::models::{EncodeOptions, SentenceTransformer};
@@ -28,6 +27,8 @@ pub struct EmbeddingSimilarityEvaluator {
     pub similarity_fns: Vec<SimilarityFunction>,
     /// Show a progress bar while encoding.
     pub show_progress_bar: bool,
+    /// Append a row to [`Self::csv_file`] at each evaluation during `fit` (default true, as Python).
+    pub write_csv: bool,
 }
 
 impl EmbeddingSimilarityEvaluator {
@@ -58,6 +59,7 @@ impl EmbeddingSimilarityEvaluator {
             batch_size: 16,
             similarity_fns: vec![SimilarityFunction::Cosine],
             show_progress_bar: false,
+            write_csv: true,
         })
     }
 
@@ -176,31 +178,6 @@ impl EmbeddingSimilarityEvaluator {
             metrics,
         })
     }
-
-    /// Evaluates and, with `output_path`, appends `epoch,steps,…` to [`Self::csv_file`] in that folder
-    /// (Python's `evaluator(model, output_path, epoch, steps)`; use -1 for "not training").
-    pub fn evaluate_and_log(
-        &self,
-        model: &SentenceTransformer,
-        output_path: Option<&Path>,
-        epoch: i64,
-        steps: i64,
-    ) -> Result<EvalReport> {
-        let report = self.evaluate(model)?;
-        if let Some(dir) = output_path {
-            let mut header = Vec::new();
-            let mut values = Vec::new();
-            for f in &self.similarity_fns {
-                for m in ["pearson", "spearman"] {
-                    header.push(format!("{}_{m}", f.name()));
-                    values
-                        .push(report.metrics[&prefixed(&self.name, &format!("{m}_{}", f.name()))]);
-                }
-            }
-            append_csv(&dir.join(self.csv_file()), &header, epoch, steps, &values)?;
-        }
-        Ok(report)
-    }
 }
 
 impl Evaluator for EmbeddingSimilarityEvaluator {
@@ -211,5 +188,25 @@ impl Evaluator for EmbeddingSimilarityEvaluator {
         let e1 = model.encode(&self.sentences1, &opts)?;
         let e2 = model.encode(&self.sentences2, &opts)?;
         self.evaluate_embeddings(&e1, &e2)
+    }
+
+    /// `epoch,steps,cosine_pearson,cosine_spearman,…` in [`Self::csv_file`] (Python's columns).
+    fn csv_row(&self, report: &EvalReport) -> Option<CsvRow> {
+        if !self.write_csv {
+            return None;
+        }
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        for f in &self.similarity_fns {
+            for m in ["pearson", "spearman"] {
+                columns.push(format!("{}_{m}", f.name()));
+                values.push(report.get(&format!("{m}_{}", f.name())).unwrap_or(f64::NAN));
+            }
+        }
+        Some(CsvRow {
+            file: self.csv_file(),
+            columns,
+            values,
+        })
     }
 }

@@ -15,6 +15,7 @@ pub mod cosine_similarity;
 pub mod loss;
 pub mod multiple_negatives_ranking;
 pub mod online_contrastive;
+pub mod siamese_distance;
 
 pub use binary_cross_entropy::{bce_with_logits, BinaryCrossEntropyLoss};
 pub use by_name::loss_by_name;
@@ -24,3 +25,4 @@ pub use cosine_similarity::CosineSimilarityLoss;
 pub use loss::Loss;
 pub use multiple_negatives_ranking::MultipleNegativesRankingLoss;
 pub use online_contrastive::OnlineContrastiveLoss;
+pub use siamese_distance::SiameseDistanceMetric;

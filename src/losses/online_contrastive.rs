@@ -2,26 +2,41 @@
 
 use candle_core::Tensor;
 
-use super::cosine::{binary_label, check_columns, pairwise_cosine};
+use super::cosine::{binary_label, check_columns};
 use super::loss::Loss;
+use super::siamese_distance::SiameseDistanceMetric;
 use crate::core::{Error, Result};
+use crate::models::SentenceTransformer;
 
-/// `OnlineContrastiveLoss(distance_metric=COSINE_DISTANCE, margin=0.5)`.
+/// `OnlineContrastiveLoss(model, distance_metric=SiameseDistanceMetric.COSINE_DISTANCE, margin=0.5)`.
 ///
-/// `d = 1 − cos(a_i, b_i)`. Only hard pairs count: negatives closer than the farthest positive,
+/// `d = distance_metric(a_i, b_i)` (by default `1 − cos(a_i, b_i)`). Only hard pairs count: negatives closer than the farthest positive,
 /// positives farther than the closest negative. loss = Σ hard positives d² + Σ hard negatives
 /// relu(margin − d)² — a **sum**. Many batches give exactly 0 (nothing to mine).
 ///
 /// Inputs: (text1, text2) pairs with labels 1 (similar) or 0 (dissimilar).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OnlineContrastiveLoss {
+    /// The distance between the two texts of a pair, default cosine distance.
+    pub distance_metric: SiameseDistanceMetric,
     /// Margin for dissimilar pairs, default 0.5.
     pub margin: f64,
 }
 
 impl Default for OnlineContrastiveLoss {
     fn default() -> Self {
-        Self { margin: 0.5 }
+        Self {
+            distance_metric: SiameseDistanceMetric::CosineDistance,
+            margin: 0.5,
+        }
+    }
+}
+
+impl OnlineContrastiveLoss {
+    /// Python's `losses.OnlineContrastiveLoss(model)`: the defaults (cosine distance, margin 0.5).
+    /// The model is the one `fit` trains; the loss itself keeps nothing of it.
+    pub fn new(_model: &SentenceTransformer) -> Self {
+        Self::default()
     }
 }
 
@@ -40,7 +55,9 @@ impl Loss for OnlineContrastiveLoss {
         labels: &[f32],
     ) -> Result<Tensor> {
         check_columns(embeddings, 2, self.name())?;
-        let d = (pairwise_cosine(&embeddings[0], &embeddings[1])?.affine(-1.0, 1.0))?; // [b]
+        let d = self
+            .distance_metric
+            .distance(&embeddings[0], &embeddings[1])?; // [b]
         let values = d.to_vec1::<f32>()?;
         if values.len() != labels.len() {
             return Err(Error::DimensionMismatch {
@@ -61,14 +78,14 @@ impl Loss for OnlineContrastiveLoss {
             .filter(|(_, &l)| l == 0.0)
             .map(|(v, _)| *v)
             .collect();
-        // Python: negs[negs < (poss.max() if len(poss) > 1 else negs.mean())],
-        //         poss[poss > (negs.min() if len(negs) > 1 else poss.mean())]
-        let neg_bound = if poss.len() > 1 {
+        // Python (6.2): negs[negs < (poss.max() if len(poss) else negs.mean())],
+        //              poss[poss > (negs.min() if len(negs) else poss.mean())]
+        let neg_bound = if !poss.is_empty() {
             poss.iter().copied().fold(f32::NEG_INFINITY, f32::max)
         } else {
             mean(&negs)
         };
-        let pos_bound = if negs.len() > 1 {
+        let pos_bound = if !negs.is_empty() {
             negs.iter().copied().fold(f32::INFINITY, f32::min)
         } else {
             mean(&poss)

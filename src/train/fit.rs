@@ -84,6 +84,9 @@ pub fn fit(
                 .check_label(e.label)
                 .map_err(|why| Error::InvalidInput(format!("objective {k}, example {i}: {why}")))?;
         }
+        if let Some(note) = skipped_examples_note(k, o) {
+            eprintln!("sbert: note: {note}");
+        }
     }
     let max_len = config
         .max_seq_length
@@ -128,6 +131,28 @@ pub fn fit(
         batch_loss,
         callback,
     )
+}
+
+/// What a loss that takes positive pairs only leaves out of objective `k` (None: nothing), said
+/// once before training: Python's `MultipleNegativesRankingLoss` ignores labels and trains
+/// label-0 pairs as positives.
+pub fn skipped_examples_note(k: usize, objective: &Objective<'_>) -> Option<String> {
+    if !objective.loss.positives_only() {
+        return None;
+    }
+    let skipped = objective
+        .loader
+        .examples
+        .iter()
+        .filter(|e| e.label <= 0.0)
+        .count();
+    (skipped > 0).then(|| {
+        format!(
+            "objective {k} ({}) skips the {skipped} of its {} examples labelled 0 — Python's trains them as positive pairs; `ignore_labels: true` does as Python does",
+            objective.loss.name(),
+            objective.loader.examples.len()
+        )
+    })
 }
 
 /// The training loop shared by [`fit`] and [`crate::cross_encoder::CrossEncoder::fit`]: round-robin
@@ -192,7 +217,14 @@ pub(crate) fn fit_loop<M: ?Sized>(
                         log: &mut TrainLog|
      -> Result<ControlFlow<()>> {
         let report = match evaluator {
-            Some(e) => Some(e.evaluate(model)?),
+            Some(e) => {
+                let report = e.evaluate(model)?;
+                // Python: evaluator(model, output_path=os.path.join(output_path, "eval"), epoch, steps)
+                if let Some(out) = &config.output_path {
+                    e.log_csv(&report, &out.join("eval"), epoch as i64, steps)?;
+                }
+                Some(report)
+            }
             None => None,
         };
         let score = report.as_ref().map_or(f64::NAN, EvalReport::primary_score);

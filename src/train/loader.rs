@@ -17,10 +17,12 @@ pub struct DataLoader {
 }
 
 impl DataLoader {
-    /// A shuffling loader with seed 42 (`fit` refuses a `batch_size` of 0).
-    pub fn new(examples: Vec<InputExample>, batch_size: usize) -> Self {
+    /// A shuffling loader with seed 42 (`fit` refuses a `batch_size` of 0), over a
+    /// `Vec<InputExample>` or a [`super::SentencesDataset`] — Python's
+    /// `DataLoader(train_dataset, shuffle=True, batch_size=16)`.
+    pub fn new(examples: impl Into<Vec<InputExample>>, batch_size: usize) -> Self {
         Self {
-            examples,
+            examples: examples.into(),
             batch_size,
             shuffle: true,
             seed: 42,

@@ -4,6 +4,8 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod dataset;
+pub mod evaluators;
 pub mod example;
 pub mod fit;
 pub mod loader;
@@ -14,8 +16,9 @@ pub mod schedule;
 pub use crate::core::Rng;
 pub use crate::util::mine_hard_negatives;
 pub use config::FitConfig;
+pub use dataset::SentencesDataset;
 pub use example::{build_training_pairs, read_examples, InputExample};
-pub use fit::{fit, Objective};
+pub use fit::{fit, skipped_examples_note, Objective};
 pub(crate) use fit::{fit_loop, keep_large_allocations_in_heap};
 pub use loader::DataLoader;
 pub use log::{SavedModel, TrainEvent, TrainLog};

@@ -1,0 +1,293 @@
+//! The lecture's second half against Python (`tests/golden/lecture.json`, made by
+//! `scripts/make_golden_lecture.py` with sentence-transformers 6.2.0): the
+//! `BinaryClassificationEvaluator` (pure metrics on scores with ties, and on the real model), the
+//! contrastive losses with Euclidean / Manhattan distance, and what `fit` writes and says.
+
+mod common;
+use std::ops::ControlFlow;
+
+use candle_core::{Device, Tensor, Var};
+use common::*;
+use sbert::evaluation::{binary_metrics, BinaryClassificationEvaluator, Evaluator};
+use sbert::losses::{
+    ContrastiveLoss, Loss, MultipleNegativesRankingLoss, OnlineContrastiveLoss,
+    SiameseDistanceMetric,
+};
+use sbert::train::{
+    fit, skipped_examples_note, DataLoader, FitConfig, InputExample, Objective, SentencesDataset,
+};
+use sbert::util::SimilarityFunction;
+
+fn lecture() -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/lecture.json");
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tol * want.abs().max(1.0),
+        "{what}: {got} vs Python {want}"
+    );
+}
+
+#[test]
+fn binary_metrics_match_python_on_scores_with_ties() {
+    let g = lecture();
+    for (n, case) in g["binary_metrics"].as_array().unwrap().iter().enumerate() {
+        let scores: Vec<f64> = f32s(&case["scores"]).iter().map(|&v| v as f64).collect();
+        let labels: Vec<bool> = case["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64() == Some(1))
+            .collect();
+        let m = binary_metrics(
+            &scores,
+            &labels,
+            case["greater_is_better"].as_bool().unwrap(),
+        );
+        for (key, got) in m.named() {
+            // thresholds are float32 arithmetic in Python
+            let tol = if key.ends_with("threshold") {
+                1e-6
+            } else {
+                1e-12
+            };
+            close(
+                got,
+                case[key].as_f64().unwrap(),
+                tol,
+                &format!("case {n} {key}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn binary_classification_evaluator_matches_python_on_the_real_model() {
+    let g = lecture();
+    let pairs =
+        sbert::datasets::sts::read_sts(&shared().join("data/stsbenchmark/sts-dev.csv")).unwrap();
+    let pairs = &pairs[..300];
+    let s1: Vec<&str> = pairs.iter().map(|p| p.sentence1.as_str()).collect();
+    let s2: Vec<&str> = pairs.iter().map(|p| p.sentence2.as_str()).collect();
+    let labels: Vec<f32> = pairs
+        .iter()
+        .map(|p| if p.score >= 3.0 { 1.0 } else { 0.0 })
+        .collect();
+    let ev = BinaryClassificationEvaluator::new(&s1, &s2, &labels)
+        .unwrap()
+        .name("sts-dev-binary")
+        .similarity_fns(&[
+            SimilarityFunction::Cosine,
+            SimilarityFunction::Dot,
+            SimilarityFunction::Euclidean,
+            SimilarityFunction::Manhattan,
+        ]);
+    let report = ev.evaluate(model()).unwrap();
+    let want = &g["evaluator"];
+    assert_eq!(report.primary, want["primary"].as_str().unwrap());
+    let want = want["metrics"].as_object().unwrap();
+    assert_eq!(
+        report.metrics.len(),
+        want.len(),
+        "{:?}",
+        report.metrics.keys()
+    );
+    for (k, v) in want {
+        let got = report.metrics[k];
+        // Embeddings agree to ~1e-6, so a threshold can move by that much; a count-based metric
+        // changes only if two pairs swap order, which these data do not have.
+        close(got, v.as_f64().unwrap(), 1e-5, k);
+    }
+    // The CSV row carries Python's columns.
+    let row = ev.csv_row(&report).unwrap();
+    assert_eq!(
+        row.file,
+        "binary_classification_evaluation_sts-dev-binary_results.csv"
+    );
+    assert_eq!(row.columns.len(), 32);
+    assert_eq!(
+        row.columns[..3],
+        ["cosine_accuracy", "cosine_accuracy_threshold", "cosine_f1"]
+    );
+}
+
+#[test]
+fn binary_classification_evaluator_refuses_labels_other_than_0_and_1() {
+    let err =
+        BinaryClassificationEvaluator::new(&["a", "b"], &["c", "d"], &[1.0, 0.5]).unwrap_err();
+    assert!(
+        err.to_string().contains("pair 1") && err.to_string().contains("0.5"),
+        "{err}"
+    );
+    let err = BinaryClassificationEvaluator::from_input_examples(&[InputExample {
+        texts: vec!["only one".into()],
+        label: 1.0,
+    }])
+    .unwrap_err();
+    assert!(err.to_string().contains("example 0"), "{err}");
+}
+
+#[test]
+fn contrastive_losses_with_euclidean_and_manhattan_match_pytorch() {
+    let g = lecture();
+    for case in g["distance_losses"].as_array().unwrap() {
+        let metric = match case["distance_metric"].as_str().unwrap() {
+            "EUCLIDEAN" => SiameseDistanceMetric::Euclidean,
+            "MANHATTAN" => SiameseDistanceMetric::Manhattan,
+            other => panic!("{other}"),
+        };
+        let margin = case["margin"].as_f64().unwrap();
+        let loss: Box<dyn Loss> = match case["loss"].as_str().unwrap() {
+            "OnlineContrastiveLoss" => Box::new(OnlineContrastiveLoss {
+                distance_metric: metric,
+                margin,
+            }),
+            _ => Box::new(ContrastiveLoss {
+                distance_metric: metric,
+                margin,
+            }),
+        };
+        let vars: Vec<Var> = case["embeddings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|col| {
+                let rows: Vec<Vec<f32>> = col.as_array().unwrap().iter().map(f32s).collect();
+                let (r, c) = (rows.len(), rows[0].len());
+                Var::from_tensor(&Tensor::from_vec(rows.concat(), (r, c), &Device::Cpu).unwrap())
+                    .unwrap()
+            })
+            .collect();
+        let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let value = loss
+            .compute_loss_from_embeddings(&tensors, &f32s(&case["labels"]))
+            .unwrap();
+        let what = format!("{} {}", case["loss"], case["distance_metric"]);
+        close(
+            value.to_scalar::<f32>().unwrap() as f64,
+            case["loss_value"].as_f64().unwrap(),
+            1e-5,
+            &what,
+        );
+        let grads = value.backward().unwrap();
+        for (c, var) in vars.iter().enumerate() {
+            let got = grads
+                .get(var.as_tensor())
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let want: Vec<Vec<f32>> = case["grads"][c]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(f32s)
+                .collect();
+            assert!(
+                max_abs_diff(&got.concat(), &want.concat()) < 1e-5,
+                "{what}: gradient of column {c}"
+            );
+        }
+    }
+}
+
+fn lecture_pairs() -> Vec<InputExample> {
+    vec![
+        InputExample::pair("How do I get a visa?", "Apply at the embassy.", 1.0),
+        InputExample::pair("How do I get a visa?", "The train leaves at nine.", 0.0),
+        InputExample::pair("Is tap water safe?", "Yes, it is treated.", 1.0),
+        InputExample::pair("Is tap water safe?", "Bring a warm coat.", 0.0),
+        InputExample::pair("Where can I park?", "At the station garage.", 1.0),
+        InputExample::pair("Where can I park?", "Museums close on Mondays.", 0.0),
+    ]
+}
+
+#[test]
+fn mnrl_says_what_it_skips_and_can_train_them_as_python_does() {
+    let dataset = SentencesDataset::new(lecture_pairs(), model());
+    let loader = DataLoader::new(dataset, 16);
+    let mnrl = MultipleNegativesRankingLoss::new(model());
+    let objective = Objective {
+        loader: loader.clone(),
+        loss: &mnrl,
+    };
+    let note = skipped_examples_note(0, &objective).unwrap();
+    assert!(
+        note.contains("skips the 3 of its 6 examples labelled 0"),
+        "{note}"
+    );
+    let python = MultipleNegativesRankingLoss {
+        ignore_labels: true,
+        ..MultipleNegativesRankingLoss::new(model())
+    };
+    assert!(!python.positives_only());
+    let objective = Objective {
+        loader,
+        loss: &python,
+    };
+    assert_eq!(skipped_examples_note(0, &objective), None);
+    let ocl = OnlineContrastiveLoss::new(model());
+    assert_eq!(ocl.distance_metric, SiameseDistanceMetric::CosineDistance);
+    assert_eq!(ocl.margin, 0.5);
+}
+
+#[test]
+fn fit_writes_the_evaluator_csv_under_output_eval_as_python_does() {
+    let dir = temp_dir("lecture-eval-csv");
+    let out = dir.join("finetuned");
+    let mut m = sbert::SentenceTransformer::load(tiny_model_dir(true).to_str().unwrap()).unwrap();
+    let examples = lecture_pairs();
+    let evaluator = BinaryClassificationEvaluator::from_input_examples(&examples)
+        .unwrap()
+        .name("dev");
+    let loader = DataLoader::new(SentencesDataset::from(examples), 2);
+    let mnrl = MultipleNegativesRankingLoss::default();
+    let ocl = OnlineContrastiveLoss::default();
+    let objectives = [
+        Objective {
+            loader: loader.clone(),
+            loss: &mnrl,
+        },
+        Objective { loader, loss: &ocl },
+    ];
+    let config = FitConfig {
+        epochs: 2,
+        evaluation_steps: 2,
+        output_path: Some(out.clone()),
+        show_progress_bar: false,
+        ..FitConfig::default()
+    };
+    let mut calls = Vec::new();
+    let log = fit(&mut m, &objectives, &config, Some(&evaluator), |e| {
+        calls.push((e.epoch, e.steps, e.score));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let csv =
+        std::fs::read_to_string(out.join("eval/binary_classification_evaluation_dev_results.csv"))
+            .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "epoch,steps,cosine_accuracy,cosine_accuracy_threshold,cosine_f1,cosine_precision,cosine_recall,cosine_f1_threshold,cosine_ap,cosine_mcc"
+    );
+    // One row per evaluation: steps 2 and the epoch's end (-1), for each of 2 epochs.
+    assert_eq!(lines.len(), 1 + log.evaluations.len());
+    assert_eq!(log.evaluations.len(), 4);
+    for (line, (epoch, steps, score)) in lines[1..].iter().zip(&calls) {
+        let cols: Vec<&str> = line.split(',').collect();
+        assert_eq!(cols[0], epoch.to_string());
+        assert_eq!(cols[1], steps.to_string());
+        // the primary metric (cosine_ap) is the 9th column
+        close(
+            cols[8].parse().unwrap(),
+            *score,
+            1e-12,
+            "cosine_ap in the CSV",
+        );
+    }
+    // The saved model loads and its folder kept the log.
+    assert!(sbert::SentenceTransformer::load(out.to_str().unwrap()).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
