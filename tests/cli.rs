@@ -429,14 +429,19 @@ fn fit_cli_trains_and_saves_a_loadable_model() {
         "1e-3",
         "--max-steps",
         "3",
+        "--progress",
         "--output",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("trained 6 optimizer steps"), "{stderr}");
+    // Not a terminal: the epoch's bar is printed as lines, and the last one says why it ended
+    // at 3 of 4 steps.
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("trained 6 optimizer steps"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        stderr.contains("Epoch 1/1:  75%|███████████████     | 3/4 [")
+            && stderr.contains("] — stopped by max_steps = 3"),
+        "{stderr}"
     );
     let trained = SentenceTransformer::load(out.to_str().unwrap()).unwrap();
     let base = SentenceTransformer::load(model_dir.to_str().unwrap()).unwrap();

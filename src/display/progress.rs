@@ -1,8 +1,9 @@
-//! A progress bar that works in a terminal (indicatif) and in a Jupyter notebook (a `\r`-updated
-//! line on stderr, which Jupyter renders in place).
+//! A progress bar that works in a terminal (indicatif, redrawn in place) and in a Jupyter notebook
+//! or a log (one line at every tenth of the way: evcxr passes a cell's output on line by line, so a
+//! line redrawn with `\r` would only appear when it ends).
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Progress over a known number of steps.
 pub struct Progress {
@@ -12,12 +13,13 @@ pub struct Progress {
 enum Inner {
     Hidden,
     Term(indicatif::ProgressBar),
-    Plain {
+    Lines {
         label: String,
         total: u64,
         done: u64,
         start: Instant,
-        last: Instant,
+        /// The last tenth printed.
+        shown: u64,
     },
 }
 
@@ -36,13 +38,12 @@ impl Progress {
             bar.set_message(label.to_string());
             Inner::Term(bar)
         } else {
-            let now = Instant::now();
-            Inner::Plain {
+            Inner::Lines {
                 label: label.to_string(),
                 total,
                 done: 0,
-                start: now,
-                last: now - Duration::from_secs(1),
+                start: Instant::now(),
+                shown: 0,
             }
         };
         Self { inner }
@@ -53,30 +54,20 @@ impl Progress {
         match &mut self.inner {
             Inner::Hidden => {}
             Inner::Term(bar) => bar.inc(n),
-            Inner::Plain {
+            Inner::Lines {
                 label,
                 total,
                 done,
                 start,
-                last,
+                shown,
             } => {
                 *done += n;
-                if last.elapsed() >= Duration::from_millis(200) || *done >= *total {
-                    *last = Instant::now();
-                    let pct = if *total == 0 {
-                        100
-                    } else {
-                        *done * 100 / *total
-                    };
-                    let filled = (pct / 5) as usize;
+                let tenth = (*done * 10).checked_div(*total).unwrap_or(10).min(10);
+                if tenth > *shown {
+                    *shown = tenth;
+                    let line = bar_line(label, *done, *total, start.elapsed().as_secs_f64(), "");
                     let mut err = std::io::stderr().lock();
-                    let _ = write!(
-                        err,
-                        "\r{label}: {pct:>3}%|{}{}| {done}/{total} [{:.1}s]",
-                        "█".repeat(filled),
-                        " ".repeat(20 - filled),
-                        start.elapsed().as_secs_f64()
-                    );
+                    let _ = writeln!(err, "{line}");
                     let _ = err.flush();
                 }
             }
@@ -85,12 +76,74 @@ impl Progress {
 
     /// Ends the bar.
     pub fn finish(self) {
+        if let Inner::Term(bar) = self.inner {
+            bar.finish();
+        }
+    }
+
+    /// Ends the bar before its last step, saying why (e.g. `stopped by max_steps = 60`), so that
+    /// a bar at 43% does not look like a crash.
+    pub fn finish_early(self, why: &str) {
         match self.inner {
             Inner::Hidden => {}
-            Inner::Term(bar) => bar.finish(),
-            Inner::Plain { .. } => {
-                let _ = writeln!(std::io::stderr());
+            Inner::Term(bar) => {
+                let label = bar.message();
+                bar.abandon_with_message(format!("{label} — {why}"));
+            }
+            Inner::Lines {
+                label,
+                total,
+                done,
+                start,
+                ..
+            } => {
+                let line = bar_line(&label, done, total, start.elapsed().as_secs_f64(), why);
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{line}");
+                let _ = err.flush();
             }
         }
+    }
+}
+
+/// `label:  40%|████████            | 24/58 [61.2s<86.7s] — note`.
+fn bar_line(label: &str, done: u64, total: u64, elapsed: f64, note: &str) -> String {
+    let pct = (done * 100).checked_div(total).unwrap_or(100).min(100);
+    let filled = (pct / 5) as usize;
+    let eta = if done > 0 && done < total {
+        format!("<{:.1}s", elapsed / done as f64 * (total - done) as f64)
+    } else {
+        String::new()
+    };
+    let note = if note.is_empty() {
+        String::new()
+    } else {
+        format!(" — {note}")
+    };
+    format!(
+        "{label}: {pct:>3}%|{}{}| {done}/{total} [{elapsed:.1}s{eta}]{note}",
+        "█".repeat(filled),
+        " ".repeat(20 - filled),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar_line;
+
+    #[test]
+    fn a_bar_line_says_where_it_is_and_why_it_stopped() {
+        assert_eq!(
+            bar_line("Epoch 1/2", 6, 12, 3.0, ""),
+            "Epoch 1/2:  50%|██████████          | 6/12 [3.0s<3.0s]"
+        );
+        assert_eq!(
+            bar_line("Epoch 1/2", 5, 12, 2.5, "stopped by max_steps = 5"),
+            "Epoch 1/2:  41%|████████            | 5/12 [2.5s<3.5s] — stopped by max_steps = 5"
+        );
+        assert_eq!(
+            bar_line("x", 0, 0, 0.0, ""),
+            "x: 100%|████████████████████| 0/0 [0.0s]"
+        );
     }
 }

@@ -133,6 +133,13 @@ pub fn fit(
     )
 }
 
+/// Ends an epoch's bar early, saying why.
+fn stop_bar(progress: &mut Option<Progress>, why: &str) {
+    if let Some(p) = progress.take() {
+        p.finish_early(why);
+    }
+}
+
 /// What a loss that takes positive pairs only leaves out of objective `k` (None: nothing), said
 /// once before training: Python's `MultipleNegativesRankingLoss` ignores labels and trains
 /// label-0 pairs as positives.
@@ -203,11 +210,6 @@ pub(crate) fn fit_loop<M: ?Sized>(
     let mut global = 0usize;
     let mut train_steps = 0usize;
     let mut loss_acc = (0.0, 0usize);
-    let mut progress = Progress::new(
-        (steps_per_epoch * config.epochs) as u64,
-        "Iteration",
-        config.show_progress_bar,
-    );
 
     let mut evaluate = |model: &M,
                         epoch: usize,
@@ -262,8 +264,15 @@ pub(crate) fn fit_loop<M: ?Sized>(
     let mut bad_loss = None;
     'outer: for epoch in 0..config.epochs {
         let batches: Vec<Vec<Vec<usize>>> = loaders.iter().map(|l| l.batches(epoch)).collect();
+        // One bar per epoch, as Python's; one that ends early says why.
+        let mut progress = Some(Progress::new(
+            steps_per_epoch as u64,
+            &format!("Epoch {}/{}", epoch + 1, config.epochs),
+            config.show_progress_bar,
+        ));
         for step in 0..steps_per_epoch {
-            if config.max_steps.is_some_and(|m| train_steps >= m) {
+            if let Some(m) = config.max_steps.filter(|&m| train_steps >= m) {
+                stop_bar(&mut progress, &format!("stopped by max_steps = {m}"));
                 log.stopped_early = true;
                 // Evaluated where it stopped, unless nothing changed since the last evaluation.
                 let last = log.evaluations.last().map(|e| e.global_step);
@@ -282,6 +291,7 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 };
                 let l = loss.to_scalar::<f32>()? as f64;
                 if !l.is_finite() {
+                    stop_bar(&mut progress, &format!("stopped: the loss became {l}"));
                     bad_loss = Some((k, global, l));
                     log.stopped_early = true;
                     break 'outer;
@@ -300,7 +310,9 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 global += 1;
             }
             train_steps += 1;
-            progress.inc(1);
+            if let Some(p) = progress.as_mut() {
+                p.inc(1);
+            }
             if config.evaluation_steps > 0 && (step + 1) % config.evaluation_steps == 0 {
                 if evaluate(
                     model,
@@ -312,6 +324,7 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 )?
                 .is_break()
                 {
+                    stop_bar(&mut progress, "stopped by the callback");
                     log.stopped_early = true;
                     break 'outer;
                 }
@@ -327,12 +340,14 @@ pub(crate) fn fit_loop<M: ?Sized>(
                 }
             }
         }
+        if let Some(p) = progress.take() {
+            p.finish();
+        }
         if evaluate(model, epoch, -1, global, &mut loss_acc, &mut log)?.is_break() {
             log.stopped_early = true;
             break;
         }
     }
-    progress.finish();
     if let Some(out) = &config.output_path {
         if log.saved.is_none() {
             if evaluator.is_some() {
