@@ -9,7 +9,7 @@
 //! Python (`../shared/golden/finetune_scifact.json`): nDCG@10 0.6451 → 0.6661 (+0.0210).
 //!
 //! Run: `cargo run --release --example finetune_scifact [-- --max-steps N] [--output DIR]`
-//! (≈ 15–25 min on 2 cores). Data: `sbert::datasets::shared_dir()` (`$SBERT_SHARED` or `../shared`).
+//! (≈ 15–25 min on 2 cores). Data: `sbert::datasets::data_dir()` (the lab's set-up fills it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;

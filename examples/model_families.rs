@@ -76,8 +76,8 @@ fn main() -> sbert::Result<()> {
     // # STS Benchmark test: quality and speed
     // Spearman correlation of cosine similarity with the human scores (1,379 pairs), and the
     // encoding speed on this machine (2,758 sentences).
-    let data = sbert::datasets::shared_dir()?;
-    let pairs = sts::read_sts(&data.join("data/stsbenchmark/sts-test.csv"))?;
+    let data = sbert::datasets::data_dir()?;
+    let pairs = sts::read_sts(&data.join("stsbenchmark/sts-test.csv"))?;
     let evaluator = EmbeddingSimilarityEvaluator::from_sts(&pairs)?.name("sts-test");
     let mut table = String::from(
         "| model | family | dim | STSb test Spearman | sentences/s |\n|---|---|---|---|---|\n",

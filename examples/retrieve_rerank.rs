@@ -41,7 +41,7 @@ fn main() -> sbert::Result<()> {
     // embeddings: running the notebook again (or notebook 06, same model and texts) reads them back.
     let full = std::env::var_os("SBERT_FULL").is_some();
     let bi_encoder = SentenceTransformer::load("all-MiniLM-L6-v2")?;
-    let data = sbert::datasets::shared_dir()?.join("data/beir-scifact");
+    let data = sbert::datasets::data_dir()?.join("beir-scifact");
     let evaluator = InformationRetrievalEvaluator::new(scifact::load_test(&data)?)
         .name("scifact-test")
         .measures(&Measure::beir());

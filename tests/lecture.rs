@@ -291,3 +291,94 @@ fn fit_writes_the_evaluator_csv_under_output_eval_as_python_does() {
     assert!(sbert::SentenceTransformer::load(out.to_str().unwrap()).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SciFact (train and test claims), as the lab's data folder holds it.
+fn scifact_all() -> sbert::datasets::RetrievalDataset {
+    let dir = shared().join("data/beir-scifact");
+    let train = sbert::datasets::scifact::load(&dir, "train").unwrap();
+    let mut all = sbert::datasets::scifact::load(&dir, "test").unwrap();
+    all.queries.extend(train.queries);
+    all.qrels.extend(train.qrels);
+    all
+}
+
+#[test]
+fn a_real_collection_in_the_course_layout_reads_back_and_splits_80_10_10() {
+    use std::collections::BTreeSet;
+    let all = scifact_all();
+    assert_eq!(all.queries.len(), 1109);
+    let dir = temp_dir("course-layout");
+    sbert::datasets::stackexchange::write_collection(&dir, &all, 1).unwrap();
+    let back = sbert::datasets::stackexchange::load(
+        &dir.join("Answers.json"),
+        &dir.join("topics_1.json"),
+        Some(&dir.join("qrel_1.tsv")),
+    )
+    .unwrap();
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(back.corpus.len(), all.corpus.len());
+    for (a, b) in all.corpus.iter().zip(&back.corpus) {
+        assert_eq!((&a.id, squash(&a.contents())), (&b.id, b.contents()));
+    }
+    for (a, b) in all.queries.iter().zip(&back.queries) {
+        assert_eq!((&a.id, squash(&a.text)), (&b.id, b.text.clone()));
+    }
+    assert_eq!(back.qrels, all.qrels);
+
+    let parts = back.split_by_query(&[0.8, 0.1, 0.1], 42).unwrap();
+    let sizes: Vec<usize> = parts.iter().map(|p| p.queries.len()).collect();
+    assert_eq!(sizes, [887, 111, 111]);
+    let ids = |p: &sbert::datasets::RetrievalDataset| -> BTreeSet<String> {
+        p.queries.iter().map(|q| q.id.clone()).collect()
+    };
+    let (train, val, test) = (ids(&parts[0]), ids(&parts[1]), ids(&parts[2]));
+    assert!(train.is_disjoint(&val) && train.is_disjoint(&test) && val.is_disjoint(&test));
+    assert_eq!(train.len() + val.len() + test.len(), 1109);
+    for p in &parts {
+        assert_eq!(ids(p), p.qrels.keys().cloned().collect());
+    }
+    assert_eq!(
+        back.split_by_query(&[0.8, 0.1, 0.1], 42).unwrap()[2].queries,
+        parts[2].queries
+    );
+    assert_ne!(
+        back.split_by_query(&[0.8, 0.1, 0.1], 7).unwrap()[2].queries,
+        parts[2].queries
+    );
+    assert!(back.split_by_query(&[0.8, 0.3], 1).is_err());
+    assert!(back.split_by_query(&[0.5, -0.1], 1).is_err());
+
+    // The lecture's 50/50 training set in one call, validation and test queries left out.
+    let exclude: BTreeSet<String> = val.union(&test).cloned().collect();
+    let pairs = back.training_pairs(&exclude, 42).unwrap();
+    let positives: usize = back
+        .qrels
+        .iter()
+        .filter(|(q, _)| train.contains(*q))
+        .map(|(_, d)| d.values().filter(|&&g| g >= 1).count())
+        .sum();
+    assert_eq!(pairs.len(), 2 * positives);
+    let texts: std::collections::HashMap<String, &str> = back
+        .queries
+        .iter()
+        .map(|q| (q.text.clone(), q.id.as_str()))
+        .collect();
+    let doc_of: std::collections::HashMap<String, &str> = back
+        .corpus
+        .iter()
+        .map(|d| (d.contents(), d.id.as_str()))
+        .collect();
+    for (i, e) in pairs.iter().enumerate() {
+        let q = texts[&e.texts[0]];
+        assert!(
+            train.contains(q),
+            "pair {i}: query {q} is not a training query"
+        );
+        let relevant = back.qrels[q]
+            .get(doc_of[&e.texts[1]])
+            .is_some_and(|&g| g >= 1);
+        assert_eq!(e.label, if i < positives { 1.0 } else { 0.0 });
+        assert_eq!(relevant, i < positives, "pair {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

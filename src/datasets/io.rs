@@ -31,6 +31,34 @@ pub fn shared_dir() -> Result<PathBuf> {
         })
 }
 
+/// The lab's data folder, the one place notebooks and examples read data sets from:
+/// `$SBERT_DATA` when set, else `${XDG_DATA_HOME:-~/.local/share}/sbert/data`. The lab's set-up
+/// (`scripts/fetch-data.py`) fills it: `stsbenchmark/`, `beir-scifact/`, copied from the course's
+/// shared folder where there is one, else downloaded from their public sources and checked.
+pub fn data_dir() -> Result<PathBuf> {
+    let dir = match std::env::var_os("SBERT_DATA") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let base = std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .ok_or_else(|| {
+                    Error::InvalidInput("neither SBERT_DATA nor HOME is set: no data folder".into())
+                })?;
+            base.join("sbert").join("data")
+        }
+    };
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(Error::InvalidInput(format!(
+            "no data folder at {}: run `python3 scripts/fetch-data.py` (the lab's set-up does), or set SBERT_DATA",
+            dir.display()
+        )))
+    }
+}
+
 /// Reads a whole file as text, naming the path on error.
 pub(crate) fn read_to_string(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)

@@ -16,8 +16,8 @@ pub mod text;
 pub mod trec;
 mod types;
 
-pub use io::shared_dir;
 pub(crate) use io::{bad_line, read_maybe_gz, read_to_string};
+pub use io::{data_dir, shared_dir};
 pub use qrels::Qrels;
 pub use run::{ranked, to_ranked_run, to_run, RankedRun, Run};
 pub use types::{Document, Query, RetrievalDataset};

@@ -161,6 +161,32 @@ pub fn train_positives(claims: &[Claim], corpus: &[Document]) -> Vec<(String, St
     out
 }
 
+/// SciFact's `split` (`train`: the 809 training claims; `test`: BEIR's 300 test claims) from
+/// either layout the lab's data folder may hold in `dir`:
+/// - BEIR's download: `corpus.jsonl`, `queries.jsonl`, `qrels/{split}.tsv` (queries without
+///   judgements in the split are left out);
+/// - SciFact as the course ships it: `scifact.zip` (its `claims_train.csv` for train), with
+///   Anserini's `topics…test.tsv.gz` and `qrels…test.txt` for test.
+pub fn load(dir: &Path, split: &str) -> Result<RetrievalDataset> {
+    if dir.join("corpus.jsonl").is_file() {
+        return Ok(super::beir::load_dir(dir, split)?.judged_queries_only());
+    }
+    match split {
+        "test" => load_test(dir),
+        "train" => {
+            let zip = dir.join("scifact.zip");
+            let corpus = read_corpus(&zip)?;
+            Ok(claims_dataset(
+                &read_claims(&zip, "claims_train.csv")?,
+                &corpus,
+            ))
+        }
+        other => Err(Error::InvalidInput(format!(
+            "SciFact has the splits train and test, not {other:?}"
+        ))),
+    }
+}
+
 /// The BEIR SciFact test collection from `../shared/data/beir-scifact/` (or another folder with
 /// `scifact.zip`, `topics.beir-v1.0.0-scifact.test.tsv.gz` and `qrels.beir-v1.0.0-scifact.test.txt`).
 pub fn load_test(dir: &Path) -> Result<RetrievalDataset> {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::text::{html_to_text, parse_str_list};
 use super::{read_to_string, trec, Document, Query, RetrievalDataset};
+use crate::core::fs::write_atomic;
 use crate::core::{Error, Result};
 
 /// A topic (question) of the collection.
@@ -113,4 +114,51 @@ pub fn load(answers: &Path, topics: &Path, qrels: Option<&Path>) -> Result<Retri
             None => Default::default(),
         },
     })
+}
+
+/// `<`, `>`, `&` and `"` as HTML entities (what [`html_to_text`] decodes).
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes a collection in the course's layout, so a real collection (e.g. SciFact) runs through the
+/// same cells as the course's Travel data: `dir/Answers.json` (each document's
+/// [`Document::contents`] as an HTML paragraph), `dir/topics_{n}.json` (each query as a topic's
+/// `Title`, empty `Body` and `Tags`) and `dir/qrel_{n}.tsv` (`topic 0 answer grade`). Each file
+/// is written atomically; [`load`] reads them back (whitespace collapsed, as HTML is read).
+pub fn write_collection(dir: &Path, dataset: &RetrievalDataset, n: usize) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let answers: Vec<serde_json::Value> = dataset
+        .corpus
+        .iter()
+        .map(|d| serde_json::json!({"Id": d.id, "Text": format!("<p>{}</p>", escape_html(&d.contents()))}))
+        .collect();
+    let topics: Vec<serde_json::Value> = dataset
+        .queries
+        .iter()
+        .map(|q| serde_json::json!({"Id": q.id, "Title": escape_html(&q.text), "Body": "", "Tags": "[]"}))
+        .collect();
+    let mut qrels = String::new();
+    for (q, docs) in &dataset.qrels {
+        for (d, g) in docs {
+            qrels.push_str(&format!("{q}\t0\t{d}\t{g}\n"));
+        }
+    }
+    let json = |v: &[serde_json::Value]| {
+        serde_json::to_vec(v).map_err(|e| Error::InvalidInput(e.to_string()))
+    };
+    write_atomic(&dir.join("Answers.json"), &json(&answers)?)?;
+    write_atomic(&dir.join(format!("topics_{n}.json")), &json(&topics)?)?;
+    write_atomic(&dir.join(format!("qrel_{n}.tsv")), qrels.as_bytes())
 }

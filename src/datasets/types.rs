@@ -76,4 +76,49 @@ impl RetrievalDataset {
         self.queries.retain(|q| qrels.contains_key(&q.id));
         self
     }
+
+    /// Python's (and the course's) split of the judged queries into parts of the given
+    /// `fractions` (e.g. `[0.8, 0.1, 0.1]` for train / validation / test), by query, shuffled
+    /// with `seed`: each part has its queries and their qrels, and the whole corpus. Part sizes are
+    /// the fractions of the number of judged queries, rounded; the last part takes what remains
+    /// when the fractions add up to 1.
+    pub fn split_by_query(&self, fractions: &[f64], seed: u64) -> crate::core::Result<Vec<Self>> {
+        let total: f64 = fractions.iter().sum();
+        if fractions.is_empty()
+            || fractions.iter().any(|f| !f.is_finite() || *f <= 0.0)
+            || total > 1.0 + 1e-9
+        {
+            return Err(crate::core::Error::InvalidInput(format!(
+                "split fractions must be positive and add up to at most 1, got {fractions:?}"
+            )));
+        }
+        let mut ids: Vec<&Query> = self
+            .queries
+            .iter()
+            .filter(|q| self.qrels.contains_key(&q.id))
+            .collect();
+        crate::core::Rng::new(seed).shuffle(&mut ids);
+        let n = ids.len();
+        let mut parts = Vec::with_capacity(fractions.len());
+        let mut start = 0;
+        for (k, f) in fractions.iter().enumerate() {
+            let end = if k + 1 == fractions.len() && (total - 1.0).abs() < 1e-9 {
+                n
+            } else {
+                (start + (f * n as f64).round() as usize).min(n)
+            };
+            let queries: Vec<Query> = ids[start..end].iter().map(|q| (*q).clone()).collect();
+            let qrels = queries
+                .iter()
+                .map(|q| (q.id.clone(), self.qrels[&q.id].clone()))
+                .collect();
+            parts.push(Self {
+                corpus: self.corpus.clone(),
+                queries,
+                qrels,
+            });
+            start = end;
+        }
+        Ok(parts)
+    }
 }

@@ -95,3 +95,59 @@ pub fn build_training_pairs(
     }
     Ok((pos, all))
 }
+
+impl crate::datasets::RetrievalDataset {
+    /// The lecture's training set from a collection, in one call: for every judged query not in
+    /// `exclude` (e.g. the validation and test queries), a pair (query, document) labelled 1 for
+    /// each document judged relevant (grade ≥ 1: the course counts grades 1 and 2 as relevant),
+    /// then as many pairs (query, random document) labelled 0, drawn with `seed` from "all the
+    /// possible candidates in your collection" but never one judged relevant to that query.
+    /// Positives first, in query then document order. Texts: the query's, [`crate::datasets::Document::contents`].
+    pub fn training_pairs(
+        &self,
+        exclude: &std::collections::BTreeSet<String>,
+        seed: u64,
+    ) -> Result<Vec<InputExample>> {
+        if self.corpus.is_empty() {
+            return Err(Error::InvalidInput(
+                "no documents to draw negatives from".into(),
+            ));
+        }
+        let contents: std::collections::HashMap<&str, String> = self
+            .corpus
+            .iter()
+            .map(|d| (d.id.as_str(), d.contents()))
+            .collect();
+        let mut positives = Vec::new();
+        for q in self.queries.iter().filter(|q| !exclude.contains(&q.id)) {
+            let Some(judged) = self.qrels.get(&q.id) else {
+                continue;
+            };
+            for (doc, _) in judged.iter().filter(|(_, &g)| g >= 1) {
+                if let Some(text) = contents.get(doc.as_str()) {
+                    positives.push((q, InputExample::pair(q.text.clone(), text.clone(), 1.0)));
+                }
+            }
+        }
+        let mut rng = Rng::new(seed);
+        let mut all: Vec<InputExample> = positives.iter().map(|(_, e)| e.clone()).collect();
+        for (q, _) in &positives {
+            let judged = &self.qrels[&q.id];
+            let relevant = |id: &str| judged.get(id).is_some_and(|&g| g >= 1);
+            if self.corpus.iter().all(|d| relevant(&d.id)) {
+                return Err(Error::InvalidInput(format!(
+                    "query {}: every document is judged relevant, no negative to draw",
+                    q.id
+                )));
+            }
+            let negative = loop {
+                let d = &self.corpus[rng.below(self.corpus.len())];
+                if !relevant(&d.id) {
+                    break d;
+                }
+            };
+            all.push(InputExample::pair(q.text.clone(), negative.contents(), 0.0));
+        }
+        Ok(all)
+    }
+}
