@@ -14,6 +14,7 @@ use sbert::prelude::*;
 
 fn main() -> sbert::Result<()> {
     // # Load the model (from the Hugging Face cache; see scripts/provision-model.sh)
+    // `?` after a call means: if it failed, stop here with its error (where Python would raise).
     let model = SentenceTransformer::load("all-MiniLM-L6-v2")?;
 
     // # Encode the two sentences
@@ -21,6 +22,7 @@ fn main() -> sbert::Result<()> {
     let emb2 = model.encode_one("Have you seen my red cat?")?;
 
     // # util.cos_sim
+    // `&emb1` lends the embedding to `cos_sim` without giving it away, so `emb1` stays usable.
     let score = cos_sim(&emb1, &emb2)?;
     println!("Cosine-Similarity: {:.4}", score.item()?);
     Ok(())

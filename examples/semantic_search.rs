@@ -62,9 +62,14 @@ fn main() -> sbert::Result<()> {
     println!("{asymmetric}");
 
     // # Cosine vs dot product
-    // all-MiniLM-L6-v2 ends with a Normalize module: every embedding has length 1, so the dot
-    // product equals the cosine and both rankings agree. A dot-product model (unnormalised
-    // embeddings) lets the vector length count, which favours some (often longer) documents.
+    // The lecture's MS MARCO slide: models tuned for cosine similarity prefer shorter passages,
+    // models tuned for the dot product longer ones. **That cannot be shown here, offline**: it takes
+    // a dot-product model (e.g. msmarco-distilbert-base-tas-b, msmarco-bert-base-dot-v5), and the
+    // two models this lab provisions (all-MiniLM-L6-v2 here, all-mpnet-base-v2 in notebook 07) both
+    // end with a Normalize module. Every embedding of theirs has length 1, so for them the dot
+    // product *is* the cosine and both rankings agree — which is shown first. With internet,
+    // `SentenceTransformer::load("msmarco-distilbert-base-tas-b")?` and the same two searches show
+    // the slide with a real dot-product model.
     let cos_hits = semantic_search(
         &query_embeddings,
         &corpus_embeddings,
@@ -81,8 +86,11 @@ fn main() -> sbert::Result<()> {
         "normalised embeddings → identical rankings: {}",
         cos_hits.same_ranking(&dot_hits)
     );
-    // Stretch document 0 to length 8 (as an unnormalised model may): the dot product now ranks it first
-    // for the cheetah query; the cosine does not care about length.
+    // What can be shown is the mechanism, on a made-up vector (not a model's output): the dot
+    // product is the cosine times both lengths, so a document whose vector is longer moves up.
+    // Stretch document 0's vector to length 8: the dot product now ranks it first for the cheetah
+    // query; the cosine does not care about length. A dot-product model learns such lengths (for
+    // MS MARCO, longer passages get longer vectors), which is what the slide's plot shows.
     let mut rows = corpus_embeddings.to_vec2();
     rows[0].iter_mut().for_each(|v| *v *= 8.0);
     let stretched = Embeddings::from_vec2(rows)?.with_texts(&corpus)?;

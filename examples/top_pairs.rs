@@ -1,15 +1,21 @@
 //! # Lecture slide 2: the top-5 most similar pairs of a list of sentences
 //!
-//! Python:
+//! The lecture's code, Python:
 //! ```python
-//! embeddings = model.encode(sentences)
+//! embeddings = model.encode(sentences, convert_to_tensor=True)
 //! cosine_scores = util.cos_sim(embeddings, embeddings)
-//! pairs = [{"index": [i, j], "score": cosine_scores[i][j]} for i in range(len(cosine_scores)) for j in range(i + 1, len(cosine_scores))]
+//! pairs = []
+//! for i in range(len(cosine_scores) - 1):
+//!     for j in range(i + 1, len(cosine_scores)):
+//!         pairs.append({"index": [i, j], "score": cosine_scores[i][j]})
 //! pairs = sorted(pairs, key=lambda x: x["score"], reverse=True)
+//! print("Top-5 most similar pairs:")
 //! for pair in pairs[0:5]:
 //!     i, j = pair["index"]
-//!     print("{} \t\t {} \t\t Score: {:.4f}".format(sentences[i], sentences[j], pair["score"]))
+//!     print("{} \t {} \t {:.4f}".format(sentences[i], sentences[j], pair["score"]))
 //! ```
+//! Below: the same double loop in Rust, then sbert's `top_pairs`, which does it in one call (and,
+//! for long lists, without holding the whole matrix: Python's `util.paraphrase_mining`).
 //! Run: `cargo run --release --example top_pairs` (mirrored by `notebooks/02_top_pairs.ipynb`).
 
 use sbert::prelude::*;
@@ -35,14 +41,37 @@ fn main() -> sbert::Result<()> {
     let cosine_scores = cos_sim(&embeddings, &embeddings)?;
     println!("{cosine_scores}");
 
-    // # The top-5 pairs, best first
-    let pairs = top_pairs(&embeddings, 5)?;
-    for p in pairs.iter() {
+    // # The lecture's double loop, in Rust
+    // `to_vec2()` gives the matrix as rows of numbers, so `scores[i][j]` reads as in Python.
+    // `sort_by` with `b.score.total_cmp(&a.score)` sorts in decreasing order (`reverse=True`).
+    let scores = cosine_scores.to_vec2();
+    let mut pairs = Vec::new();
+    for i in 0..scores.len() - 1 {
+        for j in i + 1..scores.len() {
+            pairs.push(ScoredPair {
+                i,
+                j,
+                score: scores[i][j],
+            });
+        }
+    }
+    pairs.sort_by(|a, b| b.score.total_cmp(&a.score));
+    println!("Top-5 most similar pairs:");
+    for pair in &pairs[0..5] {
         println!(
-            "{} \t\t {} \t\t Score: {:.4}",
-            sentences[p.i], sentences[p.j], p.score
+            "{} \t {} \t {:.4}",
+            sentences[pair.i], sentences[pair.j], pair.score
         );
     }
-    println!("\n{pairs}");
+
+    // # The same in one call: top_pairs
+    // The same five pairs, best first, shown as a table (with the texts) in a notebook.
+    let top = top_pairs(&embeddings, 5)?;
+    let same = top
+        .iter()
+        .map(|p| (p.i, p.j))
+        .eq(pairs[0..5].iter().map(|p| (p.i, p.j)));
+    println!("same pairs as the loop: {same}");
+    println!("\n{top}");
     Ok(())
 }

@@ -13,11 +13,15 @@ from pathlib import Path
 # notebook → [(MIME type pattern or "text", regular expression that must match one output of that type)]
 EXPECT = {
     "01_cosine_similarity": [("text", r"Cosine-Similarity: 0\.6153")],
-    "02_top_pairs": [("text/html", r"<table"), ("text/html", r"A man is eating food\."), ("text", r"Score: 0\.\d{4}")],
+    "02_top_pairs": [("text/html", r"<table"), ("text/html", r"A man is eating food\."), ("text", r"Top-5 most similar pairs:\n"),
+                     ("text", r"(?m)^A man is eating food\. \t A man is eating a piece of bread\. \t 0\.\d{4}$"), ("text", r"same pairs as the loop: true")],
     "03_semantic_search": [("text/html", r"A cheetah is running behind its prey"), ("text", r"identical rankings: true"), ("text", r"same hits: true")],
     "04_retrieve_rerank": [("text/html", r"ndcg_cut_10"), ("text/html", r"cross-encoder alone"), ("text/html", r"interpolated \(w = "), (r"image/svg\+xml|text/html", r"<svg")],
-    "05_fine_tuning": [("text", r"callback: score 0\.\d+, epoch 0, steps -1"), ("text", r"epoch,steps,score"), (r"image/svg\+xml", r"Evaluator score"), (r"image/svg\+xml", r"OnlineContrastiveLoss")],
-    "06_project_part3": [("text/html", r"P_1"), ("text/html", r"ndcg_cut_5"), ("text/html", r"<svg"), ("text", r"fine-tuning helped \d+ queries")],
+    "05_fine_tuning": [("text", r"Score: 0\.\d+, Epoch: 0, Steps: -1"), ("text", r"(?m)^0\.\d+, 0, 40$"), ("text", r"ndcg_cut_10 +pretrained 0\.\d{4}  fine-tuned 0\.\d{4}"), ("text", r"skips the \d+ of its \d+ examples labelled 0"),
+                       ("text", r"Epoch 1/1: 100%"), ("text", r"cosine_ap +pretrained 0\.\d{4}  fine-tuned 0\.\d{4}"),
+                       (r"image/svg\+xml", r"Evaluator score"), (r"image/svg\+xml", r"OnlineContrastiveLoss")],
+    "06_project_part3": [("text", r"111 test topics, 5183 answers"), ("text/html", r"P_1"), ("text/html", r"ndcg_cut_5"), ("text/html", r"<svg"),
+                         ("text", r"fine-tuning helped \d+ queries"), ("text/html", r"Judged relevant"), ("text/html", r"Top 5 of fine-tuned")],
     "07_model_families": [("text", r"MPNetModel \(12 layers\)"), ("text/html", r"A cheetah is running behind its prey"), ("text", r"all-MiniLM-L6-v2 \| bert \| 384 \| 0\.820\d"), ("text", r"all-mpnet-base-v2 \| mpnet \| 768 \| 0\.83[34]\d")],
 }
 
@@ -54,6 +58,10 @@ def check(path: Path):
                 text = "".join(o["text"])
                 if re.search(r"^(Error|error)[:\[]|panicked at", text, re.M):
                     problems.append(f"error on stderr: {text.strip()[:200]}")
+            if o["output_type"] in ("execute_result", "display_data"):
+                data = o.get("data", {})
+                if any(m in data for m in ("text/html", "image/svg+xml")) and "text/plain" not in data:
+                    problems.append(f"rich output without a text/plain fallback in cell {cell['source'][:40]!r}")
             seen.extend(text_of(o))
     for mime, pattern in EXPECT.get(path.stem, []):
         if not any(re.fullmatch(mime, m) and re.search(pattern, t) for m, t in seen):

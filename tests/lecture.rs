@@ -382,3 +382,67 @@ fn a_real_collection_in_the_course_layout_reads_back_and_splits_80_10_10() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn part3_tables_rank_ties_by_the_difference_and_explain_a_query_with_its_texts() {
+    use sbert::datasets::{Document, Query};
+    use sbert::evaluation::ir_metrics::{Qrels, Run};
+    use sbert::evaluation::{compare::Side, Measure, RunComparison};
+    let mut qrels = Qrels::new();
+    let mut run_a = Run::new();
+    let mut run_b = Run::new();
+    // q1, q2, q3: the relevant document d_k first in B for all three; in A, q2's and q3's at rank 2.
+    for (q, a_first) in [("q1", true), ("q2", false), ("q3", false)] {
+        let rel = format!("d_{q}");
+        qrels.entry(q.into()).or_default().insert(rel.clone(), 1);
+        let other = "d_other".to_string();
+        let (a1, a2) = if a_first {
+            (rel.clone(), other.clone())
+        } else {
+            (other.clone(), rel.clone())
+        };
+        run_a
+            .entry(q.into())
+            .or_default()
+            .extend([(a1, 2.0), (a2, 1.0)]);
+        run_b
+            .entry(q.into())
+            .or_default()
+            .extend([(rel, 2.0), (other, 1.0)]);
+    }
+    let docs: Vec<Document> = ["d_q1", "d_q2", "d_q3", "d_other"]
+        .iter()
+        .map(|id| Document {
+            id: id.to_string(),
+            title: String::new(),
+            text: format!("the text of {id}, long enough to read why it ranks where it does"),
+        })
+        .collect();
+    let queries: Vec<Query> = ["q1", "q2", "q3"]
+        .iter()
+        .map(|id| Query {
+            id: id.to_string(),
+            text: format!("claim {id}"),
+        })
+        .collect();
+    let c = RunComparison::new(&qrels, &run_a, &run_b, Measure::NdcgCut(5), 1)
+        .names("pretrained", "fine-tuned")
+        .with_texts(&queries, &docs);
+    // All three score 1.0 in B: the two that gained come first, not q1 by its id.
+    let best: Vec<&str> = c.best(Side::B, 3).iter().map(|r| r.qid.as_str()).collect();
+    assert_eq!(best[2], "q1", "{best:?}");
+    let worst: Vec<&str> = c.worst(Side::A, 3).iter().map(|r| r.qid.as_str()).collect();
+    assert_eq!(worst[2], "q1", "{worst:?}");
+    let text = c.explain("q2").to_string();
+    for want in [
+        "Query q2",
+        "claim q2",
+        "Judged relevant",
+        "the text of d_q2, long enough to read why it ranks",
+        "Top 5 of pretrained",
+        "✗ d_other",
+        "✓ d_q2",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+}

@@ -172,7 +172,10 @@ impl LineChart {
 
     /// Rich notebook output (evcxr): the SVG.
     pub fn evcxr_display(&self) {
-        super::evcxr::emit("image/svg+xml", &self.to_svg());
+        super::evcxr::emit(&[
+            ("text/plain", &self.to_string()),
+            ("image/svg+xml", &self.to_svg()),
+        ]);
     }
 }
 

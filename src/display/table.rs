@@ -15,6 +15,7 @@ pub const MAX_COLS: usize = 12;
 pub(crate) const TEXT_WIDTH: usize = 60;
 
 /// One titled table.
+#[derive(Debug, Clone)]
 pub(crate) struct Section {
     pub title: Option<String>,
     pub header: Vec<String>,
@@ -139,7 +140,7 @@ macro_rules! impl_display {
             }
             /// Rich notebook output: evcxr's Jupyter kernel calls this to show the value as HTML tables.
             pub fn evcxr_display(&self) {
-                $crate::display::emit_html(&self.to_html());
+                $crate::display::emit_html(&self.to_html(), &self.to_string());
             }
         }
     )*};

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use super::ir_metrics::{evaluate, trec_eval_order, Measure, Qrels, Run};
 use crate::datasets::{Document, Query};
-use crate::display::{shorten, Section, Tabular};
+use crate::display::{impl_display, shorten, Section, Tabular};
+
+/// Top documents kept per query and run (tables show 3, [`RunComparison::explain`] all).
+const TOP: usize = 5;
 
 /// One query's metric in both runs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -80,14 +83,14 @@ impl RunComparison {
             rows.iter().map(|r| r.a).sum::<f64>() / n,
             rows.iter().map(|r| r.b).sum::<f64>() / n,
         );
-        let top3 = |run: &Run| -> BTreeMap<String, Vec<String>> {
+        let top5 = |run: &Run| -> BTreeMap<String, Vec<String>> {
             run.iter()
                 .map(|(q, e)| {
                     (
                         q.clone(),
                         trec_eval_order(e)
                             .into_iter()
-                            .take(3)
+                            .take(TOP)
                             .map(|(d, _)| d)
                             .collect(),
                     )
@@ -101,7 +104,7 @@ impl RunComparison {
             mean,
             query_texts: BTreeMap::new(),
             doc_texts: BTreeMap::new(),
-            top: (top3(run_a), top3(run_b)),
+            top: (top5(run_a), top5(run_b)),
             qrels: qrels.clone(),
             rel_level,
         }
@@ -127,6 +130,7 @@ impl RunComparison {
             .values()
             .chain(self.top.1.values())
             .flatten()
+            .chain(self.qrels.values().flat_map(|j| j.keys()))
             .collect();
         self.doc_texts = docs
             .iter()
@@ -152,6 +156,88 @@ impl RunComparison {
         v
     }
 
+    /// How much `side` is ahead of the other run on this query.
+    fn gain(r: &QueryRow, side: Side) -> f64 {
+        match side {
+            Side::A => -r.delta(),
+            Side::B => r.delta(),
+        }
+    }
+
+    /// One query explained, to say why it did well or badly: its whole text, the documents judged
+    /// relevant, and each run's top 5 (✓ relevant), with texts long enough to read.
+    pub fn explain(&self, qid: &str) -> QueryExplanation {
+        let row = self.rows.iter().find(|r| r.qid == qid);
+        let text = |d: &str| {
+            self.doc_texts
+                .get(d)
+                .map_or(String::new(), |t| shorten(t, 240))
+        };
+        let relevant: Vec<Vec<String>> = self
+            .qrels
+            .get(qid)
+            .map(|j| {
+                j.iter()
+                    .filter(|(_, &g)| g >= self.rel_level)
+                    .map(|(d, g)| vec![d.clone(), g.to_string(), text(d)])
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut sections = vec![
+            Section {
+                title: Some(format!(
+                    "Query {qid}: {} {:.4}, {} {:.4} ({})",
+                    self.names.0,
+                    row.map_or(f64::NAN, |r| r.a),
+                    self.names.1,
+                    row.map_or(f64::NAN, |r| r.b),
+                    self.measure
+                )),
+                header: vec!["query".into()],
+                rows: vec![vec![self.query_texts.get(qid).cloned().unwrap_or_default()]],
+                more: 0,
+            },
+            Section {
+                title: Some("Judged relevant".into()),
+                header: vec!["doc".into(), "grade".into(), "text".into()],
+                rows: relevant,
+                more: 0,
+            },
+        ];
+        for (side, name) in [(Side::A, &self.names.0), (Side::B, &self.names.1)] {
+            let top = match side {
+                Side::A => &self.top.0,
+                Side::B => &self.top.1,
+            };
+            let judged = self.qrels.get(qid);
+            let rows = top
+                .get(qid)
+                .map(|docs| {
+                    docs.iter()
+                        .enumerate()
+                        .map(|(i, d)| {
+                            let rel = judged
+                                .and_then(|j| j.get(d))
+                                .is_some_and(|&g| g >= self.rel_level);
+                            vec![
+                                (i + 1).to_string(),
+                                format!("{}{d}", if rel { "✓ " } else { "✗ " }),
+                                text(d),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            sections.push(Section {
+                title: Some(format!("Top {TOP} of {name}")),
+                header: vec!["rank".into(), "doc".into(), "text".into()],
+                rows,
+                more: 0,
+            });
+        }
+        QueryExplanation { sections }
+    }
+
     fn value(r: &QueryRow, side: Side) -> f64 {
         match side {
             Side::A => r.a,
@@ -159,24 +245,29 @@ impl RunComparison {
         }
     }
 
-    /// The `n` best queries of one run (highest metric first, ties by query id).
+    /// The `n` best queries of one run: highest metric first; among equal values (many queries
+    /// score 1.0) the one whose run gained most over the other first, so the table shows what
+    /// changed, not the lowest query ids.
     pub fn best(&self, side: Side, n: usize) -> Vec<&QueryRow> {
         let mut v: Vec<&QueryRow> = self.rows.iter().collect();
         v.sort_by(|x, y| {
             Self::value(y, side)
                 .total_cmp(&Self::value(x, side))
+                .then(Self::gain(y, side).total_cmp(&Self::gain(x, side)))
                 .then(x.qid.cmp(&y.qid))
         });
         v.truncate(n);
         v
     }
 
-    /// The `n` worst queries of one run (lowest metric first, ties by query id).
+    /// The `n` worst queries of one run: lowest metric first; among equal values (many score 0)
+    /// the one this run lost most on first.
     pub fn worst(&self, side: Side, n: usize) -> Vec<&QueryRow> {
         let mut v: Vec<&QueryRow> = self.rows.iter().collect();
         v.sort_by(|x, y| {
             Self::value(x, side)
                 .total_cmp(&Self::value(y, side))
+                .then(Self::gain(x, side).total_cmp(&Self::gain(y, side)))
                 .then(x.qid.cmp(&y.qid))
         });
         v.truncate(n);
@@ -236,9 +327,10 @@ impl RunComparison {
                         let text = self
                             .doc_texts
                             .get(d)
-                            .map_or(String::new(), |t| format!(" {}", shorten(t, 50)));
+                            .map_or(String::new(), |t| format!(" {}", shorten(t, 90)));
                         format!("{}{d}{text}", if rel { "✓ " } else { "✗ " })
                     })
+                    .take(3)
                     .collect::<Vec<_>>()
                     .join(" | ")
             })
@@ -273,7 +365,7 @@ impl RunComparison {
                     format!("{:+.4}", r.delta()),
                     self.query_texts
                         .get(&r.qid)
-                        .map_or(String::new(), |t| shorten(t, 60)),
+                        .map_or(String::new(), |t| shorten(t, 160)),
                 ];
                 if let Some(s) = hits {
                     row.push(self.hits_cell(s, &r.qid));
@@ -370,6 +462,20 @@ impl RunComparison {
     }
     /// Rich notebook output (evcxr): the tables and the plot.
     pub fn evcxr_display(&self) {
-        crate::display::emit_html(&self.to_html());
+        crate::display::emit_html(&self.to_html(), &self.to_string());
     }
 }
+
+/// [`RunComparison::explain`]: one query, its relevant documents and both runs' top hits.
+#[derive(Debug, Clone)]
+pub struct QueryExplanation {
+    sections: Vec<Section>,
+}
+
+impl Tabular for QueryExplanation {
+    fn sections(&self) -> Vec<Section> {
+        self.sections.clone()
+    }
+}
+
+impl_display!(QueryExplanation);

@@ -15,7 +15,7 @@ pub mod evaluator;
 
 pub use crate::util::SimilarityFunction;
 pub use binary_classification::{binary_metrics, BinaryClassificationEvaluator, BinaryMetrics};
-pub use compare::RunComparison;
+pub use compare::{QueryExplanation, RunComparison};
 pub use evaluator::{append_csv, CsvRow, EvalReport, Evaluator};
 pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use retrieval::InformationRetrievalEvaluator;
