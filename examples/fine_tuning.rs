@@ -246,9 +246,11 @@ fn main() -> sbert::Result<()> {
     }
 
     // # Before and after, on the validation topics
-    // The saved model is the one with the best validation nDCG@10. A gain here means the model
-    // learned the task: relevant answers now rank above the close wrong ones more often. Notebook 06
-    // measures it on the test topics, against all 5,183 answers.
+    // The saved model is the one with the best validation nDCG@10 (measured: 0.6168 before,
+    // 0.6592 after, +0.0424). Read it with care: the distractors are the *pretrained* model's own
+    // top 10, so this set is hardest for exactly that model, and a model that merely ranks
+    // differently gains on it. The fair measure is notebook 06: the test topics against all 5,183
+    // answers — where, on this split, this one epoch does *not* beat the pretrained model.
     let finetuned = SentenceTransformer::load("target/lab/finetuned-scifact")?;
     let after = evaluator.evaluate(&finetuned)?;
     let binary_after = binary.evaluate(&finetuned)?;

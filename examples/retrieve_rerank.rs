@@ -188,7 +188,7 @@ fn main() -> sbert::Result<()> {
     println!("{ranking}");
 
     // # Choosing the interpolation weight on the validation claims
-    // A cross-encoder trained for minutes on 650 claims is a weak ranker on its own, but it sees
+    // A cross-encoder trained for minutes on 647 claims is a weak ranker on its own, but it sees
     // what the bi-encoder misses. So the final score mixes both: `w · z(bi-encoder cosine) +
     // (1 − w) · z(cross-encoder logit)`, each z-normalised over the query's candidates. We try
     // w = 0, 0.05, …, 1 on the held-out claims (never on the test queries) and keep the best.

@@ -60,6 +60,8 @@ def check(path: Path):
                     problems.append(f"error on stderr: {text.strip()[:200]}")
             if o["output_type"] in ("execute_result", "display_data"):
                 data = o.get("data", {})
+                if "".join(data.get("text/plain", "")).strip() == "()":
+                    problems.append(f"a cell shows the unit value () in cell {cell['source'][:40]!r}")
                 if any(m in data for m in ("text/html", "image/svg+xml")) and "text/plain" not in data:
                     problems.append(f"rich output without a text/plain fallback in cell {cell['source'][:40]!r}")
             seen.extend(text_of(o))

@@ -10,7 +10,8 @@ Conversion: the example's `//!` header becomes the first markdown cell; `use` li
 the body of `main` is split at `// # Title` comments: each title (and the `//` comment lines right
 after it) becomes a markdown cell, the code up to the next title a code cell. A code cell whose
 last line is `println!("{name}");` ends with `name` instead, so the notebook shows the value's rich
-display (HTML table or SVG) where the terminal prints text. `Ok(())` at the end of `main` is dropped.
+display (HTML table or SVG) where the terminal prints text; one whose last line closes a block
+(`}` of a `for` or `if`) gets a `;`, so the notebook does not show the block's value `()`. `Ok(())` at the end of `main` is dropped.
 """
 import json
 import re
@@ -34,11 +35,14 @@ def md(text):
     return {"cell_type": "markdown", "metadata": {}, "source": text.strip("\n")}
 
 
-def code(text):
+def code(text, body=False):
     lines = text.strip("\n").split("\n")
     m = DISPLAY.match(lines[-1].strip())
     if m:
         lines[-1] = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())] + m.group(1)
+    elif body and lines[-1] == "}":
+        # A cell of main's body ending with a `for`/`if` block: evcxr would show its value, `()`.
+        lines[-1] = "};"
     return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": "\n".join(lines)}
 
 
@@ -61,7 +65,7 @@ def cells_of(example: Path):
         line = body[i]
         if line.startswith("// # "):
             if "\n".join(chunk).strip():
-                cells.append(code("\n".join(chunk)))
+                cells.append(code("\n".join(chunk), body=True))
             chunk = []
             text = ["## " + line[5:]]
             i += 1
@@ -73,7 +77,7 @@ def cells_of(example: Path):
         chunk.append(line)
         i += 1
     if "\n".join(chunk).strip():
-        cells.append(code("\n".join(chunk)))
+        cells.append(code("\n".join(chunk), body=True))
     return cells
 
 
