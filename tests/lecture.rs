@@ -45,7 +45,8 @@ fn binary_metrics_match_python_on_scores_with_ties() {
             &scores,
             &labels,
             case["greater_is_better"].as_bool().unwrap(),
-        );
+        )
+        .unwrap();
         for (key, got) in m.named() {
             // thresholds are float32 arithmetic in Python
             let tol = if key.ends_with("threshold") {
@@ -127,6 +128,7 @@ fn binary_classification_evaluator_refuses_labels_other_than_0_and_1() {
     }])
     .unwrap_err();
     assert!(err.to_string().contains("example 0"), "{err}");
+    assert!(binary_metrics(&[0.5, 0.1], &[true], true).is_err());
 }
 
 #[test]
@@ -315,6 +317,18 @@ fn a_real_collection_in_the_course_layout_reads_back_and_splits_80_10_10() {
         Some(&dir.join("qrel_1.tsv")),
     )
     .unwrap();
+    // Never over a file of the user's: a different Answers.json there is refused and kept; the
+    // same collection written again is a no-op.
+    let theirs = temp_dir("course-layout-theirs");
+    std::fs::write(theirs.join("Answers.json"), "[]").unwrap();
+    let err = sbert::datasets::stackexchange::write_collection(&theirs, &all, 1).unwrap_err();
+    assert!(err.to_string().contains("Answers.json"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("Answers.json")).unwrap(),
+        "[]"
+    );
+    assert!(!theirs.join("topics_1.json").exists());
+    sbert::datasets::stackexchange::write_collection(&dir, &all, 1).unwrap();
     let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert_eq!(back.corpus.len(), all.corpus.len());
     for (a, b) in all.corpus.iter().zip(&back.corpus) {

@@ -98,7 +98,11 @@ pub fn fit(args: FitArgs) -> sbert::Result<()> {
         .enumerate()
         .map(|(k, l)| {
             let ex: Vec<_> = if l.positives_only() {
-                examples.iter().filter(|e| e.label > 0.0).cloned().collect()
+                examples
+                    .iter()
+                    .filter(|e| e.is_positive())
+                    .cloned()
+                    .collect()
             } else {
                 examples.clone()
             };

@@ -135,7 +135,9 @@ fn escape_html(text: &str) -> String {
 /// same cells as the course's Travel data: `dir/Answers.json` (each document's
 /// [`Document::contents`] as an HTML paragraph), `dir/topics_{n}.json` (each query as a topic's
 /// `Title`, empty `Body` and `Tags`) and `dir/qrel_{n}.tsv` (`topic 0 answer grade`). Each file
-/// is written atomically; [`load`] reads them back (whitespace collapsed, as HTML is read).
+/// is written atomically; one already there with other contents is an error and nothing is written
+/// (the same collection written again changes nothing). [`load`] reads them back (whitespace
+/// collapsed, as HTML is read).
 pub fn write_collection(dir: &Path, dataset: &RetrievalDataset, n: usize) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -158,7 +160,24 @@ pub fn write_collection(dir: &Path, dataset: &RetrievalDataset, n: usize) -> Res
     let json = |v: &[serde_json::Value]| {
         serde_json::to_vec(v).map_err(|e| Error::InvalidInput(e.to_string()))
     };
-    write_atomic(&dir.join("Answers.json"), &json(&answers)?)?;
-    write_atomic(&dir.join(format!("topics_{n}.json")), &json(&topics)?)?;
-    write_atomic(&dir.join(format!("qrel_{n}.tsv")), qrels.as_bytes())
+    let files = [
+        (dir.join("Answers.json"), json(&answers)?),
+        (dir.join(format!("topics_{n}.json")), json(&topics)?),
+        (dir.join(format!("qrel_{n}.tsv")), qrels.into_bytes()),
+    ];
+    // The course's own files may be in that folder: none is replaced by other contents.
+    for (path, bytes) in &files {
+        if path.exists() && std::fs::read(path).ok().as_ref() != Some(bytes) {
+            return Err(Error::InvalidInput(format!(
+                "{} exists with other contents: nothing was written (write the collection to another folder)",
+                path.display()
+            )));
+        }
+    }
+    for (path, bytes) in &files {
+        if !path.exists() {
+            write_atomic(path, bytes)?;
+        }
+    }
+    Ok(())
 }

@@ -65,10 +65,13 @@ impl Progress {
                 let tenth = (*done * 10).checked_div(*total).unwrap_or(10).min(10);
                 if tenth > *shown {
                     *shown = tenth;
-                    let line = bar_line(label, *done, *total, start.elapsed().as_secs_f64(), "");
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "{line}");
-                    let _ = err.flush();
+                    print_line(&bar_line(
+                        label,
+                        *done,
+                        *total,
+                        start.elapsed().as_secs_f64(),
+                        "",
+                    ));
                 }
             }
         }
@@ -97,13 +100,23 @@ impl Progress {
                 start,
                 ..
             } => {
-                let line = bar_line(&label, done, total, start.elapsed().as_secs_f64(), why);
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{line}");
-                let _ = err.flush();
+                print_line(&bar_line(
+                    &label,
+                    done,
+                    total,
+                    start.elapsed().as_secs_f64(),
+                    why,
+                ));
             }
         }
     }
+}
+
+/// Writes one whole line to stderr and flushes it (evcxr passes it on at once).
+fn print_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+    let _ = err.flush();
 }
 
 /// `label:  40%|████████            | 24/58 [61.2s<86.7s] — note`.

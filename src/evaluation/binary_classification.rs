@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::evaluator::{prefixed, CsvRow, EvalReport, Evaluator};
+use super::evaluator::{
+    check_pair_embeddings, csv_file_name, prefixed, CsvRow, EvalReport, Evaluator,
+};
 use crate::core::{Embeddings, Error, Result};
 use crate::models::{EncodeOptions, SentenceTransformer};
 use crate::util::SimilarityFunction;
@@ -116,29 +118,12 @@ impl BinaryClassificationEvaluator {
 
     /// `binary_classification_evaluation_{name}_results.csv`.
     pub fn csv_file(&self) -> String {
-        if self.name.is_empty() {
-            "binary_classification_evaluation_results.csv".into()
-        } else {
-            format!("binary_classification_evaluation_{}_results.csv", self.name)
-        }
+        csv_file_name("binary_classification_evaluation", &self.name)
     }
 
     /// The report from precomputed embeddings of both sides (row `i` of each is pair `i`).
     pub fn evaluate_embeddings(&self, e1: &Embeddings, e2: &Embeddings) -> Result<EvalReport> {
-        if e1.len() != self.len() || e2.len() != self.len() {
-            return Err(Error::DimensionMismatch {
-                what: "embeddings vs pairs".into(),
-                left: e1.len().min(e2.len()),
-                right: self.len(),
-            });
-        }
-        if e1.dim() != e2.dim() {
-            return Err(Error::DimensionMismatch {
-                what: "embedding dimension of sentences1 vs sentences2".into(),
-                left: e1.dim(),
-                right: e2.dim(),
-            });
-        }
+        check_pair_embeddings(e1, e2, self.len())?;
         let mut metrics = BTreeMap::new();
         let mut all = Vec::new();
         for f in &self.similarity_fns {
@@ -149,14 +134,14 @@ impl BinaryClassificationEvaluator {
             let scores: Vec<f64> = (0..self.len())
                 .map(|i| sign * f.pair(&e1[i], &e2[i]))
                 .collect();
-            let m = binary_metrics(&scores, &self.labels, greater_is_better);
+            let m = binary_metrics(&scores, &self.labels, greater_is_better)?;
             for (key, v) in m.named() {
                 metrics.insert(prefixed(&self.name, &format!("{}_{key}", f.name())), v);
             }
             all.push(m);
         }
         let primary = if self.similarity_fns.len() > 1 {
-            for (j, (key, _)) in all[0].named().iter().enumerate() {
+            for (j, key) in BinaryMetrics::KEYS.iter().enumerate() {
                 let best = all.iter().map(|m| m.named()[j].1).fold(f64::NAN, f64::max);
                 metrics.insert(prefixed(&self.name, &format!("max_{key}")), best);
             }
@@ -174,18 +159,30 @@ impl BinaryClassificationEvaluator {
 }
 
 impl BinaryMetrics {
-    /// The metrics under Python's keys, in Python's CSV order.
+    /// Python's keys, in Python's CSV order.
+    pub const KEYS: [&'static str; 8] = [
+        "accuracy",
+        "accuracy_threshold",
+        "f1",
+        "precision",
+        "recall",
+        "f1_threshold",
+        "ap",
+        "mcc",
+    ];
+    /// The metrics under Python's keys ([`Self::KEYS`]), in that order.
     pub fn named(&self) -> [(&'static str, f64); 8] {
-        [
-            ("accuracy", self.accuracy),
-            ("accuracy_threshold", self.accuracy_threshold),
-            ("f1", self.f1),
-            ("precision", self.precision),
-            ("recall", self.recall),
-            ("f1_threshold", self.f1_threshold),
-            ("ap", self.ap),
-            ("mcc", self.mcc),
-        ]
+        let v = [
+            self.accuracy,
+            self.accuracy_threshold,
+            self.f1,
+            self.precision,
+            self.recall,
+            self.f1_threshold,
+            self.ap,
+            self.mcc,
+        ];
+        std::array::from_fn(|i| (Self::KEYS[i], v[i]))
     }
 }
 
@@ -218,8 +215,19 @@ fn between(rows: &[(f64, bool)], i: usize) -> f64 {
 
 /// Python's `find_best_acc_and_threshold`, `find_best_f1_and_threshold`, scikit-learn's
 /// `average_precision_score` and `matthews_corrcoef` (at the best-F1 threshold), from one score
-/// per pair.
-pub fn binary_metrics(scores: &[f64], labels: &[bool], greater_is_better: bool) -> BinaryMetrics {
+/// per pair. An error unless there is one label per score.
+pub fn binary_metrics(
+    scores: &[f64],
+    labels: &[bool],
+    greater_is_better: bool,
+) -> Result<BinaryMetrics> {
+    if scores.len() != labels.len() {
+        return Err(Error::DimensionMismatch {
+            what: "scores vs labels".into(),
+            left: scores.len(),
+            right: labels.len(),
+        });
+    }
     let rows = sorted_rows(scores, labels, greater_is_better);
     let n = rows.len() as f64;
     let total_pos = labels.iter().filter(|&&l| l).count();
@@ -302,7 +310,7 @@ pub fn binary_metrics(scores: &[f64], labels: &[bool], greater_is_better: bool) 
     } else {
         (tp * tn - fp * fneg) / denominator
     };
-    BinaryMetrics {
+    Ok(BinaryMetrics {
         accuracy,
         accuracy_threshold,
         f1,
@@ -311,7 +319,7 @@ pub fn binary_metrics(scores: &[f64], labels: &[bool], greater_is_better: bool) 
         f1_threshold,
         ap,
         mcc,
-    }
+    })
 }
 
 impl Evaluator for BinaryClassificationEvaluator {
@@ -344,16 +352,7 @@ impl Evaluator for BinaryClassificationEvaluator {
         let mut columns = Vec::new();
         let mut values = Vec::new();
         for f in &self.similarity_fns {
-            for key in [
-                "accuracy",
-                "accuracy_threshold",
-                "f1",
-                "precision",
-                "recall",
-                "f1_threshold",
-                "ap",
-                "mcc",
-            ] {
+            for key in BinaryMetrics::KEYS {
                 let column = format!("{}_{key}", f.name());
                 values.push(report.get(&column).unwrap_or(f64::NAN));
                 columns.push(column);

@@ -205,29 +205,12 @@ impl RunComparison {
             },
         ];
         for (side, name) in [(Side::A, &self.names.0), (Side::B, &self.names.1)] {
-            let top = match side {
-                Side::A => &self.top.0,
-                Side::B => &self.top.1,
-            };
-            let judged = self.qrels.get(qid);
-            let rows = top
-                .get(qid)
-                .map(|docs| {
-                    docs.iter()
-                        .enumerate()
-                        .map(|(i, d)| {
-                            let rel = judged
-                                .and_then(|j| j.get(d))
-                                .is_some_and(|&g| g >= self.rel_level);
-                            vec![
-                                (i + 1).to_string(),
-                                format!("{}{d}", if rel { "✓ " } else { "✗ " }),
-                                text(d),
-                            ]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let rows = self
+                .top_docs(side, qid)
+                .iter()
+                .enumerate()
+                .map(|(i, d)| vec![(i + 1).to_string(), self.marked(qid, d), text(d)])
+                .collect();
             sections.push(Section {
                 title: Some(format!("Top {TOP} of {name}")),
                 header: vec!["rank".into(), "doc".into(), "text".into()],
@@ -311,30 +294,38 @@ impl RunComparison {
         chart.to_svg()
     }
 
-    fn hits_cell(&self, side: Side, qid: &str) -> String {
+    /// One run's top documents for `qid`, best first (none if the run lacks the query).
+    fn top_docs(&self, side: Side, qid: &str) -> &[String] {
         let top = match side {
             Side::A => &self.top.0,
             Side::B => &self.top.1,
         };
-        let judged = self.qrels.get(qid);
-        top.get(qid)
-            .map(|docs| {
-                docs.iter()
-                    .map(|d| {
-                        let rel = judged
-                            .and_then(|j| j.get(d))
-                            .is_some_and(|&g| g >= self.rel_level);
-                        let text = self
-                            .doc_texts
-                            .get(d)
-                            .map_or(String::new(), |t| format!(" {}", shorten(t, 90)));
-                        format!("{}{d}{text}", if rel { "✓ " } else { "✗ " })
-                    })
-                    .take(3)
-                    .collect::<Vec<_>>()
-                    .join(" | ")
+        top.get(qid).map_or(&[], Vec::as_slice)
+    }
+
+    /// `✓ doc` when `doc` is judged relevant to `qid` (grade ≥ `rel_level`), else `✗ doc`.
+    fn marked(&self, qid: &str, doc: &str) -> String {
+        let relevant = self
+            .qrels
+            .get(qid)
+            .and_then(|j| j.get(doc))
+            .is_some_and(|&g| g >= self.rel_level);
+        format!("{}{doc}", if relevant { "✓ " } else { "✗ " })
+    }
+
+    fn hits_cell(&self, side: Side, qid: &str) -> String {
+        self.top_docs(side, qid)
+            .iter()
+            .take(3)
+            .map(|d| {
+                let text = self
+                    .doc_texts
+                    .get(d)
+                    .map_or(String::new(), |t| format!(" {}", shorten(t, 90)));
+                format!("{}{text}", self.marked(qid, d))
             })
-            .unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 
     fn rows_section(&self, title: String, rows: &[&QueryRow], hits: Option<Side>) -> Section {

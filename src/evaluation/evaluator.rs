@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::core::{Error, Result};
+use crate::core::{Embeddings, Error, Result};
 use crate::display::{impl_display, Section, Tabular};
 use crate::models::SentenceTransformer;
 
@@ -117,6 +117,35 @@ pub trait Evaluator<M: ?Sized = SentenceTransformer> {
             None => Ok(()),
         }
     }
+}
+
+/// Python's CSV file name for an evaluator: `{stem}_{name}_results.csv`, or `{stem}_results.csv`
+/// without a name.
+pub(crate) fn csv_file_name(stem: &str, name: &str) -> String {
+    if name.is_empty() {
+        format!("{stem}_results.csv")
+    } else {
+        format!("{stem}_{name}_results.csv")
+    }
+}
+
+/// An error unless `e1` and `e2` have one row per pair each (`pairs`) and the same dimension.
+pub(crate) fn check_pair_embeddings(e1: &Embeddings, e2: &Embeddings, pairs: usize) -> Result<()> {
+    if e1.len() != pairs || e2.len() != pairs {
+        return Err(Error::DimensionMismatch {
+            what: "embeddings vs pairs".into(),
+            left: e1.len().min(e2.len()),
+            right: pairs,
+        });
+    }
+    if e1.dim() != e2.dim() {
+        return Err(Error::DimensionMismatch {
+            what: "embedding dimension of sentences1 vs sentences2".into(),
+            left: e1.dim(),
+            right: e2.dim(),
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn prefixed(name: &str, key: &str) -> String {

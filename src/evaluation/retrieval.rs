@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::evaluator::{prefixed, CsvRow, EvalReport, Evaluator};
+use super::evaluator::{csv_file_name, prefixed, CsvRow, EvalReport, Evaluator};
 use super::ir_metrics::{evaluate, IrEvaluation, Measure};
 use crate::core::Result;
 pub use crate::datasets::run::{to_ranked_run, to_run, RankedRun};
@@ -143,13 +143,8 @@ impl Evaluator for InformationRetrievalEvaluator {
             .iter()
             .map(|m| report.get(m).unwrap_or(f64::NAN))
             .collect();
-        let file = if self.name.is_empty() {
-            "Information-Retrieval_evaluation_results.csv".to_string()
-        } else {
-            format!("Information-Retrieval_evaluation_{}_results.csv", self.name)
-        };
         Some(CsvRow {
-            file,
+            file: csv_file_name("Information-Retrieval_evaluation", &self.name),
             columns,
             values,
         })

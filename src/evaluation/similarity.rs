@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::evaluator::{prefixed, CsvRow, EvalReport, Evaluator};
+use super::evaluator::{
+    check_pair_embeddings, csv_file_name, prefixed, CsvRow, EvalReport, Evaluator,
+};
 use super::stats::{pearson, spearman};
 use crate::core::{Embeddings, Error, Result};
 use crate::models::{EncodeOptions, SentenceTransformer};
@@ -94,29 +96,12 @@ impl EmbeddingSimilarityEvaluator {
 
     /// The CSV file this evaluator appends to: `similarity_evaluation_{name}_results.csv`.
     pub fn csv_file(&self) -> String {
-        if self.name.is_empty() {
-            "similarity_evaluation_results.csv".into()
-        } else {
-            format!("similarity_evaluation_{}_results.csv", self.name)
-        }
+        csv_file_name("similarity_evaluation", &self.name)
     }
 
     /// The report from precomputed embeddings of both sides (row `i` of each is pair `i`).
     pub fn evaluate_embeddings(&self, e1: &Embeddings, e2: &Embeddings) -> Result<EvalReport> {
-        if e1.len() != self.len() || e2.len() != self.len() {
-            return Err(Error::DimensionMismatch {
-                what: "embeddings vs pairs".into(),
-                left: e1.len().min(e2.len()),
-                right: self.len(),
-            });
-        }
-        if e1.dim() != e2.dim() {
-            return Err(Error::DimensionMismatch {
-                what: "embedding dimension of sentences1 vs sentences2".into(),
-                left: e1.dim(),
-                right: e2.dim(),
-            });
-        }
+        check_pair_embeddings(e1, e2, self.len())?;
         let mut metrics = BTreeMap::new();
         let mut spearmans = Vec::new();
         let mut pearsons = Vec::new();

@@ -20,6 +20,11 @@ fn one() -> f32 {
 }
 
 impl InputExample {
+    /// Whether the label is above 0: what losses that take positive pairs only keep
+    /// ([`crate::losses::Loss::positives_only`]).
+    pub fn is_positive(&self) -> bool {
+        self.label > 0.0
+    }
     /// A pair with a label.
     pub fn pair(a: impl Into<String>, b: impl Into<String>, label: f32) -> Self {
         Self {

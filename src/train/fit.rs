@@ -103,7 +103,7 @@ pub fn fit(
      -> Result<Option<Tensor>> {
         let obj = &objectives[k];
         let batch: Vec<&InputExample> = if obj.loss.positives_only() {
-            batch.into_iter().filter(|e| e.label > 0.0).collect()
+            batch.into_iter().filter(|e| e.is_positive()).collect()
         } else {
             batch
         };
@@ -151,7 +151,7 @@ pub fn skipped_examples_note(k: usize, objective: &Objective<'_>) -> Option<Stri
         .loader
         .examples
         .iter()
-        .filter(|e| e.label <= 0.0)
+        .filter(|e| !e.is_positive())
         .count();
     (skipped > 0).then(|| {
         format!(
