@@ -75,12 +75,14 @@ impl BinaryClassificationEvaluator {
         let labels = labels
             .iter()
             .enumerate()
-            .map(|(i, &l)| match l {
-                l if l == 1.0 => Ok(true),
-                l if l == 0.0 => Ok(false),
-                l => Err(Error::InvalidInput(format!(
-                    "pair {i}: a BinaryClassificationEvaluator takes labels 0 or 1, got {l}"
-                ))),
+            .map(|(i, &l)| {
+                if l == 1.0 || l == 0.0 {
+                    Ok(l == 1.0)
+                } else {
+                    Err(Error::InvalidInput(format!(
+                        "pair {i}: a BinaryClassificationEvaluator takes labels 0 or 1, got {l}"
+                    )))
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
