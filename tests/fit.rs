@@ -352,6 +352,12 @@ fn embedding_cache_hits_and_misses() {
     assert_eq!(hit.as_slice(), planted.as_slice());
     assert_eq!(hit.texts(), fresh.texts());
     assert_eq!(hit.num_tokens(), fresh.num_tokens());
+    // The key is what the model sees: the same texts with other runs of spaces give the same
+    // token ids, so they hit the same entry (and come back with their own texts).
+    let spaced = ["w10   w11", " w20 w21\tw22 ", "w5"];
+    let hit = model.encode(&spaced, &opts).unwrap();
+    assert_eq!(hit.as_slice(), planted.as_slice());
+    assert_eq!(hit.texts()[1], " w20 w21\tw22 ");
     // Other texts, other options: misses (computed, equal to a fresh encode).
     let other = model.encode(&["w10 w11", "w30"], &opts).unwrap();
     assert_eq!(

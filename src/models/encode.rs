@@ -124,8 +124,9 @@ impl SentenceTransformer {
     /// An empty list gives a `0 × dim` result.
     ///
     /// With [`EncodeOptions::cache_dir`], the result is looked up there first (keyed by a hash of
-    /// the model's weights, its pipeline, the options that change the numbers, and the texts) and
-    /// stored there after computing.
+    /// the model's weights, its pipeline, the options that change the numbers, and the token ids
+    /// the model sees — so texts that differ only in what the tokenizer discards, such as runs of
+    /// spaces for BERT's tokenizer, share an entry) and stored there after computing.
     pub fn encode<S: AsRef<str>>(
         &self,
         sentences: &[S],
@@ -140,10 +141,17 @@ impl SentenceTransformer {
             return Err(Error::InvalidInput("batch_size must be at least 1".into()));
         }
         let prompt = self.prompt(opts)?;
-        let Some(dir) = &opts.cache_dir else {
-            return self.encode_uncached(texts, prompt, opts);
+        let encodings = match &prompt {
+            Some(p) => {
+                let inputs: Vec<String> = texts.iter().map(|t| format!("{p}{t}")).collect();
+                self.transformer().tokenize(&inputs)?
+            }
+            None => self.transformer().tokenize(&texts)?,
         };
-        let key = self.cache_key(&texts, &prompt, opts)?;
+        let Some(dir) = &opts.cache_dir else {
+            return self.encode_tokenized(texts, &encodings, opts);
+        };
+        let key = self.cache_key(&encodings, opts)?;
         let (npy, meta) = (
             dir.join(format!("{key}.npy")),
             dir.join(format!("{key}.json")),
@@ -164,7 +172,7 @@ impl SentenceTransformer {
             return Ok(e.with_meta(texts, m.num_tokens, m.truncated));
         }
         // A missing, truncated or foreign entry is recomputed and rewritten.
-        let e = self.encode_uncached(texts, prompt, opts)?;
+        let e = self.encode_tokenized(texts, &encodings, opts)?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         write_npy(&npy, &e)?;
         let m = CacheMeta {
@@ -180,11 +188,10 @@ impl SentenceTransformer {
 
     /// The embedding cache's key: a 128-bit hash of the weights as they are in memory (a model
     /// trained in place gets a new key), the pipeline, the options that change the numbers, and
-    /// the texts.
+    /// each text's token ids after truncation (the prompt included) with whether it was cut.
     fn cache_key(
         &self,
-        texts: &[String],
-        prompt: &Option<String>,
+        encodings: &[tokenizers::Encoding],
         opts: &EncodeOptions,
     ) -> Result<String> {
         use std::hash::{Hash, Hasher};
@@ -197,10 +204,9 @@ impl SentenceTransformer {
         feed(env!("CARGO_PKG_VERSION").as_bytes());
         feed(
             format!(
-                "{:?}|{}|{:?}|{}",
+                "{:?}|{}|{}",
                 self,
                 self.max_seq_length(),
-                prompt,
                 opts.normalize_embeddings
             )
             .as_bytes(),
@@ -223,9 +229,10 @@ impl SentenceTransformer {
             let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
             feed(&bytes);
         }
-        for t in texts {
-            t.hash(&mut hashers[0]);
-            t.hash(&mut hashers[1]);
+        for e in encodings {
+            let cut = !e.get_overflowing().is_empty();
+            (e.get_ids(), cut).hash(&mut hashers[0]);
+            (e.get_ids(), cut).hash(&mut hashers[1]);
         }
         Ok(format!(
             "emb-{:016x}{:016x}",
@@ -234,19 +241,15 @@ impl SentenceTransformer {
         ))
     }
 
-    fn encode_uncached(
+    /// Runs the model on `encodings` (the tokenized `texts`, prompt included).
+    fn encode_tokenized(
         &self,
         texts: Vec<String>,
-        prompt: Option<String>,
+        encodings: &[tokenizers::Encoding],
         opts: &EncodeOptions,
     ) -> Result<Embeddings> {
         let dim = self.get_sentence_embedding_dimension();
         let n = texts.len();
-        let inputs: Vec<String> = match &prompt {
-            Some(p) => texts.iter().map(|t| format!("{p}{t}")).collect(),
-            None => texts.clone(),
-        };
-        let encodings = self.transformer().tokenize(&inputs)?;
         let lens: Vec<usize> = encodings.iter().map(|e| e.len()).collect();
         let truncated: Vec<usize> = encodings
             .iter()
