@@ -63,44 +63,6 @@ pub fn read_examples(path: &Path) -> Result<Vec<InputExample>> {
     Ok(out)
 }
 
-/// The lecture's training set: every (query, positive) pair with label 1, plus one random
-/// negative per positive (label 0, never one of the query's positives), drawn with `seed`.
-/// Queries in `exclude` (e.g. test queries) are left out. Returns (positives, positives + negatives).
-pub fn build_training_pairs(
-    positives: &[(String, String)],
-    documents: &[String],
-    is_positive: impl Fn(&str, &str) -> bool,
-    exclude: &std::collections::BTreeSet<String>,
-    seed: u64,
-) -> Result<(Vec<InputExample>, Vec<InputExample>)> {
-    if documents.is_empty() {
-        return Err(Error::InvalidInput(
-            "no documents to draw negatives from".into(),
-        ));
-    }
-    let mut rng = Rng::new(seed);
-    let mut pos = Vec::new();
-    let mut all = Vec::new();
-    for (q, d) in positives.iter().filter(|(q, _)| !exclude.contains(q)) {
-        pos.push(InputExample::pair(q.clone(), d.clone(), 1.0));
-        all.push(InputExample::pair(q.clone(), d.clone(), 1.0));
-    }
-    let n = pos.len();
-    for ex in pos.iter().take(n) {
-        let q = &ex.texts[0];
-        let mut tries = 0;
-        let neg = loop {
-            let cand = &documents[rng.below(documents.len())];
-            tries += 1;
-            if !is_positive(q, cand) || tries > 1000 {
-                break cand.clone();
-            }
-        };
-        all.push(InputExample::pair(q.clone(), neg, 0.0));
-    }
-    Ok((pos, all))
-}
-
 impl crate::datasets::RetrievalDataset {
     /// The lecture's training set from a collection, in one call: for every judged query not in
     /// `exclude` (e.g. the validation and test queries), a pair (query, document) labelled 1 for

@@ -17,7 +17,7 @@ pub use crate::core::Rng;
 pub use crate::util::mine_hard_negatives;
 pub use config::FitConfig;
 pub use dataset::SentencesDataset;
-pub use example::{build_training_pairs, read_examples, InputExample};
+pub use example::{read_examples, InputExample};
 pub use fit::{fit, skipped_examples_note, Objective};
 pub(crate) use fit::{fit_loop, keep_large_allocations_in_heap};
 pub use loader::DataLoader;
