@@ -110,6 +110,14 @@ impl RunComparison {
         }
     }
 
+    /// The paired t-test of B against A over the queries (`scipy.stats.ttest_rel(b, a)`, as
+    /// `ranx.compare` runs it): a positive statistic means B scores higher; the p-value says how
+    /// likely a difference this large would be between two equal systems on these queries.
+    pub fn t_test(&self) -> crate::evaluation::stats::TTest {
+        let (a, b): (Vec<f64>, Vec<f64>) = self.rows.iter().map(|r| (r.a, r.b)).unzip();
+        crate::evaluation::stats::paired_t_test(&b, &a)
+    }
+
     /// Names the two runs (e.g. "pretrained", "fine-tuned").
     #[must_use]
     pub fn names(mut self, a: &str, b: &str) -> Self {

@@ -20,3 +20,4 @@ pub use evaluator::{append_csv, CsvRow, EvalReport, Evaluator};
 pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use retrieval::InformationRetrievalEvaluator;
 pub use similarity::EmbeddingSimilarityEvaluator;
+pub use stats::{paired_t_test, TTest};

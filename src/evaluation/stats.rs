@@ -1,4 +1,5 @@
-//! Pearson and Spearman correlation (scipy semantics: Spearman = Pearson of average ranks).
+//! Pearson and Spearman correlation (scipy semantics: Spearman = Pearson of average ranks) and
+//! the paired t-test between two systems' per-query scores (`scipy.stats.ttest_rel`).
 
 /// Pearson's r. Returns NaN when either side is constant or the lengths differ or are < 2.
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
@@ -45,6 +46,148 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
         return f64::NAN;
     }
     pearson(&average_ranks(x), &average_ranks(y))
+}
+
+/// A paired t-test's result (`scipy.stats.ttest_rel(a, b)`): Student's t of the differences
+/// `a − b`, its degrees of freedom and the two-sided p-value.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TTest {
+    /// t = mean(a − b) / (sd(a − b) / √n), sd with n − 1.
+    pub statistic: f64,
+    /// n − 1.
+    pub df: f64,
+    /// Two-sided p-value: the chance of a |t| at least this large if the two systems were equal.
+    pub p_value: f64,
+}
+
+impl std::fmt::Display for TTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "paired t-test: t = {:.3} (df {}), p = {:.4}",
+            self.statistic, self.df, self.p_value
+        )
+    }
+}
+
+/// The paired t-test of `a` against `b` (one value per query, same order), as
+/// `scipy.stats.ttest_rel(a, b)`: NaN statistic and p-value when the lengths differ, when there
+/// are fewer than 2 pairs or when no pair differs; ±inf with p = 0 when every pair differs by the
+/// same amount.
+pub fn paired_t_test(a: &[f64], b: &[f64]) -> TTest {
+    let nan = TTest {
+        statistic: f64::NAN,
+        df: f64::NAN,
+        p_value: f64::NAN,
+    };
+    let n = a.len();
+    if n != b.len() || n < 2 {
+        return nan;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let df = (n - 1) as f64;
+    if !var.is_finite() {
+        return TTest { df, ..nan };
+    }
+    if var == 0.0 {
+        // Every difference the same: scipy gives ±inf with p = 0, or NaN when they are all 0.
+        return if mean == 0.0 {
+            TTest { df, ..nan }
+        } else {
+            TTest {
+                statistic: mean.signum() * f64::INFINITY,
+                df,
+                p_value: 0.0,
+            }
+        };
+    }
+    let t = mean / (var / n as f64).sqrt();
+    // P(|T| ≥ |t|) = I_{df / (df + t²)}(df / 2, 1 / 2).
+    let p = regularized_incomplete_beta(df / (df + t * t), df / 2.0, 0.5);
+    TTest {
+        statistic: t,
+        df,
+        p_value: p.clamp(0.0, 1.0),
+    }
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ≈ 1e-15).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// The regularized incomplete beta function I_x(a, b), by its continued fraction (modified
+/// Lentz), on the side where it converges fast.
+fn regularized_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_continued_fraction(x, a, b) / a
+    } else {
+        1.0 - front * beta_continued_fraction(1.0 - x, b, a) / b
+    }
+}
+
+fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let mut c = 1.0;
+    let mut d = 1.0 - (a + b) * x / (a + 1.0);
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..10_000 {
+        let m = m as f64;
+        for num in [
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
+        ] {
+            d = 1.0 + num * d;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = 1.0 + num / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            h *= d * c;
+        }
+        if (d * c - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    h
 }
 
 #[cfg(test)]

@@ -1,0 +1,93 @@
+//! The paired t-test against scipy's `ttest_rel` (tests/golden/ttest.json, made by
+//! scripts/make_golden_ttest.py), on its own and through `RunComparison::t_test`.
+
+use std::collections::BTreeMap;
+
+use sbert::evaluation::{paired_t_test, Measure, Qrels, Run, RunComparison};
+
+fn golden() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/ttest.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn number(v: &serde_json::Value) -> f64 {
+    match v.as_str() {
+        Some(s) => s.parse().unwrap(), // "inf", "-inf", "nan"
+        None => v.as_f64().unwrap(),
+    }
+}
+
+fn values(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(number).collect()
+}
+
+/// Equal to 1e-9 relative (and 1e-300 absolute for p-values far below 1e-9), NaN to NaN.
+fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * b.abs().max(1e-300)
+}
+
+#[test]
+fn paired_t_test_matches_scipy() {
+    let g = golden();
+    let cases = g["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for c in cases {
+        let (a, b) = (values(&c["a"]), values(&c["b"]));
+        let t = paired_t_test(&a, &b);
+        let name = c["name"].as_str().unwrap();
+        assert!(
+            close(t.statistic, number(&c["statistic"])),
+            "{name}: t {} vs scipy {}",
+            t.statistic,
+            c["statistic"]
+        );
+        assert!(
+            close(t.p_value, number(&c["p_value"])),
+            "{name}: p {} vs scipy {}",
+            t.p_value,
+            c["p_value"]
+        );
+        assert_eq!(t.df, number(&c["df"]), "{name}");
+        // Swapping the systems flips t and keeps p.
+        let s = paired_t_test(&b, &a);
+        assert!(
+            close(s.statistic, -t.statistic) && close(s.p_value, t.p_value),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn paired_t_test_rejects_what_it_cannot_test() {
+    assert!(paired_t_test(&[0.1, 0.2], &[0.3]).p_value.is_nan());
+    assert!(paired_t_test(&[0.1], &[0.3]).statistic.is_nan());
+    assert!(paired_t_test(&[], &[]).p_value.is_nan());
+}
+
+/// Through a comparison of two runs: per-query nDCG@10 of B against A, as `ranx.compare` tests.
+#[test]
+fn run_comparison_t_test_is_b_against_a() {
+    let g = golden();
+    let c = &g["cases"][0];
+    let (a, b) = (values(&c["a"]), values(&c["b"]));
+    // One judged document per query, ranked first or not at all: each run's P_1 per query is the
+    // golden score rounded to 0 or 1; t must be that of B's values against A's.
+    let mut qrels: Qrels = BTreeMap::new();
+    let (mut run_a, mut run_b): (Run, Run) = (BTreeMap::new(), BTreeMap::new());
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let q = format!("q{i:03}");
+        qrels.insert(q.clone(), BTreeMap::from([("rel".to_string(), 1)]));
+        let top = |hit: bool| if hit { "rel" } else { "other" };
+        run_a.insert(q.clone(), vec![(top(*x >= 0.5).to_string(), 1.0)]);
+        run_b.insert(q.clone(), vec![(top(*y >= 0.5).to_string(), 1.0)]);
+        pa.push(if *x >= 0.5 { 1.0 } else { 0.0 });
+        pb.push(if *y >= 0.5 { 1.0 } else { 0.0 });
+    }
+    let cmp = RunComparison::new(&qrels, &run_a, &run_b, Measure::P(1), 1);
+    let t = cmp.t_test();
+    let direct = paired_t_test(&pb, &pa);
+    assert_eq!(t, direct);
+    assert!(t.p_value > 0.0 && t.p_value < 1.0);
+    assert!(t.to_string().starts_with("paired t-test: t = "));
+}
