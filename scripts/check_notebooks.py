@@ -17,11 +17,11 @@ EXPECT = {
                      ("text", r"(?m)^A man is eating food\. \t A man is eating a piece of bread\. \t 0\.\d{4}$"), ("text", r"same pairs as the loop: true")],
     "03_semantic_search": [("text/html", r"A cheetah is running behind its prey"), ("text", r"identical rankings: true"), ("text", r"same hits: true")],
     "04_retrieve_rerank": [("text/html", r"ndcg_cut_10"), ("text/html", r"cross-encoder alone"), ("text/html", r"interpolated \(w = "), (r"image/svg\+xml|text/html", r"<svg")],
-    "05_fine_tuning": [("text", r"Score: 0\.\d+, Epoch: 0, Steps: -1"), ("text", r"(?m)^0\.\d+, 0, 40$"), ("text", r"ndcg_cut_10 +pretrained 0\.\d{4}  fine-tuned 0\.\d{4}"), ("text", r"skips the \d+ of its \d+ examples labelled 0"),
+    "05_fine_tuning": [("text", r"Score: 0\.\d+, Epoch: 0, Steps: -1"), ("text", r"(?m)^0\.\d+, 0, -1$"), ("text", r"ndcg_cut_10 +pretrained 0\.\d{4}  fine-tuned 0\.\d{4}"),
                        ("text", r"Epoch 1/1: 100%"), ("text", r"cosine_ap +pretrained 0\.\d{4}  fine-tuned 0\.\d{4}"),
-                       (r"image/svg\+xml", r"Evaluator score"), (r"image/svg\+xml", r"OnlineContrastiveLoss")],
-    "06_project_part3": [("text", r"111 test topics, 5183 answers"), ("text/html", r"P_1"), ("text/html", r"ndcg_cut_5"), ("text/html", r"<svg"),
-                         ("text", r"fine-tuning helped \d+ queries"), ("text/html", r"Judged relevant"), ("text/html", r"Top 5 of fine-tuned")],
+                       (r"image/svg\+xml", r"OnlineContrastiveLoss")],
+    "06_project_part3": [("text", r"300 test topics, 5183 answers"), ("text/html", r"P_1"), ("text/html", r"ndcg_cut_5"), ("text/html", r"<svg"),
+                         ("text", r"fine-tuning helped \d+ queries"), ("text", r"(?m)^ndcg_cut_10 +0\.\d{4} → 0\.\d{4} \([+-]0\.\d{4}\)  paired t-test: t = -?\d+\.\d{3} \(df \d+\), p = [01]\.\d{4}$"), ("text/html", r"Judged relevant"), ("text/html", r"Top 5 of fine-tuned")],
     "07_model_families": [("text", r"MPNetModel \(12 layers\)"), ("text/html", r"A cheetah is running behind its prey"), ("text", r"all-MiniLM-L6-v2 \| bert \| 384 \| 0\.820\d"), ("text", r"all-mpnet-base-v2 \| mpnet \| 768 \| 0\.83[34]\d")],
 }
 
