@@ -74,6 +74,8 @@ pub mod train;
 pub mod util;
 
 // Paths of earlier versions, kept for existing code and notebooks.
+/// The instruction set sbert's CPU kernels run on (detected; `SBERT_ISA` or [`cpu::set_isa`] force a lower one).
+pub use crate::core::isa as cpu;
 pub use crate::core::{embeddings, error};
 pub use crate::datasets::files as data;
 pub use crate::display::{plot, progress};

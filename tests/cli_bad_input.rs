@@ -288,6 +288,8 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("bench-search --corpus-size 10 --queries 1 --dim 0", Error(&["dim"])),
         ("bench-search --corpus-size 18446744073709551615 --queries 1 --dim 8", Error(&["do not fit"])),
         ("bench-search --corpus-size 100 --queries 3 --dim 8 --top-k 200 --json", Ok(&["\"seconds\""], &[])),
+        ("--isa sse9 bench-search --corpus-size 10 --queries 1 --dim 8", Error(&["unknown instruction set", "avx2"])),
+        ("bench-search --isa scalar --corpus-size 100 --queries 3 --dim 8 --json", Ok(&["\"isa\": \"scalar\"", "\"dtype\": \"f32\""], &[])),
         ("bench-fit --model @/model --input @/lines.txt --pairs 0", Error(&["--pairs"])),
         // arguments
         ("encode --model @/model --input @/lines.txt", Error(&["--output"])),

@@ -23,36 +23,62 @@ fn token_ids_match_python_exactly() {
     }
 }
 
-/// Python: `model.encode(texts, batch_size=8)`; every component within 1e-5.
+/// Python: `model.encode(texts, batch_size=8)`; every component within 1e-5 — on every code path
+/// this CPU runs (AVX-512, AVX2, scalar: `sbert::cpu::set_isa`), so a CI machine without AVX-512
+/// still tests the AVX2 path and one with it tests both.
 #[test]
 fn embeddings_match_python_within_1e5() {
     let g = golden("encode_parity.json");
     let model = model();
     let items = g["items"].as_array().unwrap();
     let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
-    let emb = model
-        .encode(&texts, &EncodeOptions::default().batch_size(8))
-        .unwrap();
-    assert_eq!(emb.shape(), (40, 384));
-    let mut worst = 0f32;
-    for (k, item) in items.iter().enumerate() {
-        let want = f32s(&item["embedding"]);
-        let d = max_abs_diff(&emb[k], &want);
-        worst = worst.max(d);
-        assert!(d <= 1e-5, "case '{}': max abs diff {d}", item["name"]);
-        // Truncation is reported, never silent.
-        assert_eq!(
-            emb.truncated().contains(&k),
-            item["truncated"].as_bool().unwrap(),
-            "truncated flag of '{}'",
-            item["name"]
-        );
-        assert_eq!(
-            emb.num_tokens()[k],
-            item["num_tokens"].as_u64().unwrap() as usize
-        );
+    let mut by_isa: Vec<(sbert::cpu::Isa, Vec<f32>)> = Vec::new();
+    for isa in sbert::cpu::Isa::supported().into_iter().rev() {
+        sbert::cpu::set_isa(Some(isa)).unwrap();
+        let emb = model
+            .encode(&texts, &EncodeOptions::default().batch_size(8))
+            .unwrap();
+        assert_eq!(emb.shape(), (40, 384));
+        let mut worst = 0f32;
+        for (k, item) in items.iter().enumerate() {
+            let want = f32s(&item["embedding"]);
+            let d = max_abs_diff(&emb[k], &want);
+            worst = worst.max(d);
+            assert!(
+                d <= 1e-5,
+                "{isa}: case '{}': max abs diff {d}",
+                item["name"]
+            );
+            // Truncation is reported, never silent.
+            assert_eq!(
+                emb.truncated().contains(&k),
+                item["truncated"].as_bool().unwrap(),
+                "truncated flag of '{}'",
+                item["name"]
+            );
+            assert_eq!(
+                emb.num_tokens()[k],
+                item["num_tokens"].as_u64().unwrap() as usize
+            );
+        }
+        eprintln!("encode parity ({isa}): max abs diff over 40 × 384 components = {worst:e}");
+        by_isa.push((isa, (0..40).flat_map(|k| emb[k].to_vec()).collect()));
     }
-    eprintln!("encode parity: max abs diff over 40 × 384 components = {worst:e}");
+    sbert::cpu::set_isa(None).unwrap();
+    // The paths are different code, not one path run twice.
+    assert_eq!(by_isa.len(), sbert::cpu::Isa::supported().len());
+    eprintln!(
+        "paths tested: {}",
+        by_isa
+            .iter()
+            .map(|(i, _)| i.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for w in by_isa.windows(2) {
+        let d = max_abs_diff(&w[0].1, &w[1].1);
+        assert!(d <= 2e-6, "{} vs {}: {d}", w[0].0, w[1].0);
+    }
 }
 
 /// Python: the same texts through `SentenceTransformer(modules=[model[0], model[1]])` (no Normalize).

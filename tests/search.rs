@@ -69,18 +69,27 @@ fn chunked_search_equals_brute_force_with_ties_dot() {
     let mut rng = Rng(42);
     let corpus = grid(&mut rng, 203, 6);
     let queries = grid(&mut rng, 23, 6);
-    for top_k in [0, 1, 7, 10, 203, 500] {
-        let want = brute_force(&queries, &corpus, top_k, false);
-        for (qc, cc) in [(5, 17), (17, 5), (1, 1), (100, 500_000), (23, 203), (4, 64)] {
-            let opts = SearchOptions::default()
-                .top_k(top_k)
-                .query_chunk_size(qc)
-                .corpus_chunk_size(cc)
-                .score_function(ScoreFunction::Dot);
-            let got = semantic_search(&queries, &corpus, &opts).unwrap();
-            assert_eq!(as_pairs(&got), want, "top_k {top_k}, chunks ({qc}, {cc})");
+    // Every GEMM path this CPU runs (grid scores are exact on each of them).
+    for isa in sbert::cpu::Isa::supported() {
+        sbert::cpu::set_isa(Some(isa)).unwrap();
+        for top_k in [0, 1, 7, 10, 203, 500] {
+            let want = brute_force(&queries, &corpus, top_k, false);
+            for (qc, cc) in [(5, 17), (17, 5), (1, 1), (100, 500_000), (23, 203), (4, 64)] {
+                let opts = SearchOptions::default()
+                    .top_k(top_k)
+                    .query_chunk_size(qc)
+                    .corpus_chunk_size(cc)
+                    .score_function(ScoreFunction::Dot);
+                let got = semantic_search(&queries, &corpus, &opts).unwrap();
+                assert_eq!(
+                    as_pairs(&got),
+                    want,
+                    "{isa}: top_k {top_k}, chunks ({qc}, {cc})"
+                );
+            }
         }
     }
+    sbert::cpu::set_isa(None).unwrap();
     // The grid produces real ties, ordered by lower corpus_id.
     let all = semantic_search(
         &queries,
@@ -109,17 +118,25 @@ fn chunked_search_equals_brute_force_with_ties_cosine() {
     let mut rng = Rng(7);
     let corpus = four_hot(&mut rng, 150, 8);
     let queries = four_hot(&mut rng, 31, 8);
-    for top_k in [1, 10, 150] {
-        let want = brute_force(&queries, &corpus, top_k, true);
-        for (qc, cc) in [(5, 17), (17, 5), (31, 150), (3, 9000)] {
-            let opts = SearchOptions::default()
-                .top_k(top_k)
-                .query_chunk_size(qc)
-                .corpus_chunk_size(cc);
-            let got = semantic_search(&queries, &corpus, &opts).unwrap();
-            assert_eq!(as_pairs(&got), want, "top_k {top_k}, chunks ({qc}, {cc})");
+    for isa in sbert::cpu::Isa::supported() {
+        sbert::cpu::set_isa(Some(isa)).unwrap();
+        for top_k in [1, 10, 150] {
+            let want = brute_force(&queries, &corpus, top_k, true);
+            for (qc, cc) in [(5, 17), (17, 5), (31, 150), (3, 9000)] {
+                let opts = SearchOptions::default()
+                    .top_k(top_k)
+                    .query_chunk_size(qc)
+                    .corpus_chunk_size(cc);
+                let got = semantic_search(&queries, &corpus, &opts).unwrap();
+                assert_eq!(
+                    as_pairs(&got),
+                    want,
+                    "{isa}: top_k {top_k}, chunks ({qc}, {cc})"
+                );
+            }
         }
     }
+    sbert::cpu::set_isa(None).unwrap();
 }
 
 #[test]

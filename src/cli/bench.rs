@@ -65,13 +65,15 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
     let secs = t1.elapsed().as_secs_f64();
     let report = serde_json::json!({
         "corpus_size": corpus_size, "queries": queries, "dim": dim, "top_k": top_k,
-        "threads": rayon::current_num_threads(), "seconds": secs, "data_generation_s": gen_s,
+        "threads": rayon::current_num_threads(), "cpu": sbert::cpu::cpu_name(), "isa": sbert::cpu::Isa::current().name(), "dtype": "f32",
+        "seconds": secs, "data_generation_s": gen_s,
         "peak_rss_mib": peak_rss_mib(), "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
         "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
     });
     if json {
         print_json(&report)?;
     } else {
+        println!("{}, f32", sbert::cpu::describe());
         println!(
             "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
             rayon::current_num_threads(), peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
@@ -141,10 +143,12 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
     })?;
     let secs = t0.elapsed().as_secs_f64();
     let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
-        "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
+        "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib(),
+        "threads": rayon::current_num_threads(), "cpu": sbert::cpu::cpu_name(), "isa": sbert::cpu::Isa::current().name(), "dtype": "f32"});
     if json {
         print_json(&report)?;
     } else {
+        println!("{}, f32", sbert::cpu::describe());
         println!("fit (MNRL): {pairs} pairs, batch {batch_size}, max_seq_length {max_seq_length}: {secs:.1} s, {:.2} pairs/s ({:.2} s/step), peak RSS {} MiB",
             pairs as f64 / secs, secs / log.steps.len().max(1) as f64, peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")));
     }
@@ -201,6 +205,9 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
         "lines": emb.len(),
         "batch_size": batch_size,
         "threads": rayon::current_num_threads(),
+        "cpu": sbert::cpu::cpu_name(),
+        "isa": sbert::cpu::Isa::current().name(),
+        "dtype": "f32",
         "seconds": secs,
         "sentences_per_s": emb.len() as f64 / secs,
         "tokens_per_s": tokens as f64 / secs,
@@ -210,6 +217,7 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
     if json {
         print_json(&report)?;
     } else {
+        println!("{}, f32", sbert::cpu::describe());
         println!(
             "encoded {} lines in {:.2} s: {:.1} sentences/s, {:.0} tokens/s, batch {}, {} threads, peak RSS {} MiB (model load {:.2} s)",
             emb.len(), secs, emb.len() as f64 / secs, tokens as f64 / secs, batch_size, rayon::current_num_threads(),

@@ -22,6 +22,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run the CPU kernels on this instruction set (avx512, avx2, scalar) instead of the best the
+    /// CPU has (as the environment variable SBERT_ISA); for comparing and testing the paths.
+    #[arg(long, global = true, value_name = "ISA")]
+    isa: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -70,6 +74,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> sbert::Result<()> {
+    if let Some(isa) = &cli.isa {
+        sbert::cpu::set_isa(Some(isa.parse()?))?;
+    }
     match cli.command {
         Command::Encode(args) => embed::encode(args),
         Command::Similarity(args) => embed::similarity(args),

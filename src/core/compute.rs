@@ -1,6 +1,8 @@
 //! The one GEMM entry point of the crate ([`sgemm`]; [`matmul_nt`] for `A·Bᵀ`), row normalisation,
 //! and the lock that serialises multi-threaded compute.
 
+use super::isa::Isa;
+
 /// Serialises the multi-threaded compute sections of the process (a batch through BERT, a block of
 /// search scores). Two callers sharing the one thread pool at the same time make each other many
 /// times slower (measured: 3× in total); taking turns block by block keeps the total throughput of
@@ -36,27 +38,84 @@ pub(crate) unsafe fn sgemm(
     } else {
         gemm::Parallelism::None
     };
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_rs as isize,
-        accumulate,
-        lhs,
-        1,
-        lhs_rs as isize,
-        rhs,
-        rhs_cs as isize,
-        rhs_rs as isize,
-        1.0f32,
-        scale,
-        false,
-        false,
-        false,
-        par,
-    );
+    let isa = Isa::current();
+    if isa == Isa::detected() {
+        // gemm picks the same level itself (AVX-512 through its `x86-v4` kernels, else AVX2+FMA).
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs,
+            1,
+            lhs_rs as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0f32,
+            scale,
+            false,
+            false,
+            false,
+            par,
+        );
+        return;
+    }
+    // A lower level than the CPU's best was asked for: call that level's kernels by name, as
+    // gemm's own dispatch does for a CPU that has nothing better.
+    macro_rules! generic {
+        ($simd:ty, $ukr:path, $n:expr) => {{
+            use $ukr as k_;
+            gemm_common::gemm::gemm_basic_generic::<
+                _,
+                f32,
+                { $n },
+                { k_::MR_DIV_N * $n },
+                { k_::NR },
+                { k_::MR_DIV_N },
+                { k_::H_M },
+                { k_::H_N },
+            >(
+                <$simd as gemm_common::simd::MixedSimd<f32, f32, f32, f32>>::try_new()
+                    .expect("the CPU runs the level Isa::current() returned"),
+                m,
+                n,
+                k,
+                dst,
+                1,
+                dst_rs as isize,
+                accumulate,
+                lhs,
+                1,
+                lhs_rs as isize,
+                rhs,
+                rhs_cs as isize,
+                rhs_rs as isize,
+                1.0f32,
+                scale,
+                false,
+                false,
+                false,
+                |a, b, c| a * b + c,
+                &k_::UKR,
+                &k_::H_UKR,
+                false,
+                par,
+            )
+        }};
+    }
+    match isa {
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        Isa::Avx2 => generic!(gemm_common::simd::V3, gemm_f32::microkernel::fma::f32, 8),
+        _ => generic!(
+            gemm_common::simd::Scalar,
+            gemm_f32::microkernel::scalar::f32,
+            1
+        ),
+    }
 }
 
 /// `out[m×n] = a[m×k] · b[n×k]ᵀ`, row-major, multi-threaded for products past 64³.

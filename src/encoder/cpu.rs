@@ -7,7 +7,8 @@
 //! - **Direct GEMM** (the `gemm` crate that candle uses) with the bias pre-loaded in the output, so
 //!   bias-add costs nothing; attention products read Q/K/V heads through strides, with no transposes.
 //! - **Fused, vectorised epilogues**: residual + LayerNorm in one pass, GELU (erf) and softmax with
-//!   polynomial `exp`/`erf` compiled for AVX2+FMA when the CPU has them (runtime-detected).
+//!   polynomial `exp`/`erf` compiled for AVX-512 and for AVX2+FMA, chosen at run time
+//!   ([`crate::core::isa::Isa`]).
 //!
 //! Numerically it agrees with the candle path and with PyTorch to ~1e-6 (tested against the goldens).
 

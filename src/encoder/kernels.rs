@@ -1,11 +1,13 @@
 //! The fused, vectorised kernels of the encoder, forward and backward: GELU, softmax and
 //! residual + LayerNorm over rows of f32, with polynomial `exp`/`erf` that vectorise. Each is
-//! compiled twice, for AVX2+FMA and for the baseline, and chosen at run time.
+//! compiled three times, for AVX-512, for AVX2+FMA and for the baseline, and the one for
+//! [`Isa::current`] runs.
 //!
 //! The fast CPU inference of [`super::cpu`] runs the forward kernels; the training ops of
 //! [`super::ops`] run both.
 
 use super::config::HiddenAct;
+use crate::core::isa::Isa;
 
 /// `e^x`, Cephes-style polynomial, relative error ~1e-7; branch-free so loops vectorise.
 #[inline(always)]
@@ -155,29 +157,34 @@ fn layer_norm_backward_impl(
 }
 
 macro_rules! dispatch {
-    ($name:ident, $avx:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($name:ident, $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*)) => {
         #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx($($arg: $ty),*) { $impl_fn($($arg),*) }
 
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) { $impl_fn($($arg),*) }
+
         pub(crate) fn $name($($arg: $ty),*) {
             #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-            {
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU supports the features the function was compiled for.
-                    return unsafe { $avx($($arg),*) };
-                }
+            match Isa::current() {
+                // SAFETY: `Isa::current()` never exceeds what the CPU was detected to run, and
+                // each function is compiled for exactly that level's features.
+                Isa::Avx512 => return unsafe { $avx512($($arg),*) },
+                Isa::Avx2 => return unsafe { $avx($($arg),*) },
+                Isa::Scalar => {}
             }
             $impl_fn($($arg),*)
         }
     };
 }
-dispatch!(gelu, gelu_avx2, gelu_impl, (xs: &mut [f32], act: HiddenAct));
-dispatch!(softmax, softmax_avx2, softmax_impl, (xs: &mut [f32], len: usize));
-dispatch!(layer_norm, layer_norm_avx2, layer_norm_impl, (x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32));
-dispatch!(gelu_backward, gelu_backward_avx2, gelu_backward_impl, (x: &[f32], g: &[f32], out: &mut [f32]));
-dispatch!(softmax_backward, softmax_backward_avx2, softmax_backward_impl, (y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32));
-dispatch!(layer_norm_backward, layer_norm_backward_avx2, layer_norm_backward_impl, (x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dw: &mut [f32], db: &mut [f32], eps: f32));
+dispatch!(gelu, gelu_avx2, gelu_avx512, gelu_impl, (xs: &mut [f32], act: HiddenAct));
+dispatch!(softmax, softmax_avx2, softmax_avx512, softmax_impl, (xs: &mut [f32], len: usize));
+dispatch!(layer_norm, layer_norm_avx2, layer_norm_avx512, layer_norm_impl, (x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32));
+dispatch!(gelu_backward, gelu_backward_avx2, gelu_backward_avx512, gelu_backward_impl, (x: &[f32], g: &[f32], out: &mut [f32]));
+dispatch!(softmax_backward, softmax_backward_avx2, softmax_backward_avx512, softmax_backward_impl, (y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32));
+dispatch!(layer_norm_backward, layer_norm_backward_avx2, layer_norm_backward_avx512, layer_norm_backward_impl, (x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dw: &mut [f32], db: &mut [f32], eps: f32));
 
 #[cfg(test)]
 mod tests {

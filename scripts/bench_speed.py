@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""sbert against the fastest Python CPU set-ups, side by side, in one run on one machine.
+
+Encode (all-MiniLM-L6-v2, the first --limit lines of corpus_10k.txt, batch 32, 2 threads, after a
+64-line warm-up, median of --runs), each with its STS Benchmark test Spearman:
+  Python  st-fp32   sentence-transformers 6.2 on torch (the lecture's set-up)
+          st-bf16   the same model cast to bfloat16 (oneDNN: AMX / AVX512-BF16 where present)
+          ort-fp32  ONNX Runtime on a torch.onnx export        (when onnxruntime is installed)
+          ort-int8  that export, dynamically quantized to int8 (ST's export_dynamic_quantized_onnx_model)
+  sbert   `sbert --isa ISA bench-encode` for every instruction set this CPU runs (avx512, avx2, …)
+Exact search (`util.semantic_search` vs `sbert bench-search`, --search-queries × --search-corpus × 384,
+random unit vectors, top-10) and fine-tuning (`model.fit` with MultipleNegativesRankingLoss vs
+`sbert bench-fit`, --fit-pairs pairs of consecutive corpus lines, batch 16, max_seq_length 128) too,
+unless --no-search / --no-fit. Speed is compared only as the ratio measured here: the CPU decides.
+
+    python3 scripts/bench_speed.py --python PY [--sbert target/release/sbert] [--limit 1000]
+
+PY: a Python with sentence-transformers==6.2.0 (a dev tool, never needed by sbert) and, for the
+ONNX rows, onnxruntime onnx onnxscript; scipy for the Spearman. Without --python only sbert's rows
+are printed. The models come from the Hugging Face cache (scripts/provision-model.sh offline).
+Prints Markdown tables (the README's speed table) and, with --json FILE, writes every figure.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PY_ENCODE = r"""
+import json, os, sys, time, statistics
+import numpy as np
+import torch
+torch.set_num_threads(2)
+cfg, corpus, limit, runs, sts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+work = sys.argv[6]
+lines = open(corpus, encoding="utf-8").read().splitlines()[:limit]
+from sentence_transformers import SentenceTransformer
+st = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+if cfg.startswith("st-"):
+    if cfg == "st-bf16":
+        st = st.to(torch.bfloat16)
+    def encode(texts):
+        return st.encode(texts, batch_size=32, convert_to_tensor=True).float().numpy()
+else:
+    import onnxruntime as ort
+    tok = st.tokenizer
+    fp32 = os.path.join(work, "model.onnx")
+    if not os.path.exists(fp32):
+        base = st[0].auto_model.eval()
+        class Wrap(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__(); self.m = m
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+        ex = tok(["hello world", "a longer example sentence"], padding=True, return_tensors="pt")
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        torch.onnx.export(Wrap(base).eval(), tuple(ex[n] for n in names), fp32, input_names=names,
+                          output_names=["h"], dynamic_axes={n: {0: "b", 1: "s"} for n in names + ["h"]},
+                          opset_version=17, dynamo=False)
+    path = fp32
+    if cfg == "ort-int8":
+        from onnxruntime.quantization import quantize_dynamic, QuantType
+        path = os.path.join(work, "model.int8.onnx")
+        if not os.path.exists(path):
+            quantize_dynamic(fp32, path, weight_type=QuantType.QInt8, per_channel=True)
+    so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    def encode(texts):
+        out = np.zeros((len(texts), 384), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for s in range(0, len(order), 32):
+            idx = order[s:s + 32]
+            e = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=256, return_tensors="np")
+            h = sess.run(None, {n: e[n].astype(np.int64) for n in ["input_ids", "attention_mask", "token_type_ids"]})[0]
+            m = e["attention_mask"][..., None].astype(np.float32)
+            v = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+            out[idx] = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
+        return out
+encode(lines[:64])
+ts = []
+for _ in range(runs):
+    t = time.perf_counter(); encode(lines); ts.append(time.perf_counter() - t)
+r = {"sentences_per_s": len(lines) / statistics.median(ts), "runs_s": ts}
+if sts:
+    from scipy.stats import spearmanr
+    a, b, g = [], [], []
+    for line in open(sts, encoding="utf-8"):
+        f = line.rstrip("\n").split("\t")
+        if len(f) >= 7:
+            g.append(float(f[4])); a.append(f[5]); b.append(f[6])
+    ea, eb = encode(a), encode(b)
+    r["stsb_spearman"] = float(spearmanr((ea * eb).sum(1), g).correlation)
+print(json.dumps(r))
+"""
+
+PY_SEARCH = r"""
+import json, sys, time
+import torch
+torch.set_num_threads(2)
+from sentence_transformers import util
+n, q, runs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+g = torch.Generator().manual_seed(42)
+corpus = torch.nn.functional.normalize(torch.randn(n, 384, generator=g), dim=1)
+queries = torch.nn.functional.normalize(torch.randn(q, 384, generator=g), dim=1)
+ts = []
+for _ in range(runs):
+    t = time.perf_counter(); util.semantic_search(queries, corpus, top_k=10); ts.append(time.perf_counter() - t)
+print(json.dumps({"seconds": sorted(ts)[len(ts) // 2], "runs_s": ts}))
+"""
+
+PY_FIT = r"""
+import json, sys, time, os
+os.environ.setdefault("WANDB_DISABLED", "true")
+import torch
+torch.set_num_threads(2)
+from sentence_transformers import SentenceTransformer, InputExample, losses
+from torch.utils.data import DataLoader
+corpus, pairs = sys.argv[1], int(sys.argv[2])
+lines = open(corpus, encoding="utf-8").read().splitlines()
+ex = [InputExample(texts=[lines[i], lines[i + 1]]) for i in range(pairs)]
+model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+model.max_seq_length = 128
+loader = DataLoader(ex, shuffle=False, batch_size=16)
+loss = losses.MultipleNegativesRankingLoss(model)
+t = time.perf_counter()
+model.old_fit(train_objectives=[(loader, loss)], epochs=1, warmup_steps=10, show_progress_bar=False)
+s = time.perf_counter() - t
+print(json.dumps({"seconds": s, "pairs_per_s": pairs / s}))
+"""
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} … failed:\n{out.stderr[-2000:]}")
+    text = out.stdout.strip()
+    return json.loads(text[text.index("{"):])
+
+
+def python_has(py, module):
+    return subprocess.run([py, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--python", help="a Python with sentence-transformers==6.2.0 (optional)")
+    ap.add_argument("--sbert", default=str(ROOT / "target/release/sbert"))
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared/bench/corpus_10k.txt"))
+    ap.add_argument("--sts", help="sts-test.csv (default: the lab's data folder)")
+    ap.add_argument("--limit", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--configs", default="st-fp32,st-bf16,ort-fp32,ort-int8")
+    ap.add_argument("--search-corpus", type=int, default=200_000)
+    ap.add_argument("--search-queries", type=int, default=1000)
+    ap.add_argument("--fit-pairs", type=int, default=320)
+    ap.add_argument("--no-search", action="store_true")
+    ap.add_argument("--no-fit", action="store_true")
+    ap.add_argument("--json", help="also write every figure to this file")
+    a = ap.parse_args()
+
+    sts = a.sts
+    if sts is None:
+        for cand in [Path.home() / ".local/share/sbert/data/stsbenchmark/sts-test.csv",
+                     ROOT.parent / "shared/data/stsbenchmark/sts-test.csv"]:
+            if cand.exists():
+                sts = str(cand)
+                break
+    env = dict(os.environ, HF_HUB_OFFLINE="1", RAYON_NUM_THREADS="2", TOKENIZERS_PARALLELISM="false")
+    isas = [i for i in ["avx512", "avx2", "scalar"]
+            if subprocess.run([a.sbert, "--isa", i, "bench-search", "--corpus-size", "10", "--queries", "1",
+                               "--dim", "8", "--json"], capture_output=True, env=env).returncode == 0]
+    isas = [i for i in isas if i != "scalar"]  # the portable fallback: correct, not a speed path
+    results = {"cpu": cpu_name(), "encode": [], "search": [], "fit": []}
+    print(f"CPU: {results['cpu']}; sbert paths: {', '.join(isas)}; 2 threads", flush=True)
+
+    # Encode.
+    work = tempfile.mkdtemp()
+    if a.python:
+        for cfg in a.configs.split(","):
+            if cfg.startswith("ort-") and not python_has(a.python, "onnxruntime"):
+                continue
+            r = run_json([a.python, "-c", PY_ENCODE, cfg, a.corpus, str(a.limit), str(a.runs), sts or "", work], env)
+            results["encode"].append({"who": "Python", "config": cfg, **r})
+            print(f"  python {cfg}: {r['sentences_per_s']:.1f} sent/s", flush=True)
+    for isa in isas:
+        rates = [run_json([a.sbert, "--isa", isa, "bench-encode", "--input", a.corpus, "--limit", str(a.limit),
+                           "--json"], env)["sentences_per_s"] for _ in range(a.runs)]
+        r = {"who": "sbert", "config": f"{isa} f32", "sentences_per_s": statistics.median(rates), "runs": rates}
+        if sts:
+            r["stsb_spearman"] = run_json([a.sbert, "--isa", isa, "sts", "--data", sts, "--json"], env)["spearman_cosine"]
+        results["encode"].append(r)
+        print(f"  sbert {isa}: {r['sentences_per_s']:.1f} sent/s", flush=True)
+
+    # Search.
+    if not a.no_search:
+        if a.python:
+            r = run_json([a.python, "-c", PY_SEARCH, str(a.search_corpus), str(a.search_queries), str(a.runs)], env)
+            results["search"].append({"who": "Python", "config": "util.semantic_search", **r})
+        for isa in isas:
+            secs = [run_json([a.sbert, "--isa", isa, "bench-search", "--corpus-size", str(a.search_corpus),
+                              "--queries", str(a.search_queries), "--json"], env)["seconds"] for _ in range(a.runs)]
+            results["search"].append({"who": "sbert", "config": f"{isa} f32", "seconds": statistics.median(secs)})
+
+    # Fine-tuning.
+    if not a.no_fit:
+        if a.python:
+            r = run_json([a.python, "-c", PY_FIT, a.corpus, str(a.fit_pairs)], env)
+            results["fit"].append({"who": "Python", "config": "model.fit f32", **r})
+        for isa in isas:
+            r = run_json([a.sbert, "--isa", isa, "bench-fit", "--input", a.corpus, "--pairs", str(a.fit_pairs),
+                          "--json"], env)
+            results["fit"].append({"who": "sbert", "config": f"{isa} f32", "pairs_per_s": r["pairs_per_s"]})
+
+    # Tables: ratios against Python's f32 and against Python's fastest set-up.
+    print(f"\nMeasured on {results['cpu']}, 2 threads, one run.\n")
+    enc = results["encode"]
+    py32 = next((r["sentences_per_s"] for r in enc if r["config"] == "st-fp32"), None)
+    pybest = max((r["sentences_per_s"] for r in enc if r["who"] == "Python"), default=None)
+    print("| encode (all-MiniLM-L6-v2, batch 32) | sentences/s | × Python f32 | × fastest Python | STSb test Spearman |")
+    print("|---|---|---|---|---|")
+    for r in enc:
+        x = f"{r['sentences_per_s'] / py32:.2f}×" if py32 else "—"
+        y = f"{r['sentences_per_s'] / pybest:.2f}×" if pybest else "—"
+        sp = f"{r['stsb_spearman']:.4f}" if "stsb_spearman" in r else "—"
+        print(f"| {r['who']} {r['config']} | {r['sentences_per_s']:.1f} | {x} | {y} | {sp} |")
+    if results["search"]:
+        py = next((r["seconds"] for r in results["search"] if r["who"] == "Python"), None)
+        print(f"\n| exact search ({a.search_queries:,} × {a.search_corpus:,} × 384, top-10) | seconds | speed-up vs Python |")
+        print("|---|---|---|")
+        for r in results["search"]:
+            x = f"{py / r['seconds']:.2f}×" if py else "—"
+            print(f"| {r['who']} {r['config']} | {r['seconds']:.2f} | {x} |")
+    if results["fit"]:
+        py = next((r["pairs_per_s"] for r in results["fit"] if r["who"] == "Python"), None)
+        print(f"\n| fine-tuning (MNRL, {a.fit_pairs} pairs, batch 16, max_seq_length 128) | pairs/s | × Python |")
+        print("|---|---|---|")
+        for r in results["fit"]:
+            x = f"{r['pairs_per_s'] / py:.2f}×" if py else "—"
+            print(f"| {r['who']} {r['config']} | {r['pairs_per_s']:.2f} | {x} |")
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+//! Which instruction set sbert's CPU code runs on: detected once at run time, and forced lower on
+//! request so that every path can be tested (and compared) on one machine.
+//!
+//! - [`Isa::detected`] is the best the processor has: AVX-512 (F, BW, VL with FMA), AVX2 + FMA,
+//!   or plain scalar code.
+//! - [`Isa::current`] is the one in use: the detected one, unless the environment variable
+//!   `SBERT_ISA` (`avx512`, `avx2`, `scalar`; read once) or [`set_isa`] asks for a lower one.
+//!
+//! It steers sbert's own GEMM calls (encoding, search, similarity matrices) and its fused kernels
+//! (GELU, softmax, LayerNorm and their backward passes). Tensor ops that candle runs itself (parts
+//! of training) use the same `gemm` crate, which always picks the best the CPU has.
+//!
+//! ```
+//! use sbert::cpu::{Isa, set_isa};
+//! let best = Isa::detected();
+//! set_isa(Some(Isa::Scalar))?;           // every CPU can run the scalar path
+//! assert_eq!(Isa::current(), Isa::Scalar);
+//! set_isa(None)?;                         // back to the environment's choice (or the best)
+//! assert!(Isa::current() <= best);
+//! # Ok::<(), sbert::Error>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+use super::error::{Error, Result};
+
+/// An instruction-set level of sbert's CPU kernels, ordered from the plainest to the widest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Portable code, no SIMD assumed.
+    Scalar,
+    /// AVX2 + FMA, 256-bit vectors (AMD Zen 1–3, Intel since Haswell, most laptops).
+    Avx2,
+    /// AVX-512 F/BW/VL + FMA, 512-bit vectors (Intel Xeon since Skylake-SP, AMD Zen 4+).
+    Avx512,
+}
+
+impl Isa {
+    /// Every level, plainest first.
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
+    /// The name used by `SBERT_ISA`, the CLI and the benchmarks.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// The best level this processor runs (detected once).
+    pub fn detected() -> Isa {
+        static DETECTED: OnceLock<Isa> = OnceLock::new();
+        *DETECTED.get_or_init(detect)
+    }
+
+    /// Whether this processor can run `self`.
+    pub fn is_supported(self) -> bool {
+        self <= Isa::detected()
+    }
+
+    /// The level in use now: [`set_isa`]'s choice, else `SBERT_ISA`'s, else [`Isa::detected`].
+    pub fn current() -> Isa {
+        match FORCED.load(Ordering::Relaxed) {
+            UNSET => from_env().unwrap_or_else(Isa::detected),
+            code => Isa::ALL[code as usize],
+        }
+    }
+
+    /// The levels this processor runs, plainest first (what a test of every path iterates).
+    pub fn supported() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
+    }
+}
+
+impl fmt::Display for Isa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Isa {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Isa> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "")
+            .as_str()
+        {
+            "scalar" | "none" | "generic" => Ok(Isa::Scalar),
+            "avx2" | "fma" | "x86v3" => Ok(Isa::Avx2),
+            "avx512" | "avx512f" | "x86v4" => Ok(Isa::Avx512),
+            _ => Err(Error::InvalidInput(format!(
+                "unknown instruction set {s:?}: expected avx512, avx2 or scalar"
+            ))),
+        }
+    }
+}
+
+const UNSET: u8 = u8::MAX;
+static FORCED: AtomicU8 = AtomicU8::new(UNSET);
+
+/// Forces sbert's CPU kernels onto `isa` for the whole process (`None`: back to `SBERT_ISA` or the
+/// best detected). Returns the level now in use. Errors when the processor lacks `isa`.
+pub fn set_isa(isa: Option<Isa>) -> Result<Isa> {
+    match isa {
+        Some(i) if !i.is_supported() => Err(Error::InvalidInput(format!(
+            "this CPU cannot run {i} code (it has {}); choose one of: {}",
+            Isa::detected(),
+            Isa::supported()
+                .iter()
+                .map(|i| i.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        Some(i) => {
+            FORCED.store(i as u8, Ordering::Relaxed);
+            Ok(i)
+        }
+        None => {
+            FORCED.store(UNSET, Ordering::Relaxed);
+            Ok(Isa::current())
+        }
+    }
+}
+
+/// `SBERT_ISA`, read once; an unknown or unsupported value is reported on stderr once and ignored.
+fn from_env() -> Option<Isa> {
+    static ENV: OnceLock<Option<Isa>> = OnceLock::new();
+    *ENV.get_or_init(|| {
+        let raw = std::env::var("SBERT_ISA").ok()?;
+        if raw.trim().is_empty() {
+            return None;
+        }
+        match raw.parse::<Isa>() {
+            Ok(i) if i.is_supported() => Some(i),
+            Ok(i) => {
+                eprintln!(
+                    "sbert: SBERT_ISA={raw}: this CPU cannot run {i} code; using {}",
+                    Isa::detected()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("sbert: SBERT_ISA ignored: {e}");
+                None
+            }
+        }
+    })
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+fn detect() -> Isa {
+    use std::arch::is_x86_feature_detected as has;
+    if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx2") && has!("fma") {
+        Isa::Avx512
+    } else if has!("avx2") && has!("fma") {
+        Isa::Avx2
+    } else {
+        Isa::Scalar
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+fn detect() -> Isa {
+    Isa::Scalar
+}
+
+/// The processor's model name (Linux `/proc/cpuinfo`; "unknown CPU" elsewhere).
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// One line for benchmark output: the CPU, the level in use and the best one it has, and the
+/// reduced-precision instructions present, e.g. `AMD EPYC, isa avx512 (detected avx512; +bf16 +vnni)`.
+pub fn describe() -> String {
+    // Reduced-precision instructions, as Linux lists them (the detection macro has no stable name
+    // for AMX).
+    let flags = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("flags"))
+                .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        })
+        .unwrap_or_default();
+    let extra: Vec<&str> = [
+        ("avx512_bf16", "+bf16"),
+        ("avx512_vnni", "+vnni"),
+        ("amx_tile", "+amx"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| flags.iter().any(|f| f == flag))
+    .map(|(_, name)| name)
+    .collect();
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", extra.join(" "))
+    };
+    format!(
+        "{}, isa {} (detected {}{extra})",
+        cpu_name(),
+        Isa::current(),
+        Isa::detected()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_order_is_width() {
+        for i in Isa::ALL {
+            assert_eq!(i.name().parse::<Isa>().unwrap(), i);
+        }
+        assert_eq!("AVX-512".parse::<Isa>().unwrap(), Isa::Avx512);
+        assert!("sse9".parse::<Isa>().is_err());
+        assert!(Isa::Scalar < Isa::Avx2 && Isa::Avx2 < Isa::Avx512);
+        assert!(Isa::Scalar.is_supported());
+        assert_eq!(*Isa::supported().last().unwrap(), Isa::detected());
+    }
+}
