@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_families import cpu_name  # scripts/ is on the path when this runs as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PY_ENCODE = r"""
@@ -135,16 +137,6 @@ print(json.dumps({"seconds": s, "pairs_per_s": pairs / s}))
 """
 
 
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def run_json(cmd, env=None):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
@@ -182,10 +174,10 @@ def main():
                 sts = str(cand)
                 break
     env = dict(os.environ, HF_HUB_OFFLINE="1", RAYON_NUM_THREADS="2", TOKENIZERS_PARALLELISM="false")
-    isas = [i for i in ["avx512", "avx2", "scalar"]
+    # The paths this CPU runs (scalar, the portable fallback, is correct but not a speed path).
+    isas = [i for i in ["avx512", "avx2"]
             if subprocess.run([a.sbert, "--isa", i, "bench-search", "--corpus-size", "10", "--queries", "1",
                                "--dim", "8", "--json"], capture_output=True, env=env).returncode == 0]
-    isas = [i for i in isas if i != "scalar"]  # the portable fallback: correct, not a speed path
     results = {"cpu": cpu_name(), "encode": [], "search": [], "fit": []}
     print(f"CPU: {results['cpu']}; sbert paths: {', '.join(isas)}; 2 threads", flush=True)
 

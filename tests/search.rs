@@ -70,8 +70,7 @@ fn chunked_search_equals_brute_force_with_ties_dot() {
     let corpus = grid(&mut rng, 203, 6);
     let queries = grid(&mut rng, 23, 6);
     // Every GEMM path this CPU runs (grid scores are exact on each of them).
-    for isa in sbert::cpu::Isa::supported() {
-        sbert::cpu::set_isa(Some(isa)).unwrap();
+    on_every_isa(|isa| {
         for top_k in [0, 1, 7, 10, 203, 500] {
             let want = brute_force(&queries, &corpus, top_k, false);
             for (qc, cc) in [(5, 17), (17, 5), (1, 1), (100, 500_000), (23, 203), (4, 64)] {
@@ -88,8 +87,7 @@ fn chunked_search_equals_brute_force_with_ties_dot() {
                 );
             }
         }
-    }
-    sbert::cpu::set_isa(None).unwrap();
+    });
     // The grid produces real ties, ordered by lower corpus_id.
     let all = semantic_search(
         &queries,
@@ -118,8 +116,7 @@ fn chunked_search_equals_brute_force_with_ties_cosine() {
     let mut rng = Rng(7);
     let corpus = four_hot(&mut rng, 150, 8);
     let queries = four_hot(&mut rng, 31, 8);
-    for isa in sbert::cpu::Isa::supported() {
-        sbert::cpu::set_isa(Some(isa)).unwrap();
+    on_every_isa(|isa| {
         for top_k in [1, 10, 150] {
             let want = brute_force(&queries, &corpus, top_k, true);
             for (qc, cc) in [(5, 17), (17, 5), (31, 150), (3, 9000)] {
@@ -135,8 +132,7 @@ fn chunked_search_equals_brute_force_with_ties_cosine() {
                 );
             }
         }
-    }
-    sbert::cpu::set_isa(None).unwrap();
+    });
 }
 
 #[test]

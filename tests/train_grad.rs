@@ -29,12 +29,7 @@ fn flat(v: &serde_json::Value) -> Vec<f32> {
 /// On every code path this CPU runs (the fused kernels' forward and backward, the GEMMs).
 #[test]
 fn tiny_bert_forward_backward_and_adamw_match_pytorch() {
-    for isa in sbert::cpu::Isa::supported().into_iter().rev() {
-        sbert::cpu::set_isa(Some(isa)).unwrap();
-        eprintln!("checking the {isa} path");
-        forward_backward_and_adamw_match_pytorch();
-    }
-    sbert::cpu::set_isa(None).unwrap();
+    on_every_isa(|_| forward_backward_and_adamw_match_pytorch());
 }
 
 fn forward_backward_and_adamw_match_pytorch() {

@@ -170,17 +170,18 @@ fn detect() -> Isa {
     Isa::Scalar
 }
 
+/// The value of the first `/proc/cpuinfo` line named `field` (Linux; `None` elsewhere).
+fn cpuinfo(field: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim() == field)
+        .map(|(_, v)| v.trim().to_string())
+}
+
 /// The processor's model name (Linux `/proc/cpuinfo`; "unknown CPU" elsewhere).
 pub fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
+    cpuinfo("model name").unwrap_or_else(|| "unknown CPU".into())
 }
 
 /// One line for benchmark output: the CPU, the level in use and the best one it has, and the
@@ -188,21 +189,15 @@ pub fn cpu_name() -> String {
 pub fn describe() -> String {
     // Reduced-precision instructions, as Linux lists them (the detection macro has no stable name
     // for AMX).
-    let flags = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("flags"))
-                .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
-        })
-        .unwrap_or_default();
+    let flags = cpuinfo("flags").unwrap_or_default();
+    let flags: Vec<&str> = flags.split_whitespace().collect();
     let extra: Vec<&str> = [
         ("avx512_bf16", "+bf16"),
         ("avx512_vnni", "+vnni"),
         ("amx_tile", "+amx"),
     ]
     .into_iter()
-    .filter(|(flag, _)| flags.iter().any(|f| f == flag))
+    .filter(|(flag, _)| flags.contains(flag))
     .map(|(_, name)| name)
     .collect();
     let extra = if extra.is_empty() {

@@ -206,3 +206,15 @@ pub fn dead_pid() -> u32 {
     child.wait().unwrap();
     id
 }
+
+/// Runs `body` once on every CPU code path this machine has (`sbert::cpu::set_isa`), widest first,
+/// then returns the process to the default path. A CI machine without AVX-512 still tests the AVX2
+/// and scalar paths; one with it tests all three.
+pub fn on_every_isa(mut body: impl FnMut(sbert::cpu::Isa)) {
+    for isa in sbert::cpu::Isa::supported().into_iter().rev() {
+        sbert::cpu::set_isa(Some(isa)).unwrap();
+        eprintln!("checking the {isa} path");
+        body(isa);
+    }
+    sbert::cpu::set_isa(None).unwrap();
+}
