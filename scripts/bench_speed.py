@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """sbert against the fastest Python CPU set-ups, side by side, in one run on one machine.
 
-Encode (all-MiniLM-L6-v2, the first --limit lines of corpus_10k.txt, batch 32, 2 threads, after a
+Encode (--model, all-MiniLM-L6-v2 by default, the first --limit lines of corpus_10k.txt, batch 32, 2 threads, after a
 64-line warm-up, median of --runs), each with its STS Benchmark test Spearman:
   Python  st-fp32   sentence-transformers 6.2 on torch (the lecture's set-up)
           st-bf16   the same model cast to bfloat16 (oneDNN: AMX / AVX512-BF16 where present)
           ort-fp32  ONNX Runtime on a torch.onnx export        (when onnxruntime is installed)
           ort-int8  that export, dynamically quantized to int8 (ST's export_dynamic_quantized_onnx_model)
-  sbert   `sbert --isa ISA bench-encode` for every instruction set this CPU runs (avx512, avx2, …)
+  sbert   `sbert bench-encode --isa ISA --dtype DTYPE` for every instruction set this CPU runs (avx512,
+          avx2) and every --dtypes (f32, bf16, int8)
 Exact search (`util.semantic_search` vs `sbert bench-search`, --search-queries × --search-corpus × 384,
 random unit vectors, top-10) and fine-tuning (`model.fit` with MultipleNegativesRankingLoss vs
 `sbert bench-fit`, --fit-pairs pairs of consecutive corpus lines, batch 16, max_seq_length 128) too,
@@ -39,10 +40,11 @@ import numpy as np
 import torch
 torch.set_num_threads(2)
 cfg, corpus, limit, runs, sts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-work = sys.argv[6]
+work, model = sys.argv[6], sys.argv[7]
 lines = open(corpus, encoding="utf-8").read().splitlines()[:limit]
 from sentence_transformers import SentenceTransformer
-st = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+st = SentenceTransformer("sentence-transformers/" + model, device="cpu")
+dim, max_len = st.get_sentence_embedding_dimension(), st.max_seq_length
 if cfg.startswith("st-"):
     if cfg == "st-bf16":
         st = st.to(torch.bfloat16)
@@ -51,35 +53,35 @@ if cfg.startswith("st-"):
 else:
     import onnxruntime as ort
     tok = st.tokenizer
-    fp32 = os.path.join(work, "model.onnx")
+    fp32 = os.path.join(work, model + ".onnx")
+    ex = tok(["hello world", "a longer example sentence"], padding=True, return_tensors="pt")
+    # MPNet has no token types.
+    names = [n for n in ["input_ids", "attention_mask", "token_type_ids"] if n in ex]
     if not os.path.exists(fp32):
         base = st[0].auto_model.eval()
         class Wrap(torch.nn.Module):
             def __init__(self, m):
                 super().__init__(); self.m = m
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-        ex = tok(["hello world", "a longer example sentence"], padding=True, return_tensors="pt")
-        names = ["input_ids", "attention_mask", "token_type_ids"]
+            def forward(self, *args):
+                return self.m(**dict(zip(names, args))).last_hidden_state
         torch.onnx.export(Wrap(base).eval(), tuple(ex[n] for n in names), fp32, input_names=names,
                           output_names=["h"], dynamic_axes={n: {0: "b", 1: "s"} for n in names + ["h"]},
                           opset_version=17, dynamo=False)
     path = fp32
     if cfg == "ort-int8":
         from onnxruntime.quantization import quantize_dynamic, QuantType
-        path = os.path.join(work, "model.int8.onnx")
+        path = os.path.join(work, model + ".int8.onnx")
         if not os.path.exists(path):
             quantize_dynamic(fp32, path, weight_type=QuantType.QInt8, per_channel=True)
     so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     def encode(texts):
-        out = np.zeros((len(texts), 384), np.float32)
+        out = np.zeros((len(texts), dim), np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for s in range(0, len(order), 32):
             idx = order[s:s + 32]
-            e = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=256, return_tensors="np")
-            h = sess.run(None, {n: e[n].astype(np.int64) for n in ["input_ids", "attention_mask", "token_type_ids"]})[0]
+            e = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_len, return_tensors="np")
+            h = sess.run(None, {n: e[n].astype(np.int64) for n in names})[0]
             m = e["attention_mask"][..., None].astype(np.float32)
             v = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
             out[idx] = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
@@ -155,6 +157,8 @@ def main():
     ap.add_argument("--sbert", default=str(ROOT / "target/release/sbert"))
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared/bench/corpus_10k.txt"))
     ap.add_argument("--sts", help="sts-test.csv (default: the lab's data folder)")
+    ap.add_argument("--model", default="all-MiniLM-L6-v2", help="all-MiniLM-L6-v2 or all-mpnet-base-v2")
+    ap.add_argument("--dtypes", default="f32,bf16,int8", help="sbert's dtypes to run")
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--configs", default="st-fp32,st-bf16,ort-fp32,ort-int8")
@@ -187,17 +191,22 @@ def main():
         for cfg in a.configs.split(","):
             if cfg.startswith("ort-") and not python_has(a.python, "onnxruntime"):
                 continue
-            r = run_json([a.python, "-c", PY_ENCODE, cfg, a.corpus, str(a.limit), str(a.runs), sts or "", work], env)
+            r = run_json([a.python, "-c", PY_ENCODE, cfg, a.corpus, str(a.limit), str(a.runs), sts or "", work,
+                          a.model], env)
             results["encode"].append({"who": "Python", "config": cfg, **r})
             print(f"  python {cfg}: {r['sentences_per_s']:.1f} sent/s", flush=True)
     for isa in isas:
-        rates = [run_json([a.sbert, "--isa", isa, "bench-encode", "--input", a.corpus, "--limit", str(a.limit),
-                           "--json"], env)["sentences_per_s"] for _ in range(a.runs)]
-        r = {"who": "sbert", "config": f"{isa} f32", "sentences_per_s": statistics.median(rates), "runs": rates}
-        if sts:
-            r["stsb_spearman"] = run_json([a.sbert, "--isa", isa, "sts", "--data", sts, "--json"], env)["spearman_cosine"]
-        results["encode"].append(r)
-        print(f"  sbert {isa}: {r['sentences_per_s']:.1f} sent/s", flush=True)
+        for dtype in a.dtypes.split(","):
+            flags = ["--isa", isa, "--model", a.model, "--dtype", dtype]
+            rates = [run_json([a.sbert, "bench-encode", *flags, "--input", a.corpus, "--limit", str(a.limit),
+                               "--json"], env)["sentences_per_s"] for _ in range(a.runs)]
+            r = {"who": "sbert", "config": f"{isa} {dtype}", "sentences_per_s": statistics.median(rates),
+                 "runs": rates}
+            if sts:
+                r["stsb_spearman"] = run_json([a.sbert, "sts", *flags, "--data", sts, "--json"],
+                                              env)["spearman_cosine"]
+            results["encode"].append(r)
+            print(f"  sbert {isa} {dtype}: {r['sentences_per_s']:.1f} sent/s", flush=True)
 
     # Search.
     if not a.no_search:
@@ -224,7 +233,7 @@ def main():
     enc = results["encode"]
     py32 = next((r["sentences_per_s"] for r in enc if r["config"] == "st-fp32"), None)
     pybest = max((r["sentences_per_s"] for r in enc if r["who"] == "Python"), default=None)
-    print("| encode (all-MiniLM-L6-v2, batch 32) | sentences/s | × Python f32 | × fastest Python | STSb test Spearman |")
+    print(f"| encode ({a.model}, batch 32) | sentences/s | × Python f32 | × fastest Python | STSb test Spearman |")
     print("|---|---|---|---|---|")
     for r in enc:
         x = f"{r['sentences_per_s'] / py32:.2f}×" if py32 else "—"

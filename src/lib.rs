@@ -98,6 +98,6 @@ pub mod weights {
     pub use crate::core::safetensors::load_safetensors;
 }
 
-pub use crate::core::{AsEmbeddings, Embeddings, Error, Result};
-pub use crate::models::{EncodeOptions, SentenceTransformer};
+pub use crate::core::{AsEmbeddings, Dtype, Embeddings, Error, Result};
+pub use crate::models::{EncodeOptions, LoadOptions, SentenceTransformer};
 pub use crate::util::{cos_sim, dot_score, semantic_search, top_pairs, SearchOptions};

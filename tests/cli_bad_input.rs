@@ -291,6 +291,9 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("--isa sse9 bench-search --corpus-size 10 --queries 1 --dim 8", Error(&["unknown instruction set", "avx2"])),
         ("bench-search --isa scalar --corpus-size 100 --queries 3 --dim 8 --json", Ok(&["\"isa\": \"scalar\"", "\"dtype\": \"f32\""], &[])),
         ("bench-fit --model @/model --input @/lines.txt --pairs 0", Error(&["--pairs"])),
+        ("encode --model @/model --dtype f16 --input @/lines.txt --output @/o.npy", Error(&["unknown dtype", "int8"])),
+        ("bench-encode --model @/model --input @/lines.txt --dtype int8 --json", Ok(&["\"dtype\": \"int8\""], &[])),
+        ("encode --model @/model --dtype bf16 --input @/lines.txt --output @/bf16.npy", Ok(&[], &["bf16.npy"])),
         // arguments
         ("encode --model @/model --input @/lines.txt", Error(&["--output"])),
         ("no-such-command", Error(&["no-such-command"])),

@@ -111,6 +111,34 @@ fn predict_and_rank_match_the_oracle() {
         );
         assert!((scores[k] - 1.0 / (1.0 + (-want).exp())).abs() < 1e-6);
     }
+    // Reduced precision (load_with + LoadOptions::dtype): close to the oracle's f32 logits.
+    for dtype in [sbert::Dtype::Bf16, sbert::Dtype::Int8] {
+        let opts = sbert::LoadOptions {
+            dtype,
+            ..Default::default()
+        };
+        let q = CrossEncoder::load_with(dir.to_str().unwrap(), &opts).unwrap();
+        assert_eq!(q.dtype(), dtype);
+        let got = q
+            .predict(
+                &pairs,
+                &PredictOptions {
+                    apply_activation: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for (k, (a, bb)) in pairs.iter().enumerate() {
+            let want = oracle_logit(a, bb, &w, b);
+            eprintln!("{dtype} pair {k}: {} vs f32 {want}", got[k]);
+            assert!(
+                (got[k] - want).abs() <= 0.03 * want.abs().max(1.0),
+                "{dtype}, pair {k}: {} vs f32 {want}",
+                got[k]
+            );
+            assert_ne!(got[k], logits[k], "{dtype} computed in f32");
+        }
+    }
     // rank: best first, ties (identical documents) by lower corpus_id, top_k.
     let docs = ["w12 w13 w14", "w33", "w12 w13 w14", "w21 w22"];
     let r = ce

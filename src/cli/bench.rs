@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use sbert::prelude::*;
 
+use super::load::DtypeArg;
 use super::output::{peak_rss_mib, print_json};
 
 /// Arguments of `sbert bench-search`.
@@ -160,6 +161,8 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
 pub struct BenchEncodeArgs {
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     #[arg(long)]
     pub input: PathBuf,
     /// Use the first N lines.
@@ -175,6 +178,7 @@ pub struct BenchEncodeArgs {
 /// Runs `sbert bench-encode`.
 pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
     let BenchEncodeArgs {
+        dtype,
         model,
         input,
         limit,
@@ -192,7 +196,7 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
         )));
     }
     let t0 = Instant::now();
-    let model = SentenceTransformer::load(&model)?;
+    let model = dtype.load(&model)?;
     let load_s = t0.elapsed().as_secs_f64();
     // Warm-up as the Python benchmark does (64 lines).
     let warm: Vec<&String> = sentences.iter().take(64).collect();
@@ -207,7 +211,7 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
         "threads": rayon::current_num_threads(),
         "cpu": sbert::cpu::cpu_name(),
         "isa": sbert::cpu::Isa::current().name(),
-        "dtype": "f32",
+        "dtype": model.dtype().name(),
         "seconds": secs,
         "sentences_per_s": emb.len() as f64 / secs,
         "tokens_per_s": tokens as f64 / secs,
@@ -217,7 +221,7 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
     if json {
         print_json(&report)?;
     } else {
-        println!("{}, f32", sbert::cpu::describe());
+        println!("{}, {}", sbert::cpu::describe(), model.dtype());
         println!(
             "encoded {} lines in {:.2} s: {:.1} sentences/s, {:.0} tokens/s, batch {}, {} threads, peak RSS {} MiB (model load {:.2} s)",
             emb.len(), secs, emb.len() as f64 / secs, tokens as f64 / secs, batch_size, rayon::current_num_threads(),

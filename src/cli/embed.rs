@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use sbert::prelude::*;
 
+use super::load::DtypeArg;
 use super::output::print_json;
 
 /// Arguments of `sbert encode`.
@@ -13,6 +14,8 @@ pub struct EncodeArgs {
     /// Model id or folder.
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// Sentences per batch.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -33,6 +36,7 @@ pub struct EncodeArgs {
 /// Runs `sbert encode`.
 pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
     let EncodeArgs {
+        dtype,
         model,
         batch_size,
         no_normalize,
@@ -43,7 +47,7 @@ pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
     let sentences = sbert::data::read_lines(&input)?;
     // Found out before the encoding, not after it.
     sbert::core::fs::check_writable(&output, false)?;
-    let model = SentenceTransformer::load(&model)?;
+    let model = dtype.load(&model)?;
     let opts = EncodeOptions::default()
         .batch_size(batch_size)
         .normalize_embeddings(!no_normalize)
@@ -72,6 +76,8 @@ pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
 pub struct SimilarityArgs {
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     #[arg(long)]
     pub input: PathBuf,
     /// Print JSON instead of a table.
@@ -81,9 +87,14 @@ pub struct SimilarityArgs {
 
 /// Runs `sbert similarity`.
 pub fn similarity(args: SimilarityArgs) -> sbert::Result<()> {
-    let SimilarityArgs { model, input, json } = args;
+    let SimilarityArgs {
+        dtype,
+        model,
+        input,
+        json,
+    } = args;
     let sentences = sbert::data::read_lines(&input)?;
-    let model = SentenceTransformer::load(&model)?;
+    let model = dtype.load(&model)?;
     let emb = model.encode(&sentences, &EncodeOptions::default())?;
     let m = cos_sim(&emb, &emb)?;
     if json {
@@ -99,6 +110,8 @@ pub fn similarity(args: SimilarityArgs) -> sbert::Result<()> {
 pub struct PairsArgs {
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     #[arg(long)]
     pub input: PathBuf,
     #[arg(long, default_value_t = 5)]
@@ -110,13 +123,14 @@ pub struct PairsArgs {
 /// Runs `sbert pairs`.
 pub fn pairs(args: PairsArgs) -> sbert::Result<()> {
     let PairsArgs {
+        dtype,
         model,
         input,
         top_k,
         json,
     } = args;
     let sentences = sbert::data::read_lines(&input)?;
-    let model = SentenceTransformer::load(&model)?;
+    let model = dtype.load(&model)?;
     let emb = model.encode(&sentences, &EncodeOptions::default())?;
     let pairs = top_pairs(&emb, top_k)?;
     if json {

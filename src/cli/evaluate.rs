@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sbert::prelude::*;
 
+use super::load::DtypeArg;
 use super::output::print_json;
 
 /// Arguments of `sbert evaluate`.
@@ -62,6 +62,8 @@ pub fn evaluate(args: EvaluateArgs) -> sbert::Result<()> {
 pub struct StsArgs {
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// An STS Benchmark file (e.g. sts-test.csv).
     #[arg(long)]
     pub data: PathBuf,
@@ -74,6 +76,7 @@ pub struct StsArgs {
 /// Runs `sbert sts`.
 pub fn sts(args: StsArgs) -> sbert::Result<()> {
     let StsArgs {
+        dtype,
         model,
         data,
         batch_size,
@@ -87,7 +90,7 @@ pub fn sts(args: StsArgs) -> sbert::Result<()> {
             pairs.len()
         )));
     }
-    let model = SentenceTransformer::load(&model)?;
+    let model = dtype.load(&model)?;
     let mut ev = sbert::evaluation::EmbeddingSimilarityEvaluator::from_sts(&pairs)?;
     ev.batch_size = batch_size;
     let report = sbert::evaluation::Evaluator::evaluate(&ev, &model)?;

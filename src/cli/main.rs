@@ -5,6 +5,7 @@ mod bench;
 mod convert;
 mod embed;
 mod evaluate;
+mod load;
 mod output;
 mod search;
 mod train;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use sbert::prelude::*;
 
+use super::load::DtypeArg;
 use super::output::print_json;
 
 /// Arguments of `sbert search`.
@@ -12,6 +13,8 @@ use super::output::print_json;
 pub struct SearchArgs {
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// Corpus: BEIR jsonl ({"_id","title","text"}) or id<TAB>text.
     #[arg(long)]
     pub corpus: PathBuf,
@@ -49,6 +52,7 @@ pub struct SearchArgs {
 /// Runs `sbert search`.
 pub fn search(args: SearchArgs) -> sbert::Result<()> {
     let SearchArgs {
+        dtype,
         model,
         corpus,
         queries,
@@ -80,7 +84,7 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
     }
     sbert::datasets::trec::check_run_ids(&tag, docs.iter().chain(&qs).map(|r| r.id.as_str()))?;
     sbert::core::fs::check_writable(&run, false)?;
-    let model = SentenceTransformer::load(&model)?;
+    let model = dtype.load(&model)?;
     let opts = EncodeOptions::default()
         .batch_size(batch_size)
         .show_progress_bar(progress);
@@ -113,7 +117,7 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         )));
     }
     if let Some(ce) = &rerank {
-        let ce = sbert::cross_encoder::CrossEncoder::load(ce)?;
+        let ce = dtype.load_cross_encoder(ce)?;
         let by_id: std::collections::HashMap<&str, String> =
             docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
         let popts = sbert::cross_encoder::PredictOptions {
@@ -151,6 +155,8 @@ pub struct RerankArgs {
     /// Cross-encoder folder or id.
     #[arg(long)]
     pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// The query.
     #[arg(long)]
     pub query: String,
@@ -173,6 +179,7 @@ pub struct RerankArgs {
 /// Runs `sbert rerank`.
 pub fn rerank(args: RerankArgs) -> sbert::Result<()> {
     let RerankArgs {
+        dtype,
         model,
         query,
         input,
@@ -182,7 +189,7 @@ pub fn rerank(args: RerankArgs) -> sbert::Result<()> {
         json,
     } = args;
     let docs = sbert::data::read_lines(&input)?;
-    let ce = sbert::cross_encoder::CrossEncoder::load(&model)?;
+    let ce = dtype.load_cross_encoder(&model)?;
     let opts = sbert::cross_encoder::PredictOptions {
         batch_size,
         apply_activation: !logits,

@@ -70,6 +70,18 @@ impl Isa {
         }
     }
 
+    /// Whether the reduced-precision kernels of this level can use AVX512-VNNI (`vpdpbusd`, int8):
+    /// only at [`Isa::Avx512`] on a processor that has it.
+    pub fn uses_vnni(self) -> bool {
+        self == Isa::Avx512 && has_feature(Feature::Vnni)
+    }
+
+    /// Whether the reduced-precision kernels of this level can use AVX512-BF16 (`vdpbf16ps`): only
+    /// at [`Isa::Avx512`] on a processor that has it.
+    pub fn uses_bf16(self) -> bool {
+        self == Isa::Avx512 && has_feature(Feature::Bf16)
+    }
+
     /// The levels this processor runs, plainest first (what a test of every path iterates).
     pub fn supported() -> Vec<Isa> {
         Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
@@ -100,6 +112,46 @@ impl FromStr for Isa {
         }
     }
 }
+
+/// Compiles `$impl_fn` (an `#[inline(always)]` function) three times — for AVX-512, for AVX2+FMA
+/// and for the baseline — and defines `$name`, which runs the build for [`Isa::current`] (or, in the
+/// `@on` form, for an `isa: Isa` passed first).
+macro_rules! dispatch {
+    (@builds $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx($($arg: $ty),*) -> $ret { $impl_fn($($arg),*) }
+
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) -> $ret { $impl_fn($($arg),*) }
+    };
+    (@run $isa:expr, $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident),*)) => {{
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        match $isa {
+            // SAFETY: an `Isa` the CPU runs (`Isa::current()` never exceeds what was detected;
+            // callers passing one check `is_supported`), and each build is compiled for exactly
+            // that level's features.
+            $crate::core::isa::Isa::Avx512 => return unsafe { $avx512($($arg),*) },
+            $crate::core::isa::Isa::Avx2 => return unsafe { $avx($($arg),*) },
+            $crate::core::isa::Isa::Scalar => {}
+        }
+        $impl_fn($($arg),*)
+    }};
+    (@on $name:ident, $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $crate::core::isa::dispatch!(@builds $avx, $avx512, $impl_fn, ($($arg: $ty),*) -> $ret);
+        pub(crate) fn $name(isa: $crate::core::isa::Isa, $($arg: $ty),*) -> $ret {
+            $crate::core::isa::dispatch!(@run isa, $avx, $avx512, $impl_fn, ($($arg),*))
+        }
+    };
+    ($name:ident, $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+        $crate::core::isa::dispatch!(@builds $avx, $avx512, $impl_fn, ($($arg: $ty),*) -> ());
+        pub(crate) fn $name($($arg: $ty),*) {
+            $crate::core::isa::dispatch!(@run $crate::core::isa::Isa::current(), $avx, $avx512, $impl_fn, ($($arg),*))
+        }
+    };
+}
+pub(crate) use dispatch;
 
 const UNSET: u8 = u8::MAX;
 static FORCED: AtomicU8 = AtomicU8::new(UNSET);
@@ -163,6 +215,26 @@ fn detect() -> Isa {
     } else {
         Isa::Scalar
     }
+}
+
+#[derive(Clone, Copy)]
+enum Feature {
+    Vnni,
+    Bf16,
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+fn has_feature(f: Feature) -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    match f {
+        Feature::Vnni => has!("avx512vnni"),
+        Feature::Bf16 => has!("avx512bf16"),
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+fn has_feature(_: Feature) -> bool {
+    false
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]

@@ -2,18 +2,21 @@
 //!
 //! The error type, [`Embeddings`], the seeded [`Rng`], atomic file writes and JSON reading,
 //! `.npy` and `model.safetensors` files, the instruction set in use ([`isa`]), and the one GEMM entry
-//! point with the compute lock.
+//! point with the compute lock, and the packed bf16 / int8 linear layers ([`qgemm`]) for a [`Dtype`].
 
 pub mod compute;
+pub mod dtype;
 pub mod embeddings;
 pub mod error;
 pub mod fs;
 pub mod isa;
 pub mod npy;
 pub mod pth;
+pub(crate) mod qgemm;
 pub mod rng;
 pub mod safetensors;
 
+pub use dtype::Dtype;
 pub use embeddings::{AsEmbeddings, Embeddings};
 pub use error::{Error, Result};
 pub use rng::Rng;

@@ -9,10 +9,11 @@ use tokenizers::Tokenizer;
 
 use super::head::Head;
 use crate::core::fs::read_json;
-use crate::core::{Error, Result};
+use crate::core::{Dtype, Error, Result};
 use crate::display::{impl_display, shorten, Progress, Section, Tabular, MAX_ROWS};
 use crate::encoder::{load_weights, Encoder, EncoderConfig};
 use crate::models::tokenizer::{load_model_tokenizer, model_max_length, set_truncation};
+use crate::models::LoadOptions;
 
 /// Options of [`CrossEncoder::predict`].
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +113,25 @@ impl CrossEncoder {
     pub fn load(id_or_path: &str) -> Result<Self> {
         let dir = crate::models::hub::resolve_model_dir(id_or_path)?;
         Self::from_dir(&dir, &Device::Cpu)
+    }
+
+    /// Like [`CrossEncoder::load`], with a device and the [`Dtype`] inference computes in.
+    pub fn load_with(id_or_path: &str, options: &LoadOptions) -> Result<Self> {
+        let dir = crate::models::hub::resolve_model_dir(id_or_path)?;
+        let mut model = Self::from_dir(&dir, &options.device)?;
+        model.set_dtype(options.dtype)?;
+        Ok(model)
+    }
+
+    /// The format the encoder's linear layers compute in at inference ([`Dtype::F32`] by default;
+    /// the classification head always runs in f32).
+    pub fn dtype(&self) -> Dtype {
+        self.encoder.dtype()
+    }
+
+    /// Switches inference to `dtype` (bf16 and int8: CPU only); training always uses f32.
+    pub fn set_dtype(&mut self, dtype: Dtype) -> Result<()> {
+        self.encoder.set_dtype(dtype)
     }
 
     /// Loads a Hugging Face sequence-classification folder of any [`crate::encoder::Family`]:

@@ -80,6 +80,7 @@ impl CrossEncoder {
         evaluator: Option<&dyn Evaluator<CrossEncoder>>,
         callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
     ) -> Result<TrainLog> {
+        crate::models::load_options::check_trainable(self.dtype())?;
         if self.num_labels != 1 {
             return Err(Error::InvalidInput(format!(
                 "fit trains one-label rerankers (binary cross-entropy); this model has {} labels",

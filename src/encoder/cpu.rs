@@ -10,7 +10,10 @@
 //!   polynomial `exp`/`erf` compiled for AVX-512 and for AVX2+FMA, chosen at run time
 //!   ([`crate::core::isa::Isa`]).
 //!
-//! Numerically it agrees with the candle path and with PyTorch to ~1e-6 (tested against the goldens).
+//! - **Reduced precision on request**: after [`Encoder::set_dtype`] the linear layers run the
+//!   packed bf16 / int8 kernels of [`crate::core::qgemm`]; everything else stays f32.
+//!
+//! Numerically (in f32) it agrees with the candle path and with PyTorch to ~1e-6 (tested against the goldens).
 
 use candle_core::{Storage, Tensor};
 use rayon::prelude::*;
@@ -19,6 +22,8 @@ use super::kernels::{gelu, layer_norm, softmax};
 use super::model::{Encoder, Linear};
 use crate::core::compute::{compute_lock, sgemm};
 use crate::core::error::{Error, Result};
+use crate::core::isa::Isa;
+use crate::core::qgemm::Activations;
 
 /// A read guard on a CPU f32 tensor, giving its contiguous data as a slice.
 struct W<'a> {
@@ -215,6 +220,9 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
     let bias = bias.as_ref();
     for layer in &bert.layers {
         let lin = |l: &Linear, input: &[f32], out: &mut [f32]| -> Result<()> {
+            if let Some(p) = &l.packed {
+                return p.forward(input, t, out);
+            }
             let w = W::new(&l.weight)?;
             let b = l
                 .bias
@@ -223,9 +231,21 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
             let b = W::new(b)?;
             linear(input, t, w.s(), b.s(), out)
         };
-        lin(&layer.query, &x, &mut q)?;
-        lin(&layer.key, &x, &mut k)?;
-        lin(&layer.value, &x, &mut v)?;
+        match (&layer.query.packed, &layer.key.packed, &layer.value.packed) {
+            // Q, K and V read the same input: convert it once.
+            (Some(pq), Some(pk), Some(pv)) => {
+                let isa = Isa::current();
+                let a = Activations::new(pq.dtype(), &x, t, h)?;
+                pq.forward_converted(isa, &a, &mut q)?;
+                pk.forward_converted(isa, &a, &mut k)?;
+                pv.forward_converted(isa, &a, &mut v)?;
+            }
+            _ => {
+                lin(&layer.query, &x, &mut q)?;
+                lin(&layer.key, &x, &mut k)?;
+                lin(&layer.value, &x, &mut v)?;
+            }
+        }
 
         // Attention, one sequence per task, heads in turn; scores never leave the sequence.
         let (nh, d) = (layer.num_heads, layer.head_dim);

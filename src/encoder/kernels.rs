@@ -7,7 +7,7 @@
 //! [`super::ops`] run both.
 
 use super::config::HiddenAct;
-use crate::core::isa::Isa;
+use crate::core::isa::dispatch;
 
 /// `e^x`, Cephes-style polynomial, relative error ~1e-7; branch-free so loops vectorise.
 #[inline(always)]
@@ -22,7 +22,10 @@ fn exp_approx(x_in: f32) -> f32 {
     y = y * r + 1.666_666_5e-1;
     y = y * r + 5.000_000_1e-1;
     y = y * r * r + r + 1.0;
-    let v = y * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2ⁿ from n's bits: adding 1.5 · 2²³ puts the integer n in the low mantissa bits (|n| < 2²²),
+    // pure arithmetic that vectorises (the checked `n as i32` does not).
+    let ni = (n + 12_582_912.0).to_bits().wrapping_sub(0x4b40_0000) as i32;
+    let v = y * f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     // Exactly 0 below the clamp (masked attention scores: their gradient must be exactly 0).
     if x_in < -87.0 {
         0.0
@@ -59,16 +62,31 @@ fn gelu_impl(xs: &mut [f32], act: HiddenAct) {
     }
 }
 
+/// Reduces `map` of each value of `xs` with `op` in 16 running lanes, then across them: the order
+/// differs from a plain left fold (within rounding), but the loop vectorises.
+#[inline(always)]
+fn lanes16(xs: &[f32], init: f32, map: impl Fn(f32) -> f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; 16];
+    let chunks = xs.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..16 {
+            acc[i] = op(acc[i], map(c[i]));
+        }
+    }
+    acc.into_iter()
+        .chain(tail.iter().map(|&v| map(v)))
+        .fold(init, op)
+}
+
 /// Softmax of each `len`-long row of `xs`.
 #[inline(always)]
 fn softmax_impl(xs: &mut [f32], len: usize) {
     for row in xs.chunks_mut(len) {
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let mut sum = 0.0f32;
-        for v in row.iter_mut() {
-            *v = exp_approx(*v - max);
-            sum += *v;
-        }
+        let max = lanes16(row, f32::NEG_INFINITY, |v| v, f32::max);
+        // The exponentials first, then their sum: a loop that also summed would not vectorise.
+        row.iter_mut().for_each(|v| *v = exp_approx(*v - max));
+        let sum = lanes16(row, 0.0, |v| v, |a, b| a + b);
         let inv = 1.0 / sum;
         row.iter_mut().for_each(|v| *v *= inv);
     }
@@ -84,8 +102,8 @@ fn layer_norm_impl(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32]
                 .zip(&res[r * h..(r + 1) * h])
                 .for_each(|(a, b)| *a += b);
         }
-        let mean = row.iter().sum::<f32>() / h as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let mean = lanes16(row, 0.0, |v| v, |a, b| a + b) / h as f32;
+        let var = lanes16(row, 0.0, |v| (v - mean) * (v - mean), |a, b| a + b) / h as f32;
         let inv = 1.0 / (var + eps).sqrt();
         for ((v, g), bb) in row.iter_mut().zip(w).zip(b) {
             *v = (*v - mean) * inv * g + bb;
@@ -156,29 +174,6 @@ fn layer_norm_backward_impl(
     }
 }
 
-macro_rules! dispatch {
-    ($name:ident, $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*)) => {
-        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx($($arg: $ty),*) { $impl_fn($($arg),*) }
-
-        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-        unsafe fn $avx512($($arg: $ty),*) { $impl_fn($($arg),*) }
-
-        pub(crate) fn $name($($arg: $ty),*) {
-            #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-            match Isa::current() {
-                // SAFETY: `Isa::current()` never exceeds what the CPU was detected to run, and
-                // each function is compiled for exactly that level's features.
-                Isa::Avx512 => return unsafe { $avx512($($arg),*) },
-                Isa::Avx2 => return unsafe { $avx($($arg),*) },
-                Isa::Scalar => {}
-            }
-            $impl_fn($($arg),*)
-        }
-    };
-}
 dispatch!(gelu, gelu_avx2, gelu_avx512, gelu_impl, (xs: &mut [f32], act: HiddenAct));
 dispatch!(softmax, softmax_avx2, softmax_avx512, softmax_impl, (xs: &mut [f32], len: usize));
 dispatch!(layer_norm, layer_norm_avx2, layer_norm_avx512, layer_norm_impl, (x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32));

@@ -1,26 +1,55 @@
 //! The encoder's building blocks: [`Linear`], LayerNorm, dropout, and the [`Mode`] a forward
 //! pass runs in.
 
+use std::sync::Arc;
+
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::core::Result;
+use crate::core::qgemm::PackedLinear;
+use crate::core::{Dtype, Result};
 
 /// `y = x Wᵀ + b` over the last dimension of a 2-D or 3-D input.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
     pub(crate) weight: Tensor,
     pub(crate) bias: Option<Tensor>,
+    /// The weights packed for a reduced-precision inference [`Dtype`] (set by
+    /// [`super::Encoder::set_dtype`]); the candle ops above always use `weight` in f32.
+    pub(crate) packed: Option<Arc<PackedLinear>>,
 }
 
 impl Linear {
     pub(crate) fn new(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get((out_dim, in_dim), "weight")?;
         let bias = Some(vb.get(out_dim, "bias")?);
-        Ok(Self { weight, bias })
+        Ok(Self {
+            weight,
+            bias,
+            packed: None,
+        })
     }
     pub(crate) fn from_parts(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Self { weight, bias }
+        Self {
+            weight,
+            bias,
+            packed: None,
+        }
+    }
+    /// Packs (or, for f32, unpacks) the weights for `dtype`.
+    pub(crate) fn set_dtype(&mut self, dtype: Dtype) -> Result<()> {
+        if dtype == Dtype::F32 {
+            self.packed = None;
+            return Ok(());
+        }
+        let (n, k) = self.weight.dims2()?;
+        let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
+        let b = match &self.bias {
+            Some(b) => b.to_vec1::<f32>()?,
+            None => vec![0.0; n],
+        };
+        self.packed = Some(Arc::new(PackedLinear::new(&w, n, k, &b, dtype)?));
+        Ok(())
     }
     pub(crate) fn out_dim(&self) -> usize {
         self.weight.dims().first().copied().unwrap_or(0)

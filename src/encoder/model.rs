@@ -20,7 +20,7 @@ pub(crate) use super::layers::dropout;
 use super::layers::LayerNorm;
 pub(crate) use super::layers::Linear;
 pub use super::layers::Mode;
-use crate::core::{Error, Result};
+use crate::core::{Dtype, Error, Result};
 
 #[derive(Debug, Clone)]
 pub(super) struct Embeddings {
@@ -180,6 +180,8 @@ pub struct Encoder {
     pub(super) relative_attention_bias: Option<Embedding>,
     family: Family,
     config: EncoderConfig,
+    /// The format of the linear layers on the fast CPU inference path.
+    dtype: Dtype,
 }
 
 /// Puts each named tensor into `varmap` as a trainable [`candle_core::Var`] on `device` and
@@ -234,7 +236,46 @@ impl Encoder {
             relative_attention_bias,
             family,
             config: config.clone(),
+            dtype: Dtype::F32,
         })
+    }
+
+    /// The format the linear layers compute in at inference on the CPU ([`Dtype::F32`] unless
+    /// [`Encoder::set_dtype`] chose another).
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// Makes CPU inference compute the linear layers in `dtype`: bf16 and int8 pack a copy of
+    /// their weights (the f32 weights stay, for training, saving and other devices); f32 drops the
+    /// copies. Errors for bf16 / int8 on a model whose weights are not on the CPU.
+    pub fn set_dtype(&mut self, dtype: Dtype) -> Result<()> {
+        if dtype != Dtype::F32
+            && !self
+                .embeddings
+                .word_embeddings
+                .embeddings()
+                .device()
+                .is_cpu()
+        {
+            return Err(Error::InvalidInput(format!(
+                "{dtype} inference runs on the CPU only; load the model on the CPU or use f32"
+            )));
+        }
+        for layer in &mut self.layers {
+            for l in [
+                &mut layer.query,
+                &mut layer.key,
+                &mut layer.value,
+                &mut layer.attn_output,
+                &mut layer.intermediate,
+                &mut layer.output,
+            ] {
+                l.set_dtype(dtype)?;
+            }
+        }
+        self.dtype = dtype;
+        Ok(())
     }
 
     /// A trainable encoder: every tensor of `tensors` (bare Hugging Face names, as

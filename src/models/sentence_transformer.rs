@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 
 use super::config::{ModuleEntry, SentenceTransformerConfig};
+use super::load_options::LoadOptions;
 use super::module::Module;
 use super::pooling::{Pooling, PoolingConfig, PoolingMode};
 use super::transformer::Transformer;
 use crate::core::fs::read_json;
-use crate::core::{Embeddings, Error, Result};
+use crate::core::{Dtype, Embeddings, Error, Result};
 use crate::encoder::model::add_vars;
 use crate::encoder::{Encoder, Mode};
 use crate::util::similarity::score_matrix;
@@ -55,6 +56,24 @@ impl SentenceTransformer {
     pub fn load_on(id_or_path: &str, device: &Device) -> Result<Self> {
         let dir = super::hub::resolve_model_dir(id_or_path)?;
         Self::from_dir(&dir, device)
+    }
+
+    /// Like [`SentenceTransformer::load`], with a device and the [`Dtype`] inference computes in.
+    pub fn load_with(id_or_path: &str, options: &LoadOptions) -> Result<Self> {
+        let mut model = Self::load_on(id_or_path, &options.device)?;
+        model.set_dtype(options.dtype)?;
+        Ok(model)
+    }
+
+    /// The format the encoder's linear layers compute in at inference ([`Dtype::F32`] by default).
+    pub fn dtype(&self) -> Dtype {
+        self.transformer().encoder.dtype()
+    }
+
+    /// Switches inference to `dtype` (bf16 and int8: CPU only; the f32 weights are kept, so
+    /// switching back is exact). Training and saving always use the f32 weights.
+    pub fn set_dtype(&mut self, dtype: Dtype) -> Result<()> {
+        self.transformer_mut().encoder.set_dtype(dtype)
     }
 
     /// Loads the model in folder `dir`.

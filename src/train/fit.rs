@@ -73,6 +73,7 @@ pub fn fit(
     evaluator: Option<&dyn Evaluator>,
     callback: impl FnMut(&TrainEvent) -> ControlFlow<()>,
 ) -> Result<TrainLog> {
+    crate::models::load_options::check_trainable(model.dtype())?;
     if objectives.is_empty() || objectives.iter().any(|o| o.loader.is_empty()) {
         return Err(Error::InvalidInput(
             "fit needs at least one objective, each with examples".into(),

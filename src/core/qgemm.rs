@@ -1,0 +1,813 @@
+//! Reduced-precision linear layers for inference: `y = x · Wᵀ + b` with `W` packed once in bf16 or
+//! int8 ([`PackedLinear`]) and the activations converted on each call.
+//!
+//! **Layout.** The output channels are cut into panels of 16. Inside a panel, each group of 4
+//! (int8) or 2 (bf16) consecutive inputs of a channel is one 32-bit word, stored group by group,
+//! 16 channels each: one 64-byte load is exactly the operand of one `vpdpbusd` (int8) or
+//! `vdpbf16ps` (bf16) over 16 lanes. The activations are converted into the same words, tile by
+//! tile of [`MR`] rows, so a micro-kernel broadcasts one word of a row against one load of the panel.
+//!
+//! **int8** is ONNX Runtime's dynamic quantization (`MatMulInteger`, per-channel weights):
+//! `w ≈ s_c · q_w` (symmetric, `q_w ∈ [−127, 127]`), `x ≈ s_r · (q_x − z_r)` per row (asymmetric,
+//! `q_x ∈ [0, 255]`, the range always holding 0), `y = s_r · s_c · (Σ q_x q_w − z_r · Σ q_w) + b`.
+//! The integer sums are exact on every path, so the AVX512-VNNI, AVX2 and scalar kernels give
+//! bit-identical outputs. **bf16** rounds weights and activations to nearest even and accumulates
+//! in f32 (AVX512-BF16, or exact bf16 products in f32 FMA elsewhere).
+
+use rayon::prelude::*;
+
+use super::dtype::Dtype;
+use super::error::{Error, Result};
+use super::isa::{dispatch, Isa};
+
+/// Output channels per panel (one 512-bit register of 32-bit lanes).
+const LANES: usize = 16;
+/// Rows per micro tile; activations are padded with zero rows to a whole tile.
+const MR: usize = 12;
+/// Rows per parallel task (a multiple of [`MR`]); a task runs every panel over its rows.
+const ROW_BLOCK: usize = 4 * MR;
+
+/// A linear layer's weight and bias, packed for the bf16 or int8 kernels.
+pub(crate) struct PackedLinear {
+    dtype: Dtype,
+    /// Output channels.
+    n: usize,
+    /// Inputs per channel.
+    k: usize,
+    /// Words per channel: `k` divided by the inputs per word, rounded up.
+    groups: usize,
+    panels: usize,
+    /// `panels × groups × LANES` words.
+    words: Vec<u32>,
+    /// int8: each channel's weight scale `s_c` (`panels × LANES`, zero past `n`).
+    scale: Vec<f32>,
+    /// int8: each channel's `Σ q_w`.
+    colsum: Vec<i32>,
+    /// `panels × LANES`, zero past `n`.
+    bias: Vec<f32>,
+}
+
+impl std::fmt::Debug for PackedLinear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PackedLinear({}, {} → {})", self.dtype, self.k, self.n)
+    }
+}
+
+/// f32 → bf16, round to nearest even (NaN stays a quiet NaN).
+#[inline(always)]
+pub(crate) fn to_bf16(x: f32) -> u16 {
+    if x.is_nan() {
+        return 0x7fc0;
+    }
+    let b = x.to_bits();
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// Inputs per 32-bit word.
+fn per_word(dtype: Dtype) -> usize {
+    if dtype == Dtype::Int8 {
+        4
+    } else {
+        2
+    }
+}
+
+/// One word of `vals` (up to [`per_word`] values, zero-padded).
+#[inline(always)]
+fn word_i8(vals: impl Iterator<Item = u8>) -> u32 {
+    vals.enumerate()
+        .fold(0u32, |w, (i, b)| w | (b as u32) << (8 * i))
+}
+
+#[inline(always)]
+fn word_bf16(vals: &[f32]) -> u32 {
+    let lo = vals.first().map_or(0, |&v| to_bf16(v)) as u32;
+    let hi = vals.get(1).map_or(0, |&v| to_bf16(v)) as u32;
+    lo | hi << 16
+}
+
+impl PackedLinear {
+    /// Packs `w` (`[n, k]`, row-major, as a PyTorch `Linear` stores it) and `bias` (`n`).
+    pub(crate) fn new(w: &[f32], n: usize, k: usize, bias: &[f32], dtype: Dtype) -> Result<Self> {
+        if dtype == Dtype::F32 {
+            return Err(Error::Internal("f32 layers are not packed".into()));
+        }
+        if w.len() != n * k || bias.len() != n {
+            return Err(Error::Shape(format!(
+                "packing a linear layer: weight of {} values for {n}×{k}, bias of {} for {n}",
+                w.len(),
+                bias.len()
+            )));
+        }
+        let pw = per_word(dtype);
+        let groups = k.div_ceil(pw);
+        let panels = n.div_ceil(LANES);
+        let mut words = vec![0u32; panels * groups * LANES];
+        let mut scale = vec![0f32; panels * LANES];
+        let mut colsum = vec![0i32; panels * LANES];
+        // Channel c's words, group by group.
+        let mut channel_words = |c: usize, ws: Vec<u32>| {
+            let (p, lane) = (c / LANES, c % LANES);
+            for (g, word) in ws.into_iter().enumerate() {
+                words[(p * groups + g) * LANES + lane] = word;
+            }
+        };
+        for c in 0..n {
+            let row = &w[c * k..(c + 1) * k];
+            if dtype == Dtype::Int8 {
+                let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let s = if amax > 0.0 && amax.is_finite() {
+                    amax / 127.0
+                } else {
+                    1.0
+                };
+                let q: Vec<i8> = row
+                    .iter()
+                    .map(|v| (v / s).round_ties_even().clamp(-127.0, 127.0) as i8)
+                    .collect();
+                scale[c] = s;
+                colsum[c] = q.iter().map(|&v| v as i32).sum();
+                channel_words(
+                    c,
+                    q.chunks(pw)
+                        .map(|ch| word_i8(ch.iter().map(|&v| v as u8)))
+                        .collect(),
+                );
+            } else {
+                channel_words(c, row.chunks(pw).map(word_bf16).collect());
+            }
+        }
+        Ok(Self {
+            dtype,
+            n,
+            k,
+            groups,
+            panels,
+            words,
+            scale,
+            colsum,
+            bias: {
+                let mut b = bias.to_vec();
+                b.resize(panels * LANES, 0.0);
+                b
+            },
+        })
+    }
+
+    /// The format the layer computes in.
+    pub(crate) fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// `out[rows × n] = x[rows × k] · Wᵀ + b`, on [`Isa::current`]'s kernels.
+    pub(crate) fn forward(&self, x: &[f32], rows: usize, out: &mut [f32]) -> Result<()> {
+        self.forward_on(Isa::current(), x, rows, out)
+    }
+
+    /// [`PackedLinear::forward`] on the kernels of `isa` (which the CPU must run).
+    pub(crate) fn forward_on(
+        &self,
+        isa: Isa,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let a = Activations::new_on(isa, self.dtype, x, rows, self.k)?;
+        self.forward_converted(isa, &a, out)
+    }
+
+    /// `out = a · Wᵀ + b` for activations already converted (one conversion serves every layer
+    /// that reads the same input, as Q, K and V do).
+    pub(crate) fn forward_converted(
+        &self,
+        isa: Isa,
+        a: &Activations,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (n, k, groups, rows) = (self.n, self.k, self.groups, a.rows);
+        if a.dtype != self.dtype || a.k != k || out.len() < rows * n {
+            return Err(Error::Shape(format!(
+                "{} linear layer {k} → {n}: activations are {} × {} in {}, output holds {} values",
+                self.dtype,
+                rows,
+                a.k,
+                a.dtype,
+                out.len()
+            )));
+        }
+        if !isa.is_supported() {
+            return Err(Error::InvalidInput(format!(
+                "this CPU cannot run {isa} code"
+            )));
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let kernel = Kernels::for_isa(isa).get(self.dtype);
+        out[..rows * n]
+            .par_chunks_mut(ROW_BLOCK * n)
+            .enumerate()
+            .for_each(|(b, block)| {
+                let r0 = b * ROW_BLOCK;
+                let block_rows = block.len() / n;
+                for p in 0..self.panels {
+                    let (c0, cols) = (p * LANES, p * LANES..(p + 1) * LANES);
+                    for t0 in (0..block_rows).step_by(MR) {
+                        let tile = (r0 + t0) / MR;
+                        let rows_of_tile = tile * MR..(tile + 1) * MR;
+                        let t = Tile {
+                            x: &a.words[tile * groups * MR..(tile + 1) * groups * MR],
+                            w: &self.words[p * groups * LANES..(p + 1) * groups * LANES],
+                            groups,
+                            row_scale: &a.scale[rows_of_tile.clone()],
+                            row_zero: &a.zero[rows_of_tile],
+                            col_scale: &self.scale[cols.clone()],
+                            col_sum: &self.colsum[cols.clone()],
+                            bias: &self.bias[cols.clone()],
+                            out: block[t0 * n + c0..].as_mut_ptr(),
+                            stride: n,
+                            rows: MR.min(block_rows - t0),
+                            lanes: LANES.min(n - c0),
+                        };
+                        // SAFETY: the tile's slices hold what the kernels read (groups·MR words,
+                        // groups·LANES words, MR and LANES values); `out` addresses `rows` rows of
+                        // `lanes` values at stride n inside `block`; for_isa chose kernels the CPU runs.
+                        unsafe { kernel(&t) };
+                    }
+                }
+            });
+        Ok(())
+    }
+}
+
+/// A batch of activations converted for one [`Dtype`]'s kernels: rows in tiles of [`MR`] (zero
+/// rows pad the last), each row as words of 4 uint8 (int8) or 2 bf16, plus each row's int8 scale
+/// and zero point.
+pub(crate) struct Activations {
+    dtype: Dtype,
+    rows: usize,
+    k: usize,
+    /// Word (row, g) at `(row / MR · groups + g) · MR + row % MR`.
+    words: Vec<u32>,
+    scale: Vec<f32>,
+    zero: Vec<i32>,
+}
+
+impl Activations {
+    /// Converts `x` (`rows × k`) on [`Isa::current`]'s code.
+    pub(crate) fn new(dtype: Dtype, x: &[f32], rows: usize, k: usize) -> Result<Self> {
+        Self::new_on(Isa::current(), dtype, x, rows, k)
+    }
+
+    fn new_on(isa: Isa, dtype: Dtype, x: &[f32], rows: usize, k: usize) -> Result<Self> {
+        if dtype == Dtype::F32 || x.len() < rows * k {
+            return Err(Error::Shape(format!(
+                "converting {rows} × {k} activations to {dtype} from {} values",
+                x.len()
+            )));
+        }
+        if !isa.is_supported() {
+            return Err(Error::InvalidInput(format!(
+                "this CPU cannot run {isa} code"
+            )));
+        }
+        let groups = k.div_ceil(per_word(dtype));
+        let tiles = rows.div_ceil(MR);
+        let mut words = vec![0u32; tiles * groups * MR];
+        let mut scale = vec![0f32; tiles * MR];
+        let mut zero = vec![0i32; tiles * MR];
+        words
+            .par_chunks_mut(groups * MR)
+            .zip(scale.par_chunks_mut(MR).zip(zero.par_chunks_mut(MR)))
+            .enumerate()
+            .for_each(|(t, (tile, (ts, tz)))| {
+                let mut row_words = vec![0u32; groups];
+                for i in 0..MR.min(rows - t * MR) {
+                    let r = t * MR + i;
+                    let row = &x[r * k..(r + 1) * k];
+                    if dtype == Dtype::Int8 {
+                        (ts[i], tz[i]) = quantize_row(isa, row, &mut row_words);
+                    } else {
+                        bf16_row(isa, row, &mut row_words);
+                    }
+                    for (g, &w) in row_words.iter().enumerate() {
+                        tile[g * MR + i] = w;
+                    }
+                }
+            });
+        Ok(Self {
+            dtype,
+            rows,
+            k,
+            words,
+            scale,
+            zero,
+        })
+    }
+}
+
+/// Rounds half to even, for |v| < 2²² (adding and removing 1.5 · 2²³ leaves no fraction bits, in
+/// the default rounding mode); branch-free, so the loops vectorise.
+#[inline(always)]
+fn round_even(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (v + MAGIC) - MAGIC
+}
+
+/// One row's uint8 quantization into `words` (4 per word): returns its scale and zero point.
+#[inline(always)]
+fn quantize_row_impl(row: &[f32], words: &mut [u32]) -> (f32, i32) {
+    // The range in 16 running lanes (a single running value would not vectorise).
+    let (mut lo16, mut hi16) = ([0f32; 16], [0f32; 16]);
+    let chunks = row.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..16 {
+            lo16[i] = if c[i] < lo16[i] { c[i] } else { lo16[i] };
+            hi16[i] = if c[i] > hi16[i] { c[i] } else { hi16[i] };
+        }
+    }
+    let (mut lo, mut hi) = (0f32, 0f32);
+    for &v in lo16.iter().chain(tail) {
+        lo = if v < lo { v } else { lo };
+    }
+    for &v in hi16.iter().chain(tail) {
+        hi = if v > hi { v } else { hi };
+    }
+    let mut s = (hi - lo) / 255.0;
+    if s == 0.0 || !s.is_finite() {
+        s = 1.0;
+    }
+    let z = round_even(-lo / s).clamp(0.0, 255.0);
+    let inv = 1.0 / s;
+    // The words as their little-endian bytes: byte 4g + i is input 4g + i.
+    // SAFETY: `words` is valid for 4 bytes per word, and u8 has no alignment or validity demands.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 4) };
+    for (b, &v) in bytes.iter_mut().zip(row) {
+        // max/min (unlike clamp) turn NaN into 0, so q is a whole number in 0..=255.
+        let q = (round_even((v * inv).clamp(-512.0, 512.0)) + z)
+            .max(0.0)
+            .min(255.0);
+        // SAFETY: q is finite and in range (the checked `as` conversion does not vectorise).
+        *b = unsafe { q.to_int_unchecked::<i32>() } as u8;
+    }
+    bytes[row.len()..].iter_mut().for_each(|b| *b = 0);
+    if cfg!(target_endian = "big") {
+        words.iter_mut().for_each(|w| *w = w.swap_bytes());
+    }
+    (s, z as i32)
+}
+
+/// One row as bf16 pairs.
+#[inline(always)]
+fn bf16_row_impl(row: &[f32], words: &mut [u32]) {
+    let (whole, rest) = row.split_at(row.len() / 2 * 2);
+    for (w, c) in words.iter_mut().zip(whole.chunks_exact(2)) {
+        *w = to_bf16(c[0]) as u32 | (to_bf16(c[1]) as u32) << 16;
+    }
+    if !rest.is_empty() {
+        words[whole.len() / 2] = word_bf16(rest);
+    }
+}
+
+dispatch!(@on quantize_row, quantize_row_avx2, quantize_row_avx512, quantize_row_impl, (row: &[f32], words: &mut [u32]) -> (f32, i32));
+dispatch!(@on bf16_row, bf16_row_avx2, bf16_row_avx512, bf16_row_impl, (row: &[f32], words: &mut [u32]) -> ());
+
+/// One micro tile: the products of [`MR`] activation rows (`x`, `groups × MR` words) with one
+/// panel (`w`, `groups × LANES` words), finished with the rows' int8 scales and zero points and the
+/// panel's channel scales, sums and biases, written to `rows × lanes` values of `out` (row stride
+/// `stride`).
+struct Tile<'a> {
+    x: &'a [u32],
+    w: &'a [u32],
+    groups: usize,
+    row_scale: &'a [f32],
+    row_zero: &'a [i32],
+    col_scale: &'a [f32],
+    col_sum: &'a [i32],
+    bias: &'a [f32],
+    out: *mut f32,
+    stride: usize,
+    rows: usize,
+    lanes: usize,
+}
+
+impl Tile<'_> {
+    /// The int8 epilogue of row `r`, lane `l`: `(Σ − z·Σq_w) · (s_r · s_c) + b`, in this order on
+    /// every path (no FMA), so all paths round alike.
+    #[inline(always)]
+    fn finish_i8(&self, r: usize, l: usize, acc: i32) -> f32 {
+        (acc - self.row_zero[r] * self.col_sum[l]) as f32 * (self.row_scale[r] * self.col_scale[l])
+            + self.bias[l]
+    }
+
+    /// Writes row `r`, lanes `0..self.lanes` of the tile.
+    ///
+    /// # Safety
+    /// `r < self.rows`; `out` as [`Tile`] says.
+    #[inline(always)]
+    unsafe fn write(&self, r: usize, vals: impl Iterator<Item = f32>) {
+        let o = self.out.add(r * self.stride);
+        for (l, v) in vals.take(self.lanes).enumerate() {
+            *o.add(l) = v;
+        }
+    }
+}
+
+type Kernel = unsafe fn(&Tile);
+
+struct Kernels {
+    int8: Kernel,
+    bf16: Kernel,
+}
+
+impl Kernels {
+    fn for_isa(isa: Isa) -> Kernels {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let int8: Kernel = if isa.uses_vnni() {
+                x86::int8_vnni
+            } else if isa >= Isa::Avx2 {
+                x86::int8_avx2
+            } else {
+                int8_scalar
+            };
+            let bf16: Kernel = if isa.uses_bf16() {
+                x86::bf16_avx512
+            } else if isa >= Isa::Avx2 {
+                x86::bf16_avx2
+            } else {
+                bf16_scalar
+            };
+            Kernels { int8, bf16 }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = isa;
+            Kernels {
+                int8: int8_scalar,
+                bf16: bf16_scalar,
+            }
+        }
+    }
+
+    fn get(&self, dtype: Dtype) -> Kernel {
+        if dtype == Dtype::Int8 {
+            self.int8
+        } else {
+            self.bf16
+        }
+    }
+}
+
+/// The low and high bf16 of a word, as f32.
+#[inline(always)]
+fn bf16_pair(word: u32) -> (f32, f32) {
+    (
+        f32::from_bits(word << 16),
+        f32::from_bits(word & 0xffff_0000),
+    )
+}
+
+unsafe fn int8_scalar(t: &Tile) {
+    let mut acc = [[0i32; LANES]; MR];
+    for g in 0..t.groups {
+        let wg = &t.w[g * LANES..(g + 1) * LANES];
+        for (r, a) in acc.iter_mut().enumerate() {
+            let xb = t.x[g * MR + r].to_le_bytes();
+            for (l, &ww) in wg.iter().enumerate() {
+                let wb = ww.to_le_bytes();
+                a[l] += (0..4)
+                    .map(|i| xb[i] as i32 * wb[i] as i8 as i32)
+                    .sum::<i32>();
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate().take(t.rows) {
+        t.write(r, a.iter().enumerate().map(|(l, &v)| t.finish_i8(r, l, v)));
+    }
+}
+
+unsafe fn bf16_scalar(t: &Tile) {
+    let mut acc = [[0f32; LANES]; MR];
+    for g in 0..t.groups {
+        let wg = &t.w[g * LANES..(g + 1) * LANES];
+        for (r, a) in acc.iter_mut().enumerate() {
+            let (x0, x1) = bf16_pair(t.x[g * MR + r]);
+            for (l, &ww) in wg.iter().enumerate() {
+                let (w0, w1) = bf16_pair(ww);
+                a[l] = x0.mul_add(w0, a[l]);
+                a[l] = x1.mul_add(w1, a[l]);
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate().take(t.rows) {
+        t.write(r, a.iter().zip(t.bias).map(|(v, b)| v + b));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{bf16_pair, Tile, LANES, MR};
+    use std::arch::x86_64::*;
+
+    /// Stores `v` into lanes `0..lanes` of row `r` (all 16 at once when the panel is whole).
+    #[inline(always)]
+    unsafe fn store16(t: &Tile, r: usize, v: __m512) {
+        let o = t.out.add(r * t.stride);
+        if t.lanes == LANES {
+            _mm512_storeu_ps(o, v);
+        } else {
+            _mm512_mask_storeu_ps(o, ((1u32 << t.lanes) - 1) as u16, v);
+        }
+    }
+
+    /// AVX512-VNNI: one `vpdpbusd` per row and group (u8 activations × i8 weights, 4 per lane).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn int8_vnni(t: &Tile) {
+        debug_assert!(t.x.len() >= t.groups * MR && t.w.len() >= t.groups * LANES);
+        let (xp, wp) = (t.x.as_ptr(), t.w.as_ptr());
+        let mut a = [_mm512_setzero_si512(); MR];
+        for g in 0..t.groups {
+            let wv = _mm512_loadu_si512(wp.add(g * LANES).cast());
+            for (r, ar) in a.iter_mut().enumerate() {
+                let xv = _mm512_set1_epi32(*xp.add(g * MR + r) as i32);
+                *ar = _mm512_dpbusd_epi32(*ar, xv, wv);
+            }
+        }
+        let col_sum = _mm512_loadu_si512(t.col_sum.as_ptr().cast());
+        let col_scale = _mm512_loadu_ps(t.col_scale.as_ptr());
+        let bias = _mm512_loadu_ps(t.bias.as_ptr());
+        for (r, ar) in a.iter().enumerate().take(t.rows) {
+            let sum = _mm512_sub_epi32(
+                *ar,
+                _mm512_mullo_epi32(_mm512_set1_epi32(t.row_zero[r]), col_sum),
+            );
+            let s = _mm512_mul_ps(_mm512_set1_ps(t.row_scale[r]), col_scale);
+            let y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), s), bias);
+            store16(t, r, y);
+        }
+    }
+
+    /// AVX512-BF16: one `vdpbf16ps` per row and group (2 bf16 products per lane).
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn bf16_avx512(t: &Tile) {
+        debug_assert!(t.x.len() >= t.groups * MR && t.w.len() >= t.groups * LANES);
+        let (xp, wp) = (t.x.as_ptr(), t.w.as_ptr());
+        let mut a = [_mm512_setzero_ps(); MR];
+        for g in 0..t.groups {
+            let wv: __m512bh = std::mem::transmute(_mm512_loadu_si512(wp.add(g * LANES).cast()));
+            for (r, ar) in a.iter_mut().enumerate() {
+                let xv: __m512bh =
+                    std::mem::transmute(_mm512_set1_epi32(*xp.add(g * MR + r) as i32));
+                *ar = _mm512_dpbf16_ps(*ar, xv, wv);
+            }
+        }
+        let bias = _mm512_loadu_ps(t.bias.as_ptr());
+        for (r, ar) in a.iter().enumerate().take(t.rows) {
+            store16(t, r, _mm512_add_ps(*ar, bias));
+        }
+    }
+
+    /// Rows per AVX2 sub-tile (16 registers: 6 accumulators, the group's weights, temporaries).
+    const SUB: usize = 6;
+
+    /// Stores `v` into lanes `half·8 ..` of row `r`, as many as the panel has.
+    #[inline(always)]
+    unsafe fn store8(t: &Tile, r: usize, half: usize, v: __m256) {
+        let o = t.out.add(r * t.stride + half * 8);
+        let lanes = t.lanes.saturating_sub(half * 8).min(8);
+        if lanes == 8 {
+            _mm256_storeu_ps(o, v);
+        } else {
+            let mut tmp = [0f32; 8];
+            _mm256_storeu_ps(tmp.as_mut_ptr(), v);
+            for (l, &x) in tmp.iter().enumerate().take(lanes) {
+                *o.add(l) = x;
+            }
+        }
+    }
+
+    /// AVX2: the 4 bytes of each lane split into even and odd 16-bit halves, `vpmaddwd` on each
+    /// (u8 × i8 products fit, sums exact), over sub-tiles of [`SUB`] rows × 8 channels.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn int8_avx2(t: &Tile) {
+        debug_assert!(t.x.len() >= t.groups * MR && t.w.len() >= t.groups * LANES);
+        let (xp, wp) = (t.x.as_ptr(), t.w.as_ptr());
+        let low_bytes = _mm256_set1_epi16(0x00ff);
+        for half in 0..2 {
+            let col_sum = _mm256_loadu_si256(t.col_sum[half * 8..].as_ptr().cast());
+            let col_scale = _mm256_loadu_ps(t.col_scale[half * 8..].as_ptr());
+            let bias = _mm256_loadu_ps(t.bias[half * 8..].as_ptr());
+            for r0 in (0..MR).step_by(SUB) {
+                let mut a = [_mm256_setzero_si256(); SUB];
+                for g in 0..t.groups {
+                    let wv = _mm256_loadu_si256(wp.add(g * LANES + half * 8).cast());
+                    let w_even = _mm256_srai_epi16(_mm256_slli_epi16(wv, 8), 8);
+                    let w_odd = _mm256_srai_epi16(wv, 8);
+                    for (r, ar) in a.iter_mut().enumerate() {
+                        let xv = _mm256_set1_epi32(*xp.add(g * MR + r0 + r) as i32);
+                        let x_even = _mm256_and_si256(xv, low_bytes);
+                        let x_odd = _mm256_srli_epi16(xv, 8);
+                        let s = _mm256_add_epi32(
+                            _mm256_madd_epi16(x_even, w_even),
+                            _mm256_madd_epi16(x_odd, w_odd),
+                        );
+                        *ar = _mm256_add_epi32(*ar, s);
+                    }
+                }
+                for (i, ar) in a.iter().enumerate() {
+                    let r = r0 + i;
+                    if r >= t.rows {
+                        break;
+                    }
+                    let sum = _mm256_sub_epi32(
+                        *ar,
+                        _mm256_mullo_epi32(_mm256_set1_epi32(t.row_zero[r]), col_sum),
+                    );
+                    let s = _mm256_mul_ps(_mm256_set1_ps(t.row_scale[r]), col_scale);
+                    let y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sum), s), bias);
+                    store8(t, r, half, y);
+                }
+            }
+        }
+    }
+
+    /// AVX2 + FMA on bf16: each bf16 widened to f32 (exact), two FMAs per group.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn bf16_avx2(t: &Tile) {
+        debug_assert!(t.x.len() >= t.groups * MR && t.w.len() >= t.groups * LANES);
+        let (xp, wp) = (t.x.as_ptr(), t.w.as_ptr());
+        let high = _mm256_set1_epi32(0xffff_0000u32 as i32);
+        for half in 0..2 {
+            let bias = _mm256_loadu_ps(t.bias[half * 8..].as_ptr());
+            for r0 in (0..MR).step_by(SUB) {
+                let mut a = [_mm256_setzero_ps(); SUB];
+                for g in 0..t.groups {
+                    let wv = _mm256_loadu_si256(wp.add(g * LANES + half * 8).cast());
+                    let w_lo = _mm256_castsi256_ps(_mm256_slli_epi32(wv, 16));
+                    let w_hi = _mm256_castsi256_ps(_mm256_and_si256(wv, high));
+                    for (r, ar) in a.iter_mut().enumerate() {
+                        let (x0, x1) = bf16_pair(*xp.add(g * MR + r0 + r));
+                        *ar = _mm256_fmadd_ps(_mm256_set1_ps(x0), w_lo, *ar);
+                        *ar = _mm256_fmadd_ps(_mm256_set1_ps(x1), w_hi, *ar);
+                    }
+                }
+                for (i, ar) in a.iter().enumerate() {
+                    let r = r0 + i;
+                    if r >= t.rows {
+                        break;
+                    }
+                    store8(t, r, half, _mm256_add_ps(*ar, bias));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Rng;
+
+    /// Awkward shapes: channels not a multiple of 16, inputs not a multiple of 4, rows around
+    /// the tile (12) and the task (48) sizes.
+    const SHAPES: [(usize, usize); 4] = [(37, 45), (16, 4), (5, 1), (64, 130)];
+    const ROWS: [usize; 7] = [1, 5, 12, 13, 48, 49, 97];
+
+    fn data(rng: &mut Rng, len: usize, skew: f64) -> Vec<f32> {
+        (0..len).map(|_| (rng.normal() + skew) as f32).collect()
+    }
+
+    /// int8 by the formulas of the module doc, with plain integer loops.
+    fn int8_oracle(x: &[f32], rows: usize, w: &[f32], n: usize, k: usize, b: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; rows * n];
+        let wq: Vec<(f32, Vec<i32>)> = (0..n)
+            .map(|c| {
+                let row = &w[c * k..(c + 1) * k];
+                let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+                (
+                    s,
+                    row.iter()
+                        .map(|v| (v / s).round_ties_even() as i32)
+                        .collect(),
+                )
+            })
+            .collect();
+        for r in 0..rows {
+            let row = &x[r * k..(r + 1) * k];
+            let lo = row.iter().fold(0f32, |m, &v| m.min(v));
+            let hi = row.iter().fold(0f32, |m, &v| m.max(v));
+            let s = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+            let z = (-lo / s).round_ties_even();
+            let q: Vec<i32> = row
+                .iter()
+                .map(|&v| ((v * (1.0 / s)).round_ties_even() + z).clamp(0.0, 255.0) as i32)
+                .collect();
+            for c in 0..n {
+                let (sc, qw) = &wq[c];
+                let dot: i32 = q.iter().zip(qw).map(|(a, b)| (a - z as i32) * b).sum();
+                out[r * n + c] = dot as f32 * (s * sc) + b[c];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn int8_is_exact_on_every_path() {
+        let mut rng = Rng::new(7);
+        for (n, k) in SHAPES {
+            let w = data(&mut rng, n * k, 0.0);
+            let b = data(&mut rng, n, 0.0);
+            let p = PackedLinear::new(&w, n, k, &b, Dtype::Int8).unwrap();
+            for rows in ROWS {
+                // Activations skewed positive (as after GELU), one row all zeros.
+                let mut x = data(&mut rng, rows * k, 0.5);
+                x[..k].iter_mut().for_each(|v| *v = 0.0);
+                let want = int8_oracle(&x, rows, &w, n, k, &b);
+                for isa in Isa::supported() {
+                    let mut out = vec![f32::NAN; rows * n];
+                    p.forward_on(isa, &x, rows, &mut out).unwrap();
+                    assert_eq!(out, want, "{isa}, {rows}×{k} · {k}→{n}");
+                }
+                // And as close to the f32 product as rounding each input to half a step allows.
+                for r in 0..rows {
+                    let xr = &x[r * k..(r + 1) * k];
+                    let (lo, hi) = xr
+                        .iter()
+                        .fold((0f32, 0f32), |(l, h), &v| (l.min(v), h.max(v)));
+                    let sx = (hi - lo) / 255.0;
+                    for c in 0..n {
+                        let wc = &w[c * k..(c + 1) * k];
+                        let sw = wc.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                        let exact: f32 = xr.iter().zip(wc).map(|(a, b)| a * b).sum::<f32>() + b[c];
+                        let bound: f32 = xr
+                            .iter()
+                            .zip(wc)
+                            .map(|(a, b)| 0.5 * (a.abs() * sw + b.abs() * sx) + 0.25 * sx * sw)
+                            .sum();
+                        let err = (want[r * n + c] - exact).abs();
+                        assert!(err <= bound * 1.01 + 1e-4, "{err} > {bound}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bf16_matches_rounded_inputs_on_every_path() {
+        let mut rng = Rng::new(8);
+        let r16 = |v: f32| f32::from_bits((to_bf16(v) as u32) << 16) as f64;
+        for (n, k) in SHAPES {
+            let w = data(&mut rng, n * k, 0.0);
+            let b = data(&mut rng, n, 0.0);
+            let p = PackedLinear::new(&w, n, k, &b, Dtype::Bf16).unwrap();
+            for rows in ROWS {
+                let x = data(&mut rng, rows * k, 0.0);
+                for isa in Isa::supported() {
+                    let mut out = vec![f32::NAN; rows * n];
+                    p.forward_on(isa, &x, rows, &mut out).unwrap();
+                    for r in 0..rows {
+                        for c in 0..n {
+                            let (mut want, mut mag) = (b[c] as f64, 0f64);
+                            for i in 0..k {
+                                let t = r16(x[r * k + i]) * r16(w[c * k + i]);
+                                want += t;
+                                mag += t.abs();
+                            }
+                            let got = out[r * n + c] as f64;
+                            assert!(
+                                (got - want).abs() <= 1e-5 * mag + 1e-6,
+                                "{isa}: {got} vs {want} at ({r}, {c}) of {rows}×{k} · {k}→{n}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_are_checked() {
+        assert!(PackedLinear::new(&[0.0; 6], 2, 3, &[0.0; 3], Dtype::Int8).is_err());
+        assert!(PackedLinear::new(&[0.0; 6], 2, 3, &[0.0; 2], Dtype::F32).is_err());
+        let p = PackedLinear::new(&[0.0; 6], 2, 3, &[0.0; 2], Dtype::Bf16).unwrap();
+        let mut out = [0f32; 4];
+        assert!(p.forward(&[0.0; 5], 2, &mut out).is_err());
+        assert!(p.forward(&[0.0; 6], 2, &mut out[..3]).is_err());
+        p.forward(&[1.0; 6], 2, &mut out).unwrap();
+        assert_eq!(out, [0.0; 4]);
+    }
+
+    #[test]
+    fn bf16_rounds_to_nearest_even() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+        assert_eq!(to_bf16(1.0 + 1.0 / 256.0), 0x3f80);
+        assert_eq!(to_bf16(1.0 + 3.0 / 256.0), 0x3f82);
+        assert_eq!(to_bf16(f32::INFINITY), 0x7f80);
+        assert!(f32::from_bits((to_bf16(f32::NAN) as u32) << 16).is_nan());
+    }
+}
