@@ -73,7 +73,18 @@ fn chunked_search_equals_brute_force_with_ties_dot() {
     on_every_isa(|isa| {
         for top_k in [0, 1, 7, 10, 203, 500] {
             let want = brute_force(&queries, &corpus, top_k, false);
-            for (qc, cc) in [(5, 17), (17, 5), (1, 1), (100, 500_000), (23, 203), (4, 64)] {
+            // (5, 2000) and (2, 100_000): more queries per GEMM than query_chunk_size (the memory
+            // budget allows it), the corpus in blocks of 256 and 712.
+            for (qc, cc) in [
+                (5, 17),
+                (17, 5),
+                (1, 1),
+                (100, 500_000),
+                (23, 203),
+                (4, 64),
+                (5, 2000),
+                (2, 100_000),
+            ] {
                 let opts = SearchOptions::default()
                     .top_k(top_k)
                     .query_chunk_size(qc)
@@ -151,6 +162,21 @@ fn search_on_real_scale_random_vectors_matches_brute_force() {
         &SearchOptions::default().corpus_chunk_size(9_999),
     )
     .unwrap();
+    // 1,100 queries with the default chunks: scored 1,024 at a time against 800 documents.
+    let many = Embeddings::from_flat(
+        (0..1100 * 32).map(|_| rng.uniform() - 0.5).collect(),
+        1100,
+        32,
+    )
+    .unwrap();
+    let many_want = brute_force(&many, &corpus, 10, true);
+    let many_got = semantic_search(&many, &corpus, &SearchOptions::default()).unwrap();
+    for (g, w) in as_pairs(&many_got).iter().zip(&many_want) {
+        assert_eq!(
+            g.iter().map(|x| x.0).collect::<Vec<_>>(),
+            w.iter().map(|x| x.0).collect::<Vec<_>>()
+        );
+    }
     for (g, w) in as_pairs(&got).iter().zip(&want) {
         let gi: Vec<usize> = g.iter().map(|x| x.0).collect();
         let wi: Vec<usize> = w.iter().map(|x| x.0).collect();

@@ -509,7 +509,7 @@ unsafe fn bf16_scalar(t: &Tile) {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{bf16_pair, Tile, LANES, MR};
+    use super::{Tile, LANES, MR};
     use std::arch::x86_64::*;
 
     /// Stores `v` into lanes `0..lanes` of row `r` (all 16 at once when the panel is whole).
@@ -649,9 +649,12 @@ mod x86 {
                     let w_lo = _mm256_castsi256_ps(_mm256_slli_epi32(wv, 16));
                     let w_hi = _mm256_castsi256_ps(_mm256_and_si256(wv, high));
                     for (r, ar) in a.iter_mut().enumerate() {
-                        let (x0, x1) = bf16_pair(*xp.add(g * MR + r0 + r));
-                        *ar = _mm256_fmadd_ps(_mm256_set1_ps(x0), w_lo, *ar);
-                        *ar = _mm256_fmadd_ps(_mm256_set1_ps(x1), w_hi, *ar);
+                        // The word in every lane, then its two bf16 widened in place.
+                        let xv = _mm256_set1_epi32(*xp.add(g * MR + r0 + r) as i32);
+                        let x_lo = _mm256_castsi256_ps(_mm256_slli_epi32(xv, 16));
+                        let x_hi = _mm256_castsi256_ps(_mm256_and_si256(xv, high));
+                        *ar = _mm256_fmadd_ps(x_lo, w_lo, *ar);
+                        *ar = _mm256_fmadd_ps(x_hi, w_hi, *ar);
                     }
                 }
                 for (i, ar) in a.iter().enumerate() {

@@ -115,15 +115,19 @@ impl IntoIterator for SearchResults {
 
 /// Largest block of corpus rows scored at once inside a corpus chunk.
 const SCORE_BLOCK: usize = 8192;
+/// The most queries one scoring GEMM takes (within the memory budget).
+const MAX_QUERY_BLOCK: usize = 1024;
+/// The fewest documents one scoring GEMM takes when queries are grouped beyond `query_chunk_size`.
+const MIN_SCORE_BLOCK: usize = 256;
 
 /// Exact top-k search of every query in the corpus (Python's `util.semantic_search`).
 ///
 /// Returns, for each query, up to `top_k` hits `{corpus_id, score}` sorted by score descending;
 /// **equal scores are ordered by lower `corpus_id`**. `top_k = 0` gives empty lists, a `top_k` larger
 /// than the corpus gives the whole corpus ranked. The result does not depend on the chunk sizes:
-/// queries are taken `query_chunk_size` at a time and the corpus `corpus_chunk_size` at a time
-/// (internally in blocks of at most 8,192 rows), one bounded heap per query, so memory stays at
-/// `query_chunk_size × min(corpus_chunk_size, 8192)` scores and never holds the full score matrix.
+/// memory stays at `query_chunk_size × min(corpus_chunk_size, 8192)` scores (the budget of Python's
+/// chunks; within it, up to 1,024 queries are scored at a time against correspondingly fewer
+/// documents), one bounded heap per query, and never holds the full score matrix.
 /// Cost: O(queries · corpus · dim) multiply-adds plus O(queries · corpus · log top_k) heap work at worst.
 pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
     queries: &Q,
@@ -157,10 +161,23 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
         Vec::new()
     };
     let mut all_hits: Vec<Vec<Hit>> = Vec::with_capacity(nq);
-    let block = options.corpus_chunk_size.min(SCORE_BLOCK).max(1);
-    let mut scores = vec![0f32; options.query_chunk_size.min(nq.max(1)) * block.min(nc.max(1))];
-    for q_start in (0..nq).step_by(options.query_chunk_size) {
-        let qn = options.query_chunk_size.min(nq - q_start);
+    // The scores held at once: query_chunk_size × min(corpus_chunk_size, 8192), as Python's chunks.
+    // Within that budget, more queries against fewer documents per GEMM: each corpus row is then
+    // packed for the GEMM once per many queries (1,000 × 819 instead of 100 × 8,192 rows).
+    let budget = options
+        .query_chunk_size
+        .saturating_mul(options.corpus_chunk_size.min(SCORE_BLOCK));
+    let q_step = options
+        .query_chunk_size
+        .max(nq.min(MAX_QUERY_BLOCK))
+        .min((budget / MIN_SCORE_BLOCK).max(options.query_chunk_size));
+    let block = (budget / q_step)
+        .min(options.corpus_chunk_size)
+        .min(SCORE_BLOCK)
+        .max(1);
+    let mut scores = vec![0f32; q_step.min(nq.max(1)) * block.min(nc.max(1))];
+    for q_start in (0..nq).step_by(q_step) {
+        let qn = q_step.min(nq - q_start);
         let mut qchunk = q.as_slice()[q_start * d..(q_start + qn) * d].to_vec();
         if cosine {
             normalize_rows(&mut qchunk, d);
@@ -178,16 +195,22 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
                     out.par_chunks(bn)
                         .zip(tops.par_iter_mut())
                         .for_each(|(row, top)| {
+                            // Ids rise through the scan, so a score at the threshold loses its
+                            // tie: most scores are dismissed by one comparison.
+                            let mut threshold = top.threshold();
                             for (j, &s) in row.iter().enumerate() {
                                 let s = if cosine {
                                     s * inv_norms[b_start + j]
                                 } else {
                                     s
                                 };
-                                top.push(Candidate {
-                                    score: s,
-                                    id: (b_start + j) as u64,
-                                });
+                                if !(s <= threshold) {
+                                    top.push(Candidate {
+                                        score: s,
+                                        id: (b_start + j) as u64,
+                                    });
+                                    threshold = top.threshold();
+                                }
                             }
                         });
                 }

@@ -49,6 +49,17 @@ impl TopK {
             }
         }
     }
+    /// The score a new candidate must beat to enter: NaN while fewer than `k` are kept (no score
+    /// compares `<=` to NaN, so every one enters), then the worst kept score. For a caller that
+    /// offers candidates in increasing id order, a score equal to it loses the tie too, so
+    /// `!(score <= threshold)` is exactly the test of [`TopK::push`].
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.score,
+            _ => f32::NAN,
+        }
+    }
     /// Best first.
     pub fn into_sorted(self) -> Vec<Candidate> {
         self.heap.into_sorted_vec()
