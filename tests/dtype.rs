@@ -104,8 +104,10 @@ fn every_path_agrees_per_dtype() {
     let opts = EncodeOptions::default().batch_size(8);
     for dtype in [Dtype::Bf16, Dtype::Int8] {
         let m = in_dtype(model(), dtype);
-        sbert::cpu::set_isa(None).unwrap();
-        let best = m.encode(&texts, &opts).unwrap();
+        let best = {
+            let _held = isa_lock();
+            m.encode(&texts, &opts).unwrap()
+        };
         // Reduced precision moves embeddings, but only a little: cosine to f32 ≥ 0.99.
         let exact = model().encode(&texts, &opts).unwrap();
         let mut from_f32 = 0f32;
@@ -137,14 +139,24 @@ fn every_path_agrees_per_dtype() {
 /// Switching back to f32 drops the packed copies: the embeddings are f32's, bit for bit.
 #[test]
 fn back_to_f32_is_exact() {
+    // Bit-for-bit comparisons: no other test may switch the code path meanwhile.
+    let _held = isa_lock();
     let texts = sentences();
     let opts = EncodeOptions::default().batch_size(8);
     let want = model().encode(&texts, &opts).unwrap();
     let mut m = in_dtype(model(), Dtype::Int8);
     let int8 = m.encode(&texts, &opts).unwrap();
-    assert_ne!(int8.as_slice(), want.as_slice());
+    assert!(
+        int8.as_slice() != want.as_slice(),
+        "int8 gave f32's embeddings"
+    );
     m.set_dtype(Dtype::F32).unwrap();
-    assert_eq!(m.encode(&texts, &opts).unwrap().as_slice(), want.as_slice());
+    let back = m.encode(&texts, &opts).unwrap();
+    assert!(
+        back.as_slice() == want.as_slice(),
+        "back in f32: max |Δ| {}",
+        max_abs_diff(back.as_slice(), want.as_slice())
+    );
     // load_with gives what set_dtype gives.
     let loaded = SentenceTransformer::load_with(
         "all-MiniLM-L6-v2",
@@ -155,9 +167,11 @@ fn back_to_f32_is_exact() {
     )
     .unwrap();
     assert_eq!(loaded.dtype(), Dtype::Int8);
-    assert_eq!(
-        loaded.encode(&texts, &opts).unwrap().as_slice(),
-        int8.as_slice()
+    let again = loaded.encode(&texts, &opts).unwrap();
+    assert!(
+        again.as_slice() == int8.as_slice(),
+        "load_with: max |Δ| {}",
+        max_abs_diff(again.as_slice(), int8.as_slice())
     );
 }
 

@@ -320,11 +320,8 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
         let eps = layer.attn_norm.eps as f32;
         x.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(q.par_chunks(h * ROWS_PER_TASK))
-            .for_each(|(xc, ac)| {
-                // x = LN(attn + x): add x into attn's rows, then normalise into x.
-                xc.iter_mut().zip(ac).for_each(|(xv, av)| *xv += av);
-                layer_norm(xc, None, w1.s(), b1.s(), eps);
-            });
+            // x = LN(x + attn), the residual added inside the fused kernel.
+            .for_each(|(xc, ac)| layer_norm(xc, Some(ac), w1.s(), b1.s(), eps));
 
         // Feed-forward.
         lin(&layer.intermediate, &x, &mut inter)?;

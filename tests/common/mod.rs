@@ -207,10 +207,19 @@ pub fn dead_pid() -> u32 {
     id
 }
 
+/// Held while a test switches the process's code path ([`on_every_isa`]), and by a test whose exact
+/// results must not see a switch made by another test running beside it.
+pub fn isa_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `body` once on every CPU code path this machine has (`sbert::cpu::set_isa`), widest first,
 /// then returns the process to the default path. A CI machine without AVX-512 still tests the AVX2
 /// and scalar paths; one with it tests all three.
 pub fn on_every_isa(mut body: impl FnMut(sbert::cpu::Isa)) {
+    let _held = isa_lock();
     for isa in sbert::cpu::Isa::supported().into_iter().rev() {
         sbert::cpu::set_isa(Some(isa)).unwrap();
         eprintln!("checking the {isa} path");
