@@ -25,7 +25,7 @@ const LANES: usize = 16;
 /// Rows per micro tile; activations are padded with zero rows to a whole tile.
 const MR: usize = 12;
 /// Rows per parallel task (a multiple of [`MR`]); a task runs every panel over its rows.
-const ROW_BLOCK: usize = 4 * MR;
+const ROW_BLOCK: usize = 8 * MR;
 
 /// A linear layer's weight and bias, packed for the bf16 or int8 kernels.
 pub(crate) struct PackedLinear {
@@ -675,9 +675,9 @@ mod tests {
     use crate::core::Rng;
 
     /// Awkward shapes: channels not a multiple of 16, inputs not a multiple of 4, rows around
-    /// the tile (12) and the task (48) sizes.
+    /// the tile (12) and the task (96) sizes.
     const SHAPES: [(usize, usize); 4] = [(37, 45), (16, 4), (5, 1), (64, 130)];
-    const ROWS: [usize; 7] = [1, 5, 12, 13, 48, 49, 97];
+    const ROWS: [usize; 8] = [1, 5, 12, 13, 49, 96, 97, 193];
 
     fn data(rng: &mut Rng, len: usize, skew: f64) -> Vec<f32> {
         (0..len).map(|_| (rng.normal() + skew) as f32).collect()
