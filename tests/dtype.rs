@@ -175,6 +175,24 @@ fn back_to_f32_is_exact() {
     );
 }
 
+/// The embedding cache keys on the dtype: int8 never gets f32's cached rows, nor f32 int8's.
+#[test]
+fn cache_keys_on_dtype() {
+    let _held = isa_lock();
+    let texts = sentences();
+    let dir = temp_dir("dtype-cache");
+    let cached = EncodeOptions::default().batch_size(8).cache_dir(&dir);
+    let plain = EncodeOptions::default().batch_size(8);
+    let f32_rows = model().encode(&texts, &cached).unwrap();
+    let int8 = in_dtype(model(), Dtype::Int8);
+    let int8_rows = int8.encode(&texts, &cached).unwrap();
+    assert!(int8_rows.as_slice() == int8.encode(&texts, &plain).unwrap().as_slice());
+    assert!(int8_rows.as_slice() != f32_rows.as_slice());
+    // Both entries are there now, each read back for its own dtype.
+    assert!(int8.encode(&texts, &cached).unwrap().as_slice() == int8_rows.as_slice());
+    assert!(model().encode(&texts, &cached).unwrap().as_slice() == f32_rows.as_slice());
+}
+
 /// Training runs in f32: fit on a reduced-precision model is a clear error, and the model is left as it was.
 #[test]
 fn fit_needs_f32() {

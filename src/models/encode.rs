@@ -187,7 +187,7 @@ impl SentenceTransformer {
     }
 
     /// The embedding cache's key: a 128-bit hash of the weights as they are in memory (a model
-    /// trained in place gets a new key), the pipeline, the options that change the numbers, and
+    /// trained in place gets a new key), the pipeline, the dtype, the options that change the numbers, and
     /// each text's token ids after truncation (the prompt included) with whether it was cut.
     fn cache_key(
         &self,
@@ -204,10 +204,11 @@ impl SentenceTransformer {
         feed(env!("CARGO_PKG_VERSION").as_bytes());
         feed(
             format!(
-                "{:?}|{}|{}",
+                "{:?}|{}|{}|{}",
                 self,
                 self.max_seq_length(),
-                opts.normalize_embeddings
+                opts.normalize_embeddings,
+                self.dtype()
             )
             .as_bytes(),
         );
