@@ -90,6 +90,45 @@ fn ir_metrics_match_trec_eval_on_every_golden_case() {
     assert!(checked > 100);
 }
 
+/// The measure names of ranx and PyTerrier parse to the trec_eval measure each means, so they get
+/// pytrec_eval's values on every golden case (checked through the canonical names above).
+#[test]
+fn measure_names_users_bring() {
+    let same = [
+        ("P_5", &["precision@5", "P@5", "P.5", "p_5"][..]),
+        ("recall_100", &["recall@100", "R@100", "Recall@100"]),
+        ("ndcg_cut_10", &["ndcg@10", "nDCG@10", "NDCG_CUT_10"]),
+        ("map_cut_100", &["map@100", "AP@100"]),
+        ("map", &["MAP", "AP"]),
+        ("recip_rank", &["mrr", "MRR", "RR"]),
+        ("Rprec", &["r-precision", "R-Prec", "rprec"]),
+        ("bpref", &["BPref"]),
+        ("ndcg", &["nDCG"]),
+    ];
+    let g = golden("ir_metrics_cases.json");
+    let case = &g["cases"][0];
+    let (qrels, run) = (case_qrels(&case["qrels"]), case_run(&case["run"]));
+    for (canonical, aliases) in same {
+        let want: Measure = canonical.parse().unwrap();
+        assert_eq!(want.to_string(), canonical);
+        let base = evaluate(&qrels, &run, &[want], 1).mean[canonical];
+        for a in aliases {
+            let m: Measure = a.parse().unwrap_or_else(|e| panic!("{a}: {e}"));
+            assert_eq!(m, want, "{a}");
+            assert_eq!(evaluate(&qrels, &run, &[m], 1).mean[canonical], base);
+        }
+    }
+    for bad in ["mrr@10", "RR@10", "P@0", "ndcg@x", "success@5"] {
+        let e = bad.parse::<Measure>().unwrap_err().to_string();
+        assert!(e.contains(bad), "{bad}: {e}");
+    }
+    assert!("mrr@10"
+        .parse::<Measure>()
+        .unwrap_err()
+        .to_string()
+        .contains("not trec_eval's recip_rank"));
+}
+
 /// The Python run on SciFact test, evaluated by our code: the golden means and per-query values (1e-9).
 #[test]
 fn scifact_golden_run_metrics_match_pytrec_eval() {

@@ -103,10 +103,17 @@ impl fmt::Display for Measure {
 
 impl FromStr for Measure {
     type Err = Error;
-    /// trec_eval names (`P_5`, `recall_100`, `ndcg_cut_10`, `ndcg`, `map`, `map_cut_10`,
-    /// `recip_rank`, `bpref`, `Rprec`) and common aliases (`P@5`, `nDCG@10`, `MRR`, `MAP`).
+    /// The names users bring, each to its trec_eval measure:
+    /// - trec_eval / pytrec_eval: `P_5`, `recall_100`, `ndcg_cut_10`, `ndcg`, `map`, `map_cut_10`,
+    ///   `recip_rank`, `bpref`, `Rprec`;
+    /// - ranx: `precision@5`, `recall@100`, `ndcg@10`, `map`, `map@100` (AP over the top 100,
+    ///   trec_eval's `map_cut_100`), `mrr`, `bpref`, `r-precision`;
+    /// - PyTerrier / ir_measures: `P.5`, `P@5`, `nDCG@10`, `R@100`, `AP`, `AP@100`, `RR`, `Rprec`.
+    ///
+    /// Case, `@`, `.` and `-` do not matter (`P@5` = `p.5` = `P_5`). A cut-off MRR (`mrr@10`,
+    /// `RR@10`) is not trec_eval's `recip_rank` and is refused, as is a cut-off of 0.
     fn from_str(s: &str) -> Result<Self> {
-        let lower = s.trim().to_ascii_lowercase().replace('@', "_");
+        let lower = s.trim().to_ascii_lowercase().replace(['@', '.', '-'], "_");
         let cut = |prefix: &str| -> Option<Result<usize>> {
             lower.strip_prefix(prefix).map(|k| {
                 k.parse::<usize>()
@@ -115,31 +122,41 @@ impl FromStr for Measure {
                     .ok_or_else(|| Error::InvalidInput(format!("bad cutoff in measure '{s}'")))
             })
         };
-        if let Some(k) = cut("p_") {
-            return Ok(Measure::P(k?));
-        }
-        if let Some(k) = cut("recall_") {
-            return Ok(Measure::Recall(k?));
-        }
-        if let Some(k) = cut("ndcg_cut_") {
-            return Ok(Measure::NdcgCut(k?));
-        }
-        if let Some(k) = cut("map_cut_") {
-            return Ok(Measure::MapCut(k?));
-        }
-        if let Some(k) = cut("ndcg_") {
-            return Ok(Measure::NdcgCut(k?));
-        }
+        let cuts: [(&str, fn(usize) -> Measure); 9] = [
+            ("precision_", Measure::P),
+            ("p_", Measure::P),
+            ("recall_", Measure::Recall),
+            ("r_", Measure::Recall),
+            ("ndcg_cut_", Measure::NdcgCut),
+            ("ndcg_", Measure::NdcgCut),
+            ("map_cut_", Measure::MapCut),
+            ("map_", Measure::MapCut),
+            ("ap_", Measure::MapCut),
+        ];
         match lower.as_str() {
-            "ndcg" => Ok(Measure::Ndcg),
-            "map" => Ok(Measure::Map),
-            "recip_rank" | "mrr" => Ok(Measure::RecipRank),
-            "bpref" => Ok(Measure::Bpref),
-            "rprec" => Ok(Measure::RPrec),
-            _ => Err(Error::InvalidInput(format!(
-                "unknown measure '{s}' (use P_k, recall_k, ndcg_cut_k, ndcg, map, map_cut_k, recip_rank, bpref, Rprec)"
-            ))),
+            "ndcg" => return Ok(Measure::Ndcg),
+            "map" | "ap" => return Ok(Measure::Map),
+            "recip_rank" | "mrr" | "rr" => return Ok(Measure::RecipRank),
+            "bpref" => return Ok(Measure::Bpref),
+            "rprec" | "r_precision" | "r_prec" => return Ok(Measure::RPrec),
+            _ => {}
         }
+        for (prefix, make) in cuts {
+            if let Some(k) = cut(prefix) {
+                return Ok(make(k?));
+            }
+        }
+        let hint = if lower.starts_with("mrr_")
+            || lower.starts_with("rr_")
+            || lower.starts_with("recip_rank_")
+        {
+            " (a reciprocal rank cut at k is not trec_eval's recip_rank; use mrr / recip_rank)"
+        } else {
+            ""
+        };
+        Err(Error::InvalidInput(format!(
+            "unknown measure '{s}'{hint}: use trec_eval names (P_k, recall_k, ndcg_cut_k, ndcg, map, map_cut_k, recip_rank, bpref, Rprec), ranx's (precision@k, ndcg@k, map@k, mrr, r-precision) or PyTerrier's (P.k, nDCG@k, AP, RR)"
+        )))
     }
 }
 
