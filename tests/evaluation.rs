@@ -104,6 +104,7 @@ fn measure_names_users_bring() {
         ("Rprec", &["r-precision", "R-Prec", "rprec"]),
         ("bpref", &["BPref"]),
         ("ndcg", &["nDCG"]),
+        ("success_5", &["hit_rate@5", "Success@5"]),
     ];
     let g = golden("ir_metrics_cases.json");
     let case = &g["cases"][0];
@@ -118,7 +119,7 @@ fn measure_names_users_bring() {
             assert_eq!(evaluate(&qrels, &run, &[m], 1).mean[canonical], base);
         }
     }
-    for bad in ["mrr@10", "RR@10", "P@0", "ndcg@x", "success@5"] {
+    for bad in ["mrr@10", "RR@10", "P@0", "ndcg@x", "hit_rate@0"] {
         let e = bad.parse::<Measure>().unwrap_err().to_string();
         assert!(e.contains(bad), "{bad}: {e}");
     }
@@ -127,6 +128,52 @@ fn measure_names_users_bring() {
         .unwrap_err()
         .to_string()
         .contains("not trec_eval's recip_rank"));
+}
+
+/// success_k (ranx's hit_rate@k) against pytrec_eval on every golden case, per query and mean
+/// (tests/golden/success.json from scripts/make_golden_success.py).
+#[test]
+fn success_matches_pytrec_eval() {
+    let cases = golden("ir_metrics_cases.json");
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/success.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let measures: Vec<Measure> = [1, 2, 3, 5, 10].map(Measure::Success).to_vec();
+    let mut checked = 0;
+    for (case, w) in cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(want["cases"].as_array().unwrap())
+    {
+        let name = case["name"].as_str().unwrap();
+        assert_eq!(w["name"], case["name"]);
+        let ev = evaluate(
+            &case_qrels(&case["qrels"]),
+            &case_run(&case["run"]),
+            &measures,
+            1,
+        );
+        let per_query = w["per_query"].as_object().unwrap();
+        assert_eq!(ev.per_query.len(), per_query.len(), "{name}: rows");
+        for (q, vals) in per_query {
+            for (m, v) in vals.as_object().unwrap() {
+                assert_eq!(ev.get(q, m), v.as_f64(), "{name} {q} {m}");
+                checked += 1;
+            }
+        }
+        for (m, v) in w["mean"].as_object().unwrap() {
+            assert!(
+                (ev.mean[m] - v.as_f64().unwrap()).abs() < 1e-12,
+                "{name} mean {m}"
+            );
+        }
+    }
+    assert!(checked >= 50, "{checked}");
 }
 
 /// The Python run on SciFact test, evaluated by our code: the golden means and per-query values (1e-9).

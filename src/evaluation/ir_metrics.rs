@@ -46,6 +46,8 @@ pub enum Measure {
     Bpref,
     /// `Rprec`: precision at R.
     RPrec,
+    /// `success_k`: 1 if a relevant document is in the top k, else 0 (ranx's `hit_rate@k`).
+    Success(usize),
 }
 
 impl Measure {
@@ -97,6 +99,7 @@ impl fmt::Display for Measure {
             Measure::RecipRank => write!(f, "recip_rank"),
             Measure::Bpref => write!(f, "bpref"),
             Measure::RPrec => write!(f, "Rprec"),
+            Measure::Success(k) => write!(f, "success_{k}"),
         }
     }
 }
@@ -105,9 +108,9 @@ impl FromStr for Measure {
     type Err = Error;
     /// The names users bring, each to its trec_eval measure:
     /// - trec_eval / pytrec_eval: `P_5`, `recall_100`, `ndcg_cut_10`, `ndcg`, `map`, `map_cut_10`,
-    ///   `recip_rank`, `bpref`, `Rprec`;
+    ///   `recip_rank`, `bpref`, `Rprec`, `success_5`;
     /// - ranx: `precision@5`, `recall@100`, `ndcg@10`, `map`, `map@100` (AP over the top 100,
-    ///   trec_eval's `map_cut_100`), `mrr`, `bpref`, `r-precision`;
+    ///   trec_eval's `map_cut_100`), `mrr`, `bpref`, `r-precision`, `hit_rate@5` (`success_5`);
     /// - PyTerrier / ir_measures: `P.5`, `P@5`, `nDCG@10`, `R@100`, `AP`, `AP@100`, `RR`, `Rprec`.
     ///
     /// Case, `@`, `.` and `-` do not matter (`P@5` = `p.5` = `P_5`). A cut-off MRR (`mrr@10`,
@@ -122,7 +125,9 @@ impl FromStr for Measure {
                     .ok_or_else(|| Error::InvalidInput(format!("bad cutoff in measure '{s}'")))
             })
         };
-        let cuts: [(&str, fn(usize) -> Measure); 9] = [
+        let cuts: [(&str, fn(usize) -> Measure); 11] = [
+            ("success_", Measure::Success),
+            ("hit_rate_", Measure::Success),
             ("precision_", Measure::P),
             ("p_", Measure::P),
             ("recall_", Measure::Recall),
@@ -224,6 +229,7 @@ pub fn evaluate_query(
                     .position(|&x| x)
                     .map_or(0.0, |i| 1.0 / (i + 1) as f64),
                 Measure::RPrec => rel_in_top(num_rel) / r,
+                Measure::Success(k) => (rel_in_top(k) > 0.0) as u8 as f64,
                 Measure::Bpref => {
                     let mut nonrel_above = 0usize;
                     let mut sum = 0.0;
