@@ -14,6 +14,15 @@ use sbert::prelude::*;
 /// The quality budget of a reduced-precision format against f32 (issue 14).
 const BUDGET: f64 = 0.005;
 
+/// Prints a dtype's figure beside Python's f32 one and asserts it is within [`BUDGET`].
+fn within_budget(what: &str, dtype: Dtype, got: f64, f32_python: f64) {
+    eprintln!("{what}, {dtype}: {got:.4} (f32 Python {f32_python:.4})");
+    assert!(
+        (got - f32_python).abs() <= BUDGET,
+        "{what}, {dtype}: {got} vs f32 {f32_python}"
+    );
+}
+
 fn in_dtype(model: &SentenceTransformer, dtype: Dtype) -> SentenceTransformer {
     let mut m = model.clone();
     m.set_dtype(dtype).unwrap();
@@ -40,11 +49,7 @@ fn minilm_stsb_per_dtype() {
         .unwrap();
     for dtype in [Dtype::Bf16, Dtype::Int8] {
         let got = stsb_spearman(&in_dtype(model(), dtype));
-        eprintln!("MiniLM STSb test Spearman, {dtype}: {got:.4} (f32 Python {f32_python:.4})");
-        assert!(
-            (got - f32_python).abs() <= BUDGET,
-            "{dtype}: {got} vs f32 {f32_python}"
-        );
+        within_budget("MiniLM STSb test Spearman", dtype, got, f32_python);
     }
 }
 
@@ -58,11 +63,7 @@ fn mpnet_stsb_per_dtype() {
         .expect("all-mpnet-base-v2 must be provisioned (scripts/provision-mpnet.sh)");
     for dtype in [Dtype::Bf16, Dtype::Int8] {
         let got = stsb_spearman(&in_dtype(&mpnet, dtype));
-        eprintln!("MPNet STSb test Spearman, {dtype}: {got:.4} (f32 Python {f32_python:.4})");
-        assert!(
-            (got - f32_python).abs() <= BUDGET,
-            "{dtype}: {got} vs f32 {f32_python}"
-        );
+        within_budget("MPNet STSb test Spearman", dtype, got, f32_python);
     }
 }
 
@@ -78,11 +79,7 @@ fn minilm_scifact_per_dtype() {
     for dtype in [Dtype::Int8, Dtype::Bf16] {
         let run = ev.retrieve(&in_dtype(model(), dtype)).unwrap();
         let got = ev.evaluate_run(&run).mean["ndcg_cut_10"];
-        eprintln!("MiniLM SciFact test nDCG@10, {dtype}: {got:.4} (f32 Python {f32_python:.4})");
-        assert!(
-            (got - f32_python).abs() <= BUDGET,
-            "{dtype}: {got} vs f32 {f32_python}"
-        );
+        within_budget("MiniLM SciFact test nDCG@10", dtype, got, f32_python);
     }
 }
 

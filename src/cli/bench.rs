@@ -66,15 +66,15 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
     let secs = t1.elapsed().as_secs_f64();
     let report = serde_json::json!({
         "corpus_size": corpus_size, "queries": queries, "dim": dim, "top_k": top_k,
-        "threads": rayon::current_num_threads(), "cpu": sbert::cpu::cpu_name(), "isa": sbert::cpu::Isa::current().name(), "dtype": "f32",
         "seconds": secs, "data_generation_s": gen_s,
         "peak_rss_mib": peak_rss_mib(), "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
         "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
     });
+    let report = with_code_path(report, Dtype::F32);
     if json {
         print_json(&report)?;
     } else {
-        println!("{}, f32", sbert::cpu::describe());
+        print_code_path(Dtype::F32);
         println!(
             "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
             rayon::current_num_threads(), peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
@@ -144,12 +144,12 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
     })?;
     let secs = t0.elapsed().as_secs_f64();
     let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
-        "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib(),
-        "threads": rayon::current_num_threads(), "cpu": sbert::cpu::cpu_name(), "isa": sbert::cpu::Isa::current().name(), "dtype": "f32"});
+        "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
+    let report = with_code_path(report, Dtype::F32);
     if json {
         print_json(&report)?;
     } else {
-        println!("{}, f32", sbert::cpu::describe());
+        print_code_path(Dtype::F32);
         println!("fit (MNRL): {pairs} pairs, batch {batch_size}, max_seq_length {max_seq_length}: {secs:.1} s, {:.2} pairs/s ({:.2} s/step), peak RSS {} MiB",
             pairs as f64 / secs, secs / log.steps.len().max(1) as f64, peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")));
     }
@@ -208,20 +208,17 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
     let report = serde_json::json!({
         "lines": emb.len(),
         "batch_size": batch_size,
-        "threads": rayon::current_num_threads(),
-        "cpu": sbert::cpu::cpu_name(),
-        "isa": sbert::cpu::Isa::current().name(),
-        "dtype": model.dtype().name(),
         "seconds": secs,
         "sentences_per_s": emb.len() as f64 / secs,
         "tokens_per_s": tokens as f64 / secs,
         "model_load_s": load_s,
         "peak_rss_mib": peak_rss_mib(),
     });
+    let report = with_code_path(report, model.dtype());
     if json {
         print_json(&report)?;
     } else {
-        println!("{}, {}", sbert::cpu::describe(), model.dtype());
+        print_code_path(model.dtype());
         println!(
             "encoded {} lines in {:.2} s: {:.1} sentences/s, {:.0} tokens/s, batch {}, {} threads, peak RSS {} MiB (model load {:.2} s)",
             emb.len(), secs, emb.len() as f64 / secs, tokens as f64 / secs, batch_size, rayon::current_num_threads(),
@@ -229,4 +226,20 @@ pub fn bench_encode(args: BenchEncodeArgs) -> sbert::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Adds the code path a benchmark ran to its JSON report: threads, CPU, instruction set, dtype.
+fn with_code_path(mut report: serde_json::Value, dtype: Dtype) -> serde_json::Value {
+    if let Some(fields) = report.as_object_mut() {
+        fields.insert("threads".into(), rayon::current_num_threads().into());
+        fields.insert("cpu".into(), sbert::cpu::cpu_name().into());
+        fields.insert("isa".into(), sbert::cpu::Isa::current().name().into());
+        fields.insert("dtype".into(), dtype.name().into());
+    }
+    report
+}
+
+/// The code path as the first line of a text report: CPU, instruction set, dtype.
+fn print_code_path(dtype: Dtype) {
+    println!("{}, {dtype}", sbert::cpu::describe());
 }

@@ -16,6 +16,7 @@
 
 use rayon::prelude::*;
 
+use super::compute::lanes16;
 use super::dtype::Dtype;
 use super::error::{Error, Result};
 use super::isa::{dispatch, Isa};
@@ -203,7 +204,7 @@ impl PackedLinear {
         if rows == 0 {
             return Ok(());
         }
-        let kernel = Kernels::for_isa(isa).get(self.dtype);
+        let micro_kernel = kernel(isa, self.dtype);
         out[..rows * n]
             .par_chunks_mut(ROW_BLOCK * n)
             .enumerate()
@@ -231,8 +232,8 @@ impl PackedLinear {
                         };
                         // SAFETY: the tile's slices hold what the kernels read (groups·MR words,
                         // groups·LANES words, MR and LANES values); `out` addresses `rows` rows of
-                        // `lanes` values at stride n inside `block`; for_isa chose kernels the CPU runs.
-                        unsafe { kernel(&t) };
+                        // `lanes` values at stride n inside `block`; `kernel` chose one the CPU runs.
+                        unsafe { micro_kernel(&t) };
                     }
                 }
             });
@@ -317,23 +318,9 @@ fn round_even(v: f32) -> f32 {
 /// One row's uint8 quantization into `words` (4 per word): returns its scale and zero point.
 #[inline(always)]
 fn quantize_row_impl(row: &[f32], words: &mut [u32]) -> (f32, i32) {
-    // The range in 16 running lanes (a single running value would not vectorise).
-    let (mut lo16, mut hi16) = ([0f32; 16], [0f32; 16]);
-    let chunks = row.chunks_exact(16);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for i in 0..16 {
-            lo16[i] = if c[i] < lo16[i] { c[i] } else { lo16[i] };
-            hi16[i] = if c[i] > hi16[i] { c[i] } else { hi16[i] };
-        }
-    }
-    let (mut lo, mut hi) = (0f32, 0f32);
-    for &v in lo16.iter().chain(tail) {
-        lo = if v < lo { v } else { lo };
-    }
-    for &v in hi16.iter().chain(tail) {
-        hi = if v > hi { v } else { hi };
-    }
+    // The range, always holding 0.
+    let lo = lanes16(row, 0.0, |v| v, |a, v| if v < a { v } else { a });
+    let hi = lanes16(row, 0.0, |v| v, |a, v| if v > a { v } else { a });
     let mut s = (hi - lo) / 255.0;
     if s == 0.0 || !s.is_finite() {
         s = 1.0;
@@ -417,46 +404,27 @@ impl Tile<'_> {
 
 type Kernel = unsafe fn(&Tile);
 
-struct Kernels {
-    int8: Kernel,
-    bf16: Kernel,
-}
-
-impl Kernels {
-    fn for_isa(isa: Isa) -> Kernels {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let int8: Kernel = if isa.uses_vnni() {
-                x86::int8_vnni
-            } else if isa >= Isa::Avx2 {
-                x86::int8_avx2
-            } else {
-                int8_scalar
-            };
-            let bf16: Kernel = if isa.uses_bf16() {
-                x86::bf16_avx512
-            } else if isa >= Isa::Avx2 {
-                x86::bf16_avx2
-            } else {
-                bf16_scalar
-            };
-            Kernels { int8, bf16 }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = isa;
-            Kernels {
-                int8: int8_scalar,
-                bf16: bf16_scalar,
-            }
+/// The micro-kernel of `dtype` (bf16 or int8) for `isa`: the instruction the CPU has for it at
+/// that level (VNNI, AVX512-BF16), else the AVX2 build, else scalar code.
+fn kernel(isa: Isa, dtype: Dtype) -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match dtype {
+            Dtype::Int8 if isa.uses_vnni() => x86::int8_vnni,
+            Dtype::Int8 if isa >= Isa::Avx2 => x86::int8_avx2,
+            Dtype::Int8 => int8_scalar,
+            _ if isa.uses_bf16() => x86::bf16_avx512,
+            _ if isa >= Isa::Avx2 => x86::bf16_avx2,
+            _ => bf16_scalar,
         }
     }
-
-    fn get(&self, dtype: Dtype) -> Kernel {
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = isa;
         if dtype == Dtype::Int8 {
-            self.int8
+            int8_scalar
         } else {
-            self.bf16
+            bf16_scalar
         }
     }
 }

@@ -7,6 +7,7 @@
 //! [`super::ops`] run both.
 
 use super::config::HiddenAct;
+use crate::core::compute::lanes16;
 use crate::core::isa::dispatch;
 
 /// `e^x`, Cephes-style polynomial, relative error ~1e-7; branch-free so loops vectorise.
@@ -60,23 +61,6 @@ fn gelu_impl(xs: &mut [f32], act: HiddenAct) {
         }),
         HiddenAct::Relu => xs.iter_mut().for_each(|v| *v = v.max(0.0)),
     }
-}
-
-/// Reduces `map` of each value of `xs` with `op` in 16 running lanes, then across them: the order
-/// differs from a plain left fold (within rounding), but the loop vectorises.
-#[inline(always)]
-fn lanes16(xs: &[f32], init: f32, map: impl Fn(f32) -> f32, op: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut acc = [init; 16];
-    let chunks = xs.chunks_exact(16);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for i in 0..16 {
-            acc[i] = op(acc[i], map(c[i]));
-        }
-    }
-    acc.into_iter()
-        .chain(tail.iter().map(|&v| map(v)))
-        .fold(init, op)
 }
 
 /// Softmax of each `len`-long row of `xs`.
