@@ -179,7 +179,7 @@ def main():
                 break
     env = dict(os.environ, HF_HUB_OFFLINE="1", RAYON_NUM_THREADS="2", TOKENIZERS_PARALLELISM="false")
     # The paths this CPU runs (scalar, the portable fallback, is correct but not a speed path).
-    isas = [i for i in ["avx512", "avx2"]
+    isas = [i for i in ["amx", "avx512", "avx2"]
             if subprocess.run([a.sbert, "--isa", i, "bench-search", "--corpus-size", "10", "--queries", "1",
                                "--dim", "8", "--json"], capture_output=True, env=env).returncode == 0]
     results = {"cpu": cpu_name(), "encode": [], "search": [], "fit": []}

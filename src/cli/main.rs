@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Run the CPU kernels on this instruction set (avx512, avx2, scalar) instead of the best the
+    /// Run the CPU kernels on this instruction set (amx, avx512, avx2, scalar) instead of the best the
     /// CPU has (as the environment variable SBERT_ISA); for comparing and testing the paths.
     #[arg(long, global = true, value_name = "ISA")]
     isa: Option<String>,

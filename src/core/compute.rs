@@ -40,8 +40,9 @@ pub(crate) unsafe fn sgemm(
         gemm::Parallelism::None
     };
     let isa = Isa::current();
-    if isa == Isa::detected() {
-        // gemm picks the same level itself (AVX-512 through its `x86-v4` kernels, else AVX2+FMA).
+    if isa == Isa::detected() || isa >= Isa::Avx512 {
+        // gemm picks the same level itself (AVX-512 through its `x86-v4` kernels, else AVX2+FMA);
+        // f32 has no AMX kernels, so `Isa::Amx` runs AVX-512 here.
         gemm::gemm(
             m,
             n,

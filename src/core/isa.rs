@@ -1,13 +1,15 @@
 //! Which instruction set sbert's CPU code runs on: detected once at run time, and forced lower on
 //! request so that every path can be tested (and compared) on one machine.
 //!
-//! - [`Isa::detected`] is the best the processor has: AVX-512 (F, BW, VL with FMA), AVX2 + FMA,
-//!   or plain scalar code.
+//! - [`Isa::detected`] is the best the processor has: AVX-512 with AMX tiles (int8 and bf16, where
+//!   Linux grants the process their state), AVX-512 (F, BW, VL with FMA), AVX2 + FMA, or plain
+//!   scalar code.
 //! - [`Isa::current`] is the one in use: the detected one, unless the environment variable
-//!   `SBERT_ISA` (`avx512`, `avx2`, `scalar`; read once) or [`set_isa`] asks for a lower one.
+//!   `SBERT_ISA` (`amx`, `avx512`, `avx2`, `scalar`; read once) or [`set_isa`] asks for a lower one.
 //!
 //! It steers sbert's own GEMM calls (encoding, search, similarity matrices) and its fused kernels
-//! (GELU, softmax, LayerNorm and their backward passes). Tensor ops that candle runs itself (parts
+//! (GELU, softmax, LayerNorm and their backward passes); [`Isa::Amx`] changes only the bf16 and int8
+//! linear layers (`Dtype::Bf16`, `Dtype::Int8`), f32 runs its AVX-512 code there. Tensor ops that candle runs itself (parts
 //! of training) use the same `gemm` crate, which always picks the best the CPU has.
 //!
 //! ```
@@ -36,11 +38,15 @@ pub enum Isa {
     Avx2,
     /// AVX-512 F/BW/VL + FMA, 512-bit vectors (Intel Xeon since Skylake-SP, AMD Zen 4+).
     Avx512,
+    /// [`Isa::Avx512`] with AVX512-VNNI/BF16 and Advanced Matrix Extensions (AMX-TILE, AMX-INT8,
+    /// AMX-BF16; Intel Xeon since Sapphire Rapids), once Linux has granted the process the tile
+    /// state (`arch_prctl(ARCH_REQ_XCOMP_PERM)`).
+    Amx,
 }
 
 impl Isa {
     /// Every level, plainest first.
-    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx];
 
     /// The name used by `SBERT_ISA`, the CLI and the benchmarks.
     pub fn name(self) -> &'static str {
@@ -48,6 +54,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Amx => "amx",
         }
     }
 
@@ -71,15 +78,20 @@ impl Isa {
     }
 
     /// Whether the reduced-precision kernels of this level can use AVX512-VNNI (`vpdpbusd`, int8):
-    /// only at [`Isa::Avx512`] on a processor that has it.
+    /// from [`Isa::Avx512`] up, on a processor that has it.
     pub fn uses_vnni(self) -> bool {
-        self == Isa::Avx512 && has_feature(Feature::Vnni)
+        self >= Isa::Avx512 && has_feature(Feature::Vnni)
     }
 
-    /// Whether the reduced-precision kernels of this level can use AVX512-BF16 (`vdpbf16ps`): only
-    /// at [`Isa::Avx512`] on a processor that has it.
+    /// Whether the reduced-precision kernels of this level can use AVX512-BF16 (`vdpbf16ps`): from
+    /// [`Isa::Avx512`] up, on a processor that has it.
     pub fn uses_bf16(self) -> bool {
-        self == Isa::Avx512 && has_feature(Feature::Bf16)
+        self >= Isa::Avx512 && has_feature(Feature::Bf16)
+    }
+
+    /// Whether the bf16 and int8 linear layers run on AMX tiles (`tdpbf16ps`, `tdpbusd`).
+    pub fn uses_amx(self) -> bool {
+        self == Isa::Amx
     }
 
     /// The levels this processor runs, plainest first (what a test of every path iterates).
@@ -106,16 +118,17 @@ impl FromStr for Isa {
             "scalar" | "none" | "generic" => Ok(Isa::Scalar),
             "avx2" | "fma" | "x86v3" => Ok(Isa::Avx2),
             "avx512" | "avx512f" | "x86v4" => Ok(Isa::Avx512),
+            "amx" | "amxtile" => Ok(Isa::Amx),
             _ => Err(Error::InvalidInput(format!(
-                "unknown instruction set {s:?}: expected avx512, avx2 or scalar"
+                "unknown instruction set {s:?}: expected amx, avx512, avx2 or scalar"
             ))),
         }
     }
 }
 
-/// Compiles `$impl_fn` (an `#[inline(always)]` function) three times — for AVX-512, for AVX2+FMA
-/// and for the baseline — and defines `$name`, which runs the build for [`Isa::current`] (or, in the
-/// `@on` form, for an `isa: Isa` passed first).
+/// Compiles `$impl_fn` (an `#[inline(always)]` function) three times — for AVX-512 (which
+/// [`Isa::Amx`] runs too), for AVX2+FMA and for the baseline — and defines `$name`, which runs the
+/// build for [`Isa::current`] (or, in the `@on` form, for an `isa: Isa` passed first).
 macro_rules! dispatch {
     (@builds $avx:ident, $avx512:ident, $impl_fn:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
@@ -132,7 +145,7 @@ macro_rules! dispatch {
             // SAFETY: an `Isa` the CPU runs (`Isa::current()` never exceeds what was detected;
             // callers passing one check `is_supported`), and each build is compiled for exactly
             // that level's features.
-            $crate::core::isa::Isa::Avx512 => return unsafe { $avx512($($arg),*) },
+            $crate::core::isa::Isa::Amx | $crate::core::isa::Isa::Avx512 => return unsafe { $avx512($($arg),*) },
             $crate::core::isa::Isa::Avx2 => return unsafe { $avx($($arg),*) },
             $crate::core::isa::Isa::Scalar => {}
         }
@@ -209,12 +222,50 @@ fn from_env() -> Option<Isa> {
 fn detect() -> Isa {
     use std::arch::is_x86_feature_detected as has;
     if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx2") && has!("fma") {
-        Isa::Avx512
+        if has!("avx512vnni") && has!("avx512bf16") && amx_granted() {
+            Isa::Amx
+        } else {
+            Isa::Avx512
+        }
     } else if has!("avx2") && has!("fma") {
         Isa::Avx2
     } else {
         Isa::Scalar
     }
+}
+
+/// Whether the processor has AMX-TILE, AMX-INT8 and AMX-BF16 (CPUID leaf 7, EDX bits 24, 25, 22)
+/// and Linux grants this process the tile data state (`arch_prctl(ARCH_REQ_XCOMP_PERM,
+/// XFEATURE_XTILEDATA)`, process-wide; without it the first tile instruction is a fault).
+#[cfg(target_arch = "x86_64")]
+fn amx_granted() -> bool {
+    // CPUID leaf 7 exists on every processor with AVX2 (checked by the caller).
+    let edx = std::arch::x86_64::__cpuid_count(7, 0).edx;
+    let has = |bit: u32| edx >> bit & 1 == 1;
+    if !(has(22) && has(24) && has(25)) {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+        const XFEATURE_XTILEDATA: libc::c_long = 18;
+        // SAFETY: a plain system call with integer arguments; it changes only what the process
+        // may use.
+        unsafe {
+            libc::syscall(
+                libc::SYS_arch_prctl,
+                ARCH_REQ_XCOMP_PERM,
+                XFEATURE_XTILEDATA,
+            ) == 0
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+#[cfg(target_arch = "x86")]
+fn amx_granted() -> bool {
+    false
 }
 
 #[derive(Clone, Copy)]
@@ -257,7 +308,8 @@ pub fn cpu_name() -> String {
 }
 
 /// One line for benchmark output: the CPU, the level in use and the best one it has, and the
-/// reduced-precision instructions present, e.g. `AMD EPYC, isa avx512 (detected avx512; +bf16 +vnni)`.
+/// reduced-precision instructions present, e.g. `AMD EPYC, isa avx512 (detected avx512; +bf16 +vnni)`
+/// (`+amx`: the processor has AMX tiles, whether or not the process may use them).
 pub fn describe() -> String {
     // Reduced-precision instructions, as Linux lists them (the detection macro has no stable name
     // for AMX).
@@ -296,7 +348,8 @@ mod tests {
         }
         assert_eq!("AVX-512".parse::<Isa>().unwrap(), Isa::Avx512);
         assert!("sse9".parse::<Isa>().is_err());
-        assert!(Isa::Scalar < Isa::Avx2 && Isa::Avx2 < Isa::Avx512);
+        assert!(Isa::Scalar < Isa::Avx2 && Isa::Avx2 < Isa::Avx512 && Isa::Avx512 < Isa::Amx);
+        assert_eq!("AMX".parse::<Isa>().unwrap(), Isa::Amx);
         assert!(Isa::Scalar.is_supported());
         assert_eq!(*Isa::supported().last().unwrap(), Isa::detected());
     }

@@ -10,9 +10,17 @@
 //! **int8** is ONNX Runtime's dynamic quantization (`MatMulInteger`, per-channel weights):
 //! `w ≈ s_c · q_w` (symmetric, `q_w ∈ [−127, 127]`), `x ≈ s_r · (q_x − z_r)` per row (asymmetric,
 //! `q_x ∈ [0, 255]`, the range always holding 0), `y = s_r · s_c · (Σ q_x q_w − z_r · Σ q_w) + b`.
-//! The integer sums are exact on every path, so the AVX512-VNNI, AVX2 and scalar kernels give
+//! The integer sums are exact on every path, so the AMX, AVX512-VNNI, AVX2 and scalar kernels give
 //! bit-identical outputs. **bf16** rounds weights and activations to nearest even and accumulates
-//! in f32 (AVX512-BF16, or exact bf16 products in f32 FMA elsewhere).
+//! in f32 (AMX or AVX512-BF16, or exact bf16 products in f32 FMA elsewhere).
+//!
+//! **AMX** ([`Isa::Amx`]): a panel's words are already an AMX `B` tile's layout (16 groups × 16
+//! channels × 4 bytes a row), so the same packed weights serve. The activations are then converted
+//! row-major instead (each row's words contiguous, rows padded with zeros to a multiple of
+//! [`AMX_ROWS`]) so that 16 rows × 64 bytes load as one `A` tile; each step multiplies 32 rows by
+//! 2 panels in four `tdpbusd` / `tdpbf16ps` into four accumulator tiles. Layers whose inputs are not
+//! a whole number of tile rows (`k` a multiple of 64 int8 or 32 bf16 values; every model's hidden
+//! sizes are) run the AVX-512 kernels.
 
 use rayon::prelude::*;
 
@@ -25,8 +33,19 @@ use super::isa::{dispatch, Isa};
 const LANES: usize = 16;
 /// Rows per micro tile; activations are padded with zero rows to a whole tile.
 const MR: usize = 12;
-/// Rows per parallel task (a multiple of [`MR`]); a task runs every panel over its rows.
+/// Rows per parallel task (a multiple of [`MR`] and of [`AMX_ROWS`]); a task runs every panel over
+/// its rows.
 const ROW_BLOCK: usize = 8 * MR;
+/// Rows per AMX step (two `A` tiles of 16 rows); AMX activations are padded to a multiple of it.
+const AMX_ROWS: usize = 32;
+/// Words per AMX tile row (64 bytes).
+const AMX_WORDS: usize = 16;
+
+/// Whether a layer of `k` inputs in `dtype` runs on AMX tiles at `isa`: its words per row fill
+/// whole tile rows.
+fn amx_fits(isa: Isa, dtype: Dtype, k: usize) -> bool {
+    isa.uses_amx() && k % (AMX_WORDS * per_word(dtype)) == 0
+}
 
 /// A linear layer's weight and bias, packed for the bf16 or int8 kernels.
 pub(crate) struct PackedLinear {
@@ -204,6 +223,21 @@ impl PackedLinear {
         if rows == 0 {
             return Ok(());
         }
+        if a.amx {
+            if !isa.uses_amx() {
+                return Err(Error::Internal(format!(
+                    "activations converted for AMX tiles, multiplied on {isa}"
+                )));
+            }
+            #[cfg(target_arch = "x86_64")]
+            out[..rows * n]
+                .par_chunks_mut(ROW_BLOCK * n)
+                .enumerate()
+                // SAFETY: `a.amx` holds only where `Isa::Amx` was detected (tile state granted),
+                // with `k` a whole number of tile rows and rows padded to `AMX_ROWS`.
+                .for_each(|(b, block)| unsafe { amx::block(self, a, b * ROW_BLOCK, block) });
+            return Ok(());
+        }
         let micro_kernel = kernel(isa, self.dtype);
         out[..rows * n]
             .par_chunks_mut(ROW_BLOCK * n)
@@ -243,12 +277,14 @@ impl PackedLinear {
 
 /// A batch of activations converted for one [`Dtype`]'s kernels: rows in tiles of [`MR`] (zero
 /// rows pad the last), each row as words of 4 uint8 (int8) or 2 bf16, plus each row's int8 scale
-/// and zero point.
+/// and zero point. For AMX, rows one after another instead, padded to [`AMX_ROWS`].
 pub(crate) struct Activations {
     dtype: Dtype,
     rows: usize,
     k: usize,
-    /// Word (row, g) at `(row / MR · groups + g) · MR + row % MR`.
+    /// Laid out for AMX tiles.
+    amx: bool,
+    /// Word (row, g) at `(row / MR · groups + g) · MR + row % MR`, or `row · groups + g` for AMX.
     words: Vec<u32>,
     scale: Vec<f32>,
     zero: Vec<i32>,
@@ -273,6 +309,32 @@ impl Activations {
             )));
         }
         let groups = k.div_ceil(per_word(dtype));
+        if amx_fits(isa, dtype, k) {
+            let padded = rows.div_ceil(AMX_ROWS) * AMX_ROWS;
+            let mut words = vec![0u32; padded * groups];
+            let mut scale = vec![0f32; padded];
+            let mut zero = vec![0i32; padded];
+            words[..rows * groups]
+                .par_chunks_mut(groups)
+                .zip(scale.par_iter_mut().zip(zero.par_iter_mut()))
+                .zip(x[..rows * k].par_chunks(k))
+                .for_each(|((w, (s, z)), row)| {
+                    if dtype == Dtype::Int8 {
+                        (*s, *z) = quantize_row(isa, row, w);
+                    } else {
+                        bf16_row(isa, row, w);
+                    }
+                });
+            return Ok(Self {
+                dtype,
+                rows,
+                k,
+                amx: true,
+                words,
+                scale,
+                zero,
+            });
+        }
         let tiles = rows.div_ceil(MR);
         let mut words = vec![0u32; tiles * groups * MR];
         let mut scale = vec![0f32; tiles * MR];
@@ -300,6 +362,7 @@ impl Activations {
             dtype,
             rows,
             k,
+            amx: false,
             words,
             scale,
             zero,
@@ -637,15 +700,181 @@ mod x86 {
     }
 }
 
+/// The AMX path: tiles configured once per task, 32 rows × 2 panels per step.
+#[cfg(target_arch = "x86_64")]
+mod amx {
+    use super::{Activations, PackedLinear, AMX_ROWS, AMX_WORDS, LANES};
+    use crate::core::dtype::Dtype;
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+
+    /// The tile configuration (palette 1): every tile 16 rows × 64 bytes. tmm0/tmm1 hold 16 rows
+    /// of activations each, tmm2/tmm3 one panel's 16 groups each, tmm4–tmm7 the four 16 × 16
+    /// accumulators (rows 0–15 and 16–31 × the two panels).
+    #[repr(C, align(64))]
+    struct Config([u8; 64]);
+
+    /// Tiles configured for the current thread; released when dropped.
+    struct Tiles;
+
+    impl Tiles {
+        /// # Safety
+        /// The process holds the tile state (`Isa::Amx` was detected).
+        unsafe fn configure() -> Tiles {
+            let mut c = Config([0; 64]);
+            c.0[0] = 1;
+            for t in 0..8 {
+                c.0[16 + 2 * t] = 64;
+                c.0[48 + t] = 16;
+            }
+            asm!("ldtilecfg [{}]", in(reg) c.0.as_ptr(), options(nostack, readonly));
+            Tiles
+        }
+    }
+
+    impl Drop for Tiles {
+        fn drop(&mut self) {
+            // SAFETY: the tiles were configured by this thread (`Tiles::configure`).
+            unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        }
+    }
+
+    /// `tileloadd tmmN, [base + stride·row]` for tile `$t`.
+    macro_rules! load {
+        ($t:literal, $p:expr, $stride:expr) => {
+            asm!(concat!("tileloadd tmm", $t, ", [{p} + {s}*1]"), p = in(reg) $p, s = in(reg) $stride, options(nostack, readonly))
+        };
+    }
+    macro_rules! store {
+        ($t:literal, $p:expr, $stride:expr) => {
+            asm!(concat!("tilestored [{p} + {s}*1], tmm", $t), p = in(reg) $p, s = in(reg) $stride, options(nostack))
+        };
+    }
+    /// `C += A · B`: `tdpbusd` (u8 × i8 → i32) or `tdpbf16ps` (bf16 pairs → f32).
+    macro_rules! dot {
+        ($int8:expr, $c:literal, $a:literal, $b:literal) => {
+            if $int8 {
+                asm!(
+                    concat!("tdpbusd tmm", $c, ", tmm", $a, ", tmm", $b),
+                    options(nostack, nomem)
+                )
+            } else {
+                asm!(
+                    concat!("tdpbf16ps tmm", $c, ", tmm", $a, ", tmm", $b),
+                    options(nostack, nomem)
+                )
+            }
+        };
+    }
+
+    /// Rows `r0 ..` of `out = a · Wᵀ + b` into `block` (its rows, `w.n` values each).
+    ///
+    /// # Safety
+    /// The process holds the tile state; `a` was converted for AMX (row-major, `k` a whole number
+    /// of tile rows, rows padded to [`AMX_ROWS`]) in `w`'s dtype and `k`; `r0` is a multiple of
+    /// [`AMX_ROWS`] and `block` holds at most the rows from `r0` to `a.rows`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn block(w: &PackedLinear, a: &Activations, r0: usize, block: &mut [f32]) {
+        let (n, groups) = (w.n, w.groups);
+        let rows = block.len() / n;
+        debug_assert!(a.amx && groups % AMX_WORDS == 0 && r0 % AMX_ROWS == 0);
+        debug_assert!(a.words.len() >= (r0 + rows).div_ceil(AMX_ROWS) * AMX_ROWS * groups);
+        let int8 = w.dtype == Dtype::Int8;
+        let _tiles = Tiles::configure();
+        let a_stride = groups * 4;
+        // The four accumulators: 32 rows × 32 lanes of i32 or f32 bits, 128 bytes a row.
+        let mut acc = Acc([0; AMX_ROWS * 2 * LANES]);
+        let (cp, c_stride) = (acc.0.as_mut_ptr(), 2 * LANES * 4);
+        for t0 in (0..rows).step_by(AMX_ROWS) {
+            let ap = a.words.as_ptr().add((r0 + t0) * groups);
+            for p in (0..w.panels).step_by(2) {
+                let two = p + 1 < w.panels;
+                asm!(
+                    "tilezero tmm4",
+                    "tilezero tmm5",
+                    "tilezero tmm6",
+                    "tilezero tmm7",
+                    options(nostack, nomem)
+                );
+                for kb in 0..groups / AMX_WORDS {
+                    let a0 = ap.add(kb * AMX_WORDS);
+                    load!(0, a0, a_stride);
+                    load!(1, a0.add(16 * groups), a_stride);
+                    load!(
+                        2,
+                        w.words.as_ptr().add((p * groups + kb * AMX_WORDS) * LANES),
+                        64usize
+                    );
+                    dot!(int8, 4, 0, 2);
+                    dot!(int8, 6, 1, 2);
+                    if two {
+                        load!(
+                            3,
+                            w.words
+                                .as_ptr()
+                                .add(((p + 1) * groups + kb * AMX_WORDS) * LANES),
+                            64usize
+                        );
+                        dot!(int8, 5, 0, 3);
+                        dot!(int8, 7, 1, 3);
+                    }
+                }
+                store!(4, cp, c_stride);
+                store!(5, cp.add(LANES), c_stride);
+                store!(6, cp.add(16 * 2 * LANES), c_stride);
+                store!(7, cp.add(16 * 2 * LANES + LANES), c_stride);
+                // The epilogue, as the AVX-512 kernels' (so int8 rounds alike on every path).
+                for q in 0..if two { 2 } else { 1 } {
+                    let c0 = (p + q) * LANES;
+                    let lanes = LANES.min(n - c0);
+                    let mask = ((1u32 << lanes) - 1) as u16;
+                    let bias = _mm512_loadu_ps(w.bias.as_ptr().add(c0));
+                    let col_sum = _mm512_loadu_si512(w.colsum.as_ptr().add(c0).cast());
+                    let col_scale = _mm512_loadu_ps(w.scale.as_ptr().add(c0));
+                    for i in 0..AMX_ROWS.min(rows - t0) {
+                        let r = r0 + t0 + i;
+                        let c = _mm512_loadu_si512(
+                            acc.0.as_ptr().add(i * 2 * LANES + q * LANES).cast(),
+                        );
+                        let y = if int8 {
+                            let sum = _mm512_sub_epi32(
+                                c,
+                                _mm512_mullo_epi32(_mm512_set1_epi32(a.zero[r]), col_sum),
+                            );
+                            let s = _mm512_mul_ps(_mm512_set1_ps(a.scale[r]), col_scale);
+                            _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), s), bias)
+                        } else {
+                            _mm512_add_ps(_mm512_castsi512_ps(c), bias)
+                        };
+                        _mm512_mask_storeu_ps(block.as_mut_ptr().add((t0 + i) * n + c0), mask, y);
+                    }
+                }
+            }
+        }
+    }
+
+    #[repr(C, align(64))]
+    struct Acc([i32; AMX_ROWS * 2 * LANES]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::Rng;
 
-    /// Awkward shapes: channels not a multiple of 16, inputs not a multiple of 4, rows around
-    /// the tile (12) and the task (96) sizes.
-    const SHAPES: [(usize, usize); 4] = [(37, 45), (16, 4), (5, 1), (64, 130)];
-    const ROWS: [usize; 8] = [1, 5, 12, 13, 49, 96, 97, 193];
+    /// Awkward shapes: channels not a multiple of 16 (an odd number of panels), inputs not a
+    /// multiple of 4, and inputs that fill whole AMX tile rows (64, 128, 256: the AMX path); rows
+    /// around the tile (12, 32) and the task (96) sizes.
+    const SHAPES: [(usize, usize); 7] = [
+        (37, 45),
+        (16, 4),
+        (5, 1),
+        (64, 130),
+        (37, 128),
+        (16, 64),
+        (50, 256),
+    ];
+    const ROWS: [usize; 9] = [1, 5, 12, 13, 33, 49, 96, 97, 193];
 
     fn data(rng: &mut Rng, len: usize, skew: f64) -> Vec<f32> {
         (0..len).map(|_| (rng.normal() + skew) as f32).collect()
@@ -756,6 +985,22 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn amx_layout_where_the_tiles_fit() {
+        let x = vec![0.5f32; 3 * 128];
+        for isa in Isa::supported() {
+            for (dtype, k, fits) in [
+                (Dtype::Int8, 128, true),
+                (Dtype::Int8, 96, false),
+                (Dtype::Bf16, 96, true),
+                (Dtype::Bf16, 80, false),
+            ] {
+                let a = Activations::new_on(isa, dtype, &x, 3, k).unwrap();
+                assert_eq!(a.amx, isa == Isa::Amx && fits, "{isa} {dtype} k = {k}");
             }
         }
     }
