@@ -168,9 +168,19 @@ pub(crate) fn lanes16(
             acc[i] = op(acc[i], map(c[i]));
         }
     }
-    acc.into_iter()
-        .chain(tail.iter().map(|&v| map(v)))
-        .fold(init, op)
+    for (a, &v) in acc.iter_mut().zip(tail) {
+        *a = op(*a, map(v));
+    }
+    // Across the lanes as a tree (four dependent steps, not sixteen): short rows — attention's
+    // softmax over a sentence's tokens — spend more time here than in the loop above.
+    let mut width = 16;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] = op(acc[i], acc[i + width]);
+        }
+    }
+    acc[0]
 }
 
 /// L2-normalises the rows of a row-major `[n, dim]` buffer in place (the math of `models::Normalize`).

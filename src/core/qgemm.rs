@@ -204,15 +204,59 @@ impl PackedLinear {
         a: &Activations,
         out: &mut [f32],
     ) -> Result<()> {
-        let (n, k, groups, rows) = (self.n, self.k, self.groups, a.rows);
-        if a.dtype != self.dtype || a.k != k || out.len() < rows * n {
+        self.check(isa, a)?;
+        let (n, rows) = (self.n, a.rows);
+        if out.len() < rows * n {
             return Err(Error::Shape(format!(
-                "{} linear layer {k} → {n}: activations are {} × {} in {}, output holds {} values",
+                "{} linear layer {} → {n}: output holds {} values for {rows} rows",
                 self.dtype,
-                rows,
-                a.k,
-                a.dtype,
+                self.k,
                 out.len()
+            )));
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        out[..rows * n]
+            .par_chunks_mut(ROW_BLOCK * n)
+            .enumerate()
+            .for_each(|(b, block)| self.block(isa, a, b * ROW_BLOCK, block));
+        Ok(())
+    }
+
+    /// `act(a · Wᵀ + b)`, converted straight into the activations of a layer that reads it (as the
+    /// intermediate layer's GELU output feeds the output layer): each task computes its rows,
+    /// applies `act` and converts them while they are in cache, so the f32 result — the widest
+    /// matrix of the layer — is never stored whole.
+    pub(crate) fn forward_act_convert(
+        &self,
+        isa: Isa,
+        a: &Activations,
+        act: impl Fn(&mut [f32]) + Sync,
+    ) -> Result<Activations> {
+        self.check(isa, a)?;
+        let mut next = Activations::zeroed(isa, self.dtype, a.rows, self.n);
+        let (n, rows, next_amx) = (self.n, a.rows, next.amx);
+        next.par_blocks(|b, words, scale, zero| {
+            let r0 = b * ROW_BLOCK;
+            let block_rows = ROW_BLOCK.min(rows - r0);
+            SCRATCH.with_borrow_mut(|buf| {
+                buf.resize(ROW_BLOCK * n, 0.0);
+                let block = &mut buf[..block_rows * n];
+                self.block(isa, a, r0, block);
+                act(block);
+                convert_rows(isa, self.dtype, next_amx, block, n, words, scale, zero);
+            });
+        });
+        Ok(next)
+    }
+
+    /// Errors unless `a` is this layer's input in its dtype and `isa` can multiply it.
+    fn check(&self, isa: Isa, a: &Activations) -> Result<()> {
+        if a.dtype != self.dtype || a.k != self.k {
+            return Err(Error::Shape(format!(
+                "{} linear layer {} → {}: activations are {} × {} in {}",
+                self.dtype, self.k, self.n, a.rows, a.k, a.dtype
             )));
         }
         if !isa.is_supported() {
@@ -220,59 +264,58 @@ impl PackedLinear {
                 "this CPU cannot run {isa} code"
             )));
         }
-        if rows == 0 {
-            return Ok(());
+        if a.amx && !isa.uses_amx() {
+            return Err(Error::Internal(format!(
+                "activations converted for AMX tiles, multiplied on {isa}"
+            )));
         }
-        if a.amx {
-            if !isa.uses_amx() {
-                return Err(Error::Internal(format!(
-                    "activations converted for AMX tiles, multiplied on {isa}"
-                )));
-            }
-            #[cfg(target_arch = "x86_64")]
-            out[..rows * n]
-                .par_chunks_mut(ROW_BLOCK * n)
-                .enumerate()
-                // SAFETY: `a.amx` holds only where `Isa::Amx` was detected (tile state granted),
-                // with `k` a whole number of tile rows and rows padded to `AMX_ROWS`.
-                .for_each(|(b, block)| unsafe { amx::block(self, a, b * ROW_BLOCK, block) });
-            return Ok(());
-        }
-        let micro_kernel = kernel(isa, self.dtype);
-        out[..rows * n]
-            .par_chunks_mut(ROW_BLOCK * n)
-            .enumerate()
-            .for_each(|(b, block)| {
-                let r0 = b * ROW_BLOCK;
-                let block_rows = block.len() / n;
-                for p in 0..self.panels {
-                    let (c0, cols) = (p * LANES, p * LANES..(p + 1) * LANES);
-                    for t0 in (0..block_rows).step_by(MR) {
-                        let tile = (r0 + t0) / MR;
-                        let rows_of_tile = tile * MR..(tile + 1) * MR;
-                        let t = Tile {
-                            x: &a.words[tile * groups * MR..(tile + 1) * groups * MR],
-                            w: &self.words[p * groups * LANES..(p + 1) * groups * LANES],
-                            groups,
-                            row_scale: &a.scale[rows_of_tile.clone()],
-                            row_zero: &a.zero[rows_of_tile],
-                            col_scale: &self.scale[cols.clone()],
-                            col_sum: &self.colsum[cols.clone()],
-                            bias: &self.bias[cols.clone()],
-                            out: block[t0 * n + c0..].as_mut_ptr(),
-                            stride: n,
-                            rows: MR.min(block_rows - t0),
-                            lanes: LANES.min(n - c0),
-                        };
-                        // SAFETY: the tile's slices hold what the kernels read (groups·MR words,
-                        // groups·LANES words, MR and LANES values); `out` addresses `rows` rows of
-                        // `lanes` values at stride n inside `block`; `kernel` chose one the CPU runs.
-                        unsafe { micro_kernel(&t) };
-                    }
-                }
-            });
         Ok(())
     }
+
+    /// Rows `r0 .. r0 + block.len() / n` of `a · Wᵀ + b` into `block` (`r0` a multiple of
+    /// [`ROW_BLOCK`]; [`PackedLinear::check`] passed).
+    fn block(&self, isa: Isa, a: &Activations, r0: usize, block: &mut [f32]) {
+        let (n, groups) = (self.n, self.groups);
+        #[cfg(target_arch = "x86_64")]
+        if a.amx {
+            // SAFETY: `a.amx` holds only where `Isa::Amx` was detected (tile state granted), with
+            // `k` a whole number of tile rows and rows padded to `AMX_ROWS`.
+            unsafe { amx::block(self, a, r0, block) };
+            return;
+        }
+        let micro_kernel = kernel(isa, self.dtype);
+        let block_rows = block.len() / n;
+        for p in 0..self.panels {
+            let (c0, cols) = (p * LANES, p * LANES..(p + 1) * LANES);
+            for t0 in (0..block_rows).step_by(MR) {
+                let tile = (r0 + t0) / MR;
+                let rows_of_tile = tile * MR..(tile + 1) * MR;
+                let t = Tile {
+                    x: &a.words[tile * groups * MR..(tile + 1) * groups * MR],
+                    w: &self.words[p * groups * LANES..(p + 1) * groups * LANES],
+                    groups,
+                    row_scale: &a.scale[rows_of_tile.clone()],
+                    row_zero: &a.zero[rows_of_tile],
+                    col_scale: &self.scale[cols.clone()],
+                    col_sum: &self.colsum[cols.clone()],
+                    bias: &self.bias[cols.clone()],
+                    out: block[t0 * n + c0..].as_mut_ptr(),
+                    stride: n,
+                    rows: MR.min(block_rows - t0),
+                    lanes: LANES.min(n - c0),
+                };
+                // SAFETY: the tile's slices hold what the kernels read (groups·MR words,
+                // groups·LANES words, MR and LANES values); `out` addresses `rows` rows of
+                // `lanes` values at stride n inside `block`; `kernel` chose one the CPU runs.
+                unsafe { micro_kernel(&t) };
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Each worker's block of f32 rows for [`PackedLinear::forward_act_convert`].
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A batch of activations converted for one [`Dtype`]'s kernels: rows in tiles of [`MR`] (zero
@@ -308,65 +351,83 @@ impl Activations {
                 "this CPU cannot run {isa} code"
             )));
         }
-        let groups = k.div_ceil(per_word(dtype));
-        if amx_fits(isa, dtype, k) {
-            let padded = rows.div_ceil(AMX_ROWS) * AMX_ROWS;
-            let mut words = vec![0u32; padded * groups];
-            let mut scale = vec![0f32; padded];
-            let mut zero = vec![0i32; padded];
-            words[..rows * groups]
-                .par_chunks_mut(groups)
-                .zip(scale.par_iter_mut().zip(zero.par_iter_mut()))
-                .zip(x[..rows * k].par_chunks(k))
-                .for_each(|((w, (s, z)), row)| {
-                    if dtype == Dtype::Int8 {
-                        (*s, *z) = quantize_row(isa, row, w);
-                    } else {
-                        bf16_row(isa, row, w);
-                    }
-                });
-            return Ok(Self {
-                dtype,
-                rows,
-                k,
-                amx: true,
-                words,
-                scale,
-                zero,
-            });
-        }
-        let tiles = rows.div_ceil(MR);
-        let mut words = vec![0u32; tiles * groups * MR];
-        let mut scale = vec![0f32; tiles * MR];
-        let mut zero = vec![0i32; tiles * MR];
-        words
-            .par_chunks_mut(groups * MR)
-            .zip(scale.par_chunks_mut(MR).zip(zero.par_chunks_mut(MR)))
-            .enumerate()
-            .for_each(|(t, (tile, (ts, tz)))| {
-                let mut row_words = vec![0u32; groups];
-                for i in 0..MR.min(rows - t * MR) {
-                    let r = t * MR + i;
-                    let row = &x[r * k..(r + 1) * k];
-                    if dtype == Dtype::Int8 {
-                        (ts[i], tz[i]) = quantize_row(isa, row, &mut row_words);
-                    } else {
-                        bf16_row(isa, row, &mut row_words);
-                    }
-                    for (g, &w) in row_words.iter().enumerate() {
-                        tile[g * MR + i] = w;
-                    }
-                }
-            });
-        Ok(Self {
+        let mut a = Self::zeroed(isa, dtype, rows, k);
+        let amx = a.amx;
+        a.par_blocks(|b, words, scale, zero| {
+            let r0 = b * ROW_BLOCK;
+            let block = &x[r0 * k..(r0 + ROW_BLOCK).min(rows) * k];
+            convert_rows(isa, dtype, amx, block, k, words, scale, zero);
+        });
+        Ok(a)
+    }
+
+    /// Room for `rows × k` values in the layout `isa` multiplies, all zero (zero rows pad it).
+    fn zeroed(isa: Isa, dtype: Dtype, rows: usize, k: usize) -> Self {
+        let amx = amx_fits(isa, dtype, k);
+        let padded =
+            rows.div_ceil(if amx { AMX_ROWS } else { MR }) * if amx { AMX_ROWS } else { MR };
+        Self {
             dtype,
             rows,
             k,
-            amx: false,
-            words,
-            scale,
-            zero,
-        })
+            amx,
+            words: vec![0u32; padded * k.div_ceil(per_word(dtype))],
+            scale: vec![0f32; padded],
+            zero: vec![0i32; padded],
+        }
+    }
+
+    /// Runs `f(b, words, scale, zero)` in parallel on the storage of each block `b` of
+    /// [`ROW_BLOCK`] rows (both layouts keep a block's rows together: [`ROW_BLOCK`] is a multiple
+    /// of [`MR`] and of [`AMX_ROWS`], and the padding adds no block).
+    fn par_blocks(&mut self, f: impl Fn(usize, &mut [u32], &mut [f32], &mut [i32]) + Sync) {
+        let groups = self.k.div_ceil(per_word(self.dtype));
+        if self.rows == 0 || groups == 0 {
+            return;
+        }
+        self.words
+            .par_chunks_mut(ROW_BLOCK * groups)
+            .zip(self.scale.par_chunks_mut(ROW_BLOCK))
+            .zip(self.zero.par_chunks_mut(ROW_BLOCK))
+            .enumerate()
+            .for_each(|(b, ((w, s), z))| f(b, w, s, z));
+    }
+}
+
+/// Converts the rows of `x` (`k` values each) into one block's storage: `words` from the block's
+/// first row in its layout (`amx`: row-major, else tiles of [`MR`] rows), with each row's int8
+/// scale and zero point.
+#[allow(clippy::too_many_arguments)]
+fn convert_rows(
+    isa: Isa,
+    dtype: Dtype,
+    amx: bool,
+    x: &[f32],
+    k: usize,
+    words: &mut [u32],
+    scale: &mut [f32],
+    zero: &mut [i32],
+) {
+    let groups = k.div_ceil(per_word(dtype));
+    let mut row_words = vec![0u32; if amx { 0 } else { groups }];
+    for (i, row) in x.chunks_exact(k).enumerate() {
+        let dst = if amx {
+            &mut words[i * groups..(i + 1) * groups]
+        } else {
+            &mut row_words[..]
+        };
+        if dtype == Dtype::Int8 {
+            (scale[i], zero[i]) = quantize_row(isa, row, dst);
+        } else {
+            bf16_row(isa, row, dst);
+        }
+        if !amx {
+            let (tile, r) = (i / MR, i % MR);
+            let tile_words = &mut words[tile * groups * MR..(tile + 1) * groups * MR];
+            for (g, &w) in row_words.iter().enumerate() {
+                tile_words[g * MR + r] = w;
+            }
+        }
     }
 }
 
@@ -983,6 +1044,55 @@ mod tests {
                                 "{isa}: {got} vs {want} at ({r}, {c}) of {rows}×{k} · {k}→{n}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_activation_and_conversion_equal_the_separate_steps() {
+        let mut rng = Rng::new(9);
+        let act = |v: &mut [f32]| v.iter_mut().for_each(|x| *x = x.max(0.0) * 0.5);
+        // (inputs, hidden, outputs): the second layer reads the first's `hidden` outputs.
+        for (k, hid, n) in [(64, 128, 37), (45, 37, 16), (128, 256, 64)] {
+            for dtype in [Dtype::Int8, Dtype::Bf16] {
+                let l1 = PackedLinear::new(
+                    &data(&mut rng, hid * k, 0.0),
+                    hid,
+                    k,
+                    &data(&mut rng, hid, 0.0),
+                    dtype,
+                )
+                .unwrap();
+                let l2 = PackedLinear::new(
+                    &data(&mut rng, n * hid, 0.0),
+                    n,
+                    hid,
+                    &data(&mut rng, n, 0.0),
+                    dtype,
+                )
+                .unwrap();
+                for rows in [1, 13, 33, 97, 193] {
+                    let x = data(&mut rng, rows * k, 0.3);
+                    for isa in Isa::supported() {
+                        let a = Activations::new_on(isa, dtype, &x, rows, k).unwrap();
+                        let mut mid = vec![0f32; rows * hid];
+                        l1.forward_converted(isa, &a, &mut mid).unwrap();
+                        act(&mut mid);
+                        let want = Activations::new_on(isa, dtype, &mid, rows, hid).unwrap();
+                        let got = l1.forward_act_convert(isa, &a, act).unwrap();
+                        assert_eq!((got.amx, got.rows, got.k), (want.amx, want.rows, want.k));
+                        assert!(
+                            got.words == want.words
+                                && got.scale == want.scale
+                                && got.zero == want.zero,
+                            "{isa} {dtype} {rows}×{k}→{hid}"
+                        );
+                        let (mut o1, mut o2) = (vec![0f32; rows * n], vec![1f32; rows * n]);
+                        l2.forward_converted(isa, &want, &mut o1).unwrap();
+                        l2.forward_converted(isa, &got, &mut o2).unwrap();
+                        assert_eq!(o1, o2);
                     }
                 }
             }

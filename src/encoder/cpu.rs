@@ -213,7 +213,8 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
     let mut k = vec![0f32; t * h];
     let mut v = vec![0f32; t * h];
     let mut ctx = vec![0f32; t * h];
-    let mut inter = vec![0f32; t * cfg.intermediate_size];
+    // The f32 intermediate activations, where a layer runs in f32 (allocated on first use).
+    let mut inter = Vec::new();
     // MPNet: the relative bias of every distance, per head, computed once for all layers.
     let longest = lens.iter().copied().max().unwrap_or(0);
     let bias = bert.relative_bias_table(longest)?;
@@ -324,12 +325,25 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
             .for_each(|(xc, ac)| layer_norm(xc, Some(ac), w1.s(), b1.s(), eps));
 
         // Feed-forward.
-        lin(&layer.intermediate, &x, &mut inter)?;
         let act = layer.act;
-        inter
-            .par_chunks_mut(cfg.intermediate_size * 8)
-            .for_each(|c| gelu(c, act));
-        lin(&layer.output, &inter, &mut q)?;
+        match (&layer.intermediate.packed, &layer.output.packed) {
+            // bf16 / int8: the activation applied and the result converted for the output layer
+            // block by block, while in cache (the wide f32 intermediate is never stored whole).
+            (Some(pi), Some(po)) if pi.dtype() == po.dtype() => {
+                let isa = Isa::current();
+                let a = Activations::new(pi.dtype(), &x, t, h)?;
+                let a = pi.forward_act_convert(isa, &a, |rows| gelu(rows, act))?;
+                po.forward_converted(isa, &a, &mut q)?;
+            }
+            _ => {
+                inter.resize(t * cfg.intermediate_size, 0.0);
+                lin(&layer.intermediate, &x, &mut inter)?;
+                inter
+                    .par_chunks_mut(cfg.intermediate_size * 8)
+                    .for_each(|c| gelu(c, act));
+                lin(&layer.output, &inter, &mut q)?;
+            }
+        }
         let (w2, b2) = (
             W::new(&layer.output_norm.weight)?,
             W::new(&layer.output_norm.bias)?,

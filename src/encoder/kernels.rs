@@ -64,16 +64,38 @@ fn gelu_impl(xs: &mut [f32], act: HiddenAct) {
 }
 
 /// Softmax of each `len`-long row of `xs`.
+///
+/// Attention rows are short (a sentence's tokens), so the vector loops' scalar remainder would
+/// cost more than the vectors: a row up to [`SOFTMAX_PADDED`] long is copied into whole 16-lane
+/// vectors padded with −∞ (whose `exp_approx` is exactly 0, so sums and results are unchanged).
 #[inline(always)]
 fn softmax_impl(xs: &mut [f32], len: usize) {
-    for row in xs.chunks_mut(len) {
-        let max = lanes16(row, f32::NEG_INFINITY, |v| v, f32::max);
-        // The exponentials first, then their sum: a loop that also summed would not vectorise.
-        row.iter_mut().for_each(|v| *v = exp_approx(*v - max));
-        let sum = lanes16(row, 0.0, |v| v, |a, b| a + b);
-        let inv = 1.0 / sum;
-        row.iter_mut().for_each(|v| *v *= inv);
+    let whole = len.div_ceil(16) * 16;
+    if len == 0 || whole > SOFTMAX_PADDED {
+        xs.chunks_mut(len.max(1)).for_each(softmax_row);
+        return;
     }
+    let mut buf = [0f32; SOFTMAX_PADDED];
+    let padded = &mut buf[..whole];
+    for row in xs.chunks_mut(len) {
+        padded[row.len()..].fill(f32::NEG_INFINITY);
+        padded[..row.len()].copy_from_slice(row);
+        softmax_row(padded);
+        row.copy_from_slice(&padded[..row.len()]);
+    }
+}
+
+/// The longest row [`softmax_impl`] pads (longer rows run unpadded).
+const SOFTMAX_PADDED: usize = 1024;
+
+#[inline(always)]
+fn softmax_row(row: &mut [f32]) {
+    let max = lanes16(row, f32::NEG_INFINITY, |v| v, f32::max);
+    // The exponentials first, then their sum: a loop that also summed would not vectorise.
+    row.iter_mut().for_each(|v| *v = exp_approx(*v - max));
+    let sum = lanes16(row, 0.0, |v| v, |a, b| a + b);
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// `x = LayerNorm(x + residual)` on each `h`-long row (`residual` may be absent).
@@ -202,6 +224,37 @@ mod tests {
             let erfc = (-x * x).exp() / (x.abs() * std::f64::consts::PI.sqrt())
                 * (1.0 - 1.0 / (2.0 * x * x) + 3.0 / (4.0 * x.powi(4)));
             (1.0 - erfc).copysign(x)
+        }
+    }
+
+    #[test]
+    fn softmax_rows_of_every_length() {
+        // Lengths around the 16-lane vectors, and past the padded buffer (the unpadded loop).
+        for len in (1..=40).chain([1030]) {
+            let xs: Vec<f32> = (0..3 * len)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.7)
+                .collect();
+            for isa in crate::core::isa::Isa::supported() {
+                use crate::core::isa::Isa;
+                let mut got = xs.clone();
+                // SAFETY: each build runs only on a CPU that has its level.
+                match isa {
+                    Isa::Scalar => softmax_impl(&mut got, len),
+                    Isa::Avx2 => unsafe { softmax_avx2(&mut got, len) },
+                    Isa::Avx512 | Isa::Amx => unsafe { softmax_avx512(&mut got, len) },
+                }
+                for (row, out) in xs.chunks(len).zip(got.chunks(len)) {
+                    let max = row.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
+                    let z: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+                    for (&v, &o) in row.iter().zip(out) {
+                        let want = (v as f64 - max).exp() / z;
+                        assert!(
+                            (o as f64 - want).abs() < 1e-6 * want.max(1e-3),
+                            "{isa} len {len}: {o} vs {want}"
+                        );
+                    }
+                }
+            }
         }
     }
 
