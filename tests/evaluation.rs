@@ -105,6 +105,16 @@ fn measure_names_users_bring() {
         ("bpref", &["BPref"]),
         ("ndcg", &["nDCG"]),
         ("success_5", &["hit_rate@5", "Success@5"]),
+        ("gm_map", &["GM_MAP"]),
+        (
+            "iprec_at_recall_0.10",
+            &["iprec_at_recall_0.1", "iprec_at_recall.0.10"],
+        ),
+        (
+            "iprec_at_recall_1.00",
+            &["iprec_at_recall_1", "iprec_at_recall_1.0"],
+        ),
+        ("num_rel_ret", &["NUM_REL_RET"]),
     ];
     let g = golden("ir_metrics_cases.json");
     let case = &g["cases"][0];
@@ -119,7 +129,16 @@ fn measure_names_users_bring() {
             assert_eq!(evaluate(&qrels, &run, &[m], 1).mean[canonical], base);
         }
     }
-    for bad in ["mrr@10", "RR@10", "P@0", "ndcg@x", "hit_rate@0"] {
+    for bad in [
+        "mrr@10",
+        "RR@10",
+        "P@0",
+        "ndcg@x",
+        "hit_rate@0",
+        "iprec_at_recall_0.15",
+        "iprec_at_recall_1.10",
+        "iprec_at_recall_x",
+    ] {
         let e = bad.parse::<Measure>().unwrap_err().to_string();
         assert!(e.contains(bad), "{bad}: {e}");
     }
@@ -130,20 +149,27 @@ fn measure_names_users_bring() {
         .contains("not trec_eval's recip_rank"));
 }
 
-/// success_k (ranx's hit_rate@k) against pytrec_eval on every golden case, per query and mean
-/// (tests/golden/success.json from scripts/make_golden_success.py).
+/// The measures beyond the first golden file — success_k (ranx's hit_rate@k), map_cut_k, Rprec,
+/// gm_map, the 11 iprec_at_recall points, num_ret, num_rel, num_rel_ret — against pytrec_eval on
+/// every golden case, per query and on trec_eval's `all` line (sum for num_*, geometric mean for
+/// gm_map) (tests/golden/measures.json from scripts/make_golden_measures.py).
 #[test]
-fn success_matches_pytrec_eval() {
+fn more_measures_match_pytrec_eval() {
     let cases = golden("ir_metrics_cases.json");
     let want: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/success.json"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/measures.json"),
         )
         .unwrap(),
     )
     .unwrap();
-    let measures: Vec<Measure> = [1, 2, 3, 5, 10].map(Measure::Success).to_vec();
-    let mut checked = 0;
+    let measures = Measure::parse_list(
+        "success_1,success_2,success_3,success_5,success_10,map_cut_5,map_cut_10,Rprec,gm_map,\
+         iprec_at_recall,num_ret,num_rel,num_rel_ret",
+    )
+    .unwrap();
+    assert_eq!(measures.len(), 9 + 11 + 3);
+    let mut checked = std::collections::BTreeSet::new();
     for (case, w) in cases["cases"]
         .as_array()
         .unwrap()
@@ -161,19 +187,40 @@ fn success_matches_pytrec_eval() {
         let per_query = w["per_query"].as_object().unwrap();
         assert_eq!(ev.per_query.len(), per_query.len(), "{name}: rows");
         for (q, vals) in per_query {
-            for (m, v) in vals.as_object().unwrap() {
-                assert_eq!(ev.get(q, m), v.as_f64(), "{name} {q} {m}");
-                checked += 1;
+            let vals = vals.as_object().unwrap();
+            assert_eq!(
+                vals.len(),
+                measures.len(),
+                "{name} {q}: pytrec_eval's measures"
+            );
+            for (m, v) in vals {
+                let (got, want) = (ev.get(q, m).unwrap(), v.as_f64().unwrap());
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "{name} {q} {m}: {got} vs {want}"
+                );
+                checked.insert(m.clone());
             }
         }
-        for (m, v) in w["mean"].as_object().unwrap() {
+        for (m, v) in w["all"].as_object().unwrap() {
+            let (got, want) = (ev.mean[m], v.as_f64().unwrap());
             assert!(
-                (ev.mean[m] - v.as_f64().unwrap()).abs() < 1e-12,
-                "{name} mean {m}"
+                (got - want).abs() < 1e-12,
+                "{name} all {m}: {got} vs {want}"
+            );
+        }
+        // trec_eval's text prints the counts as integers.
+        if let Some(n) = w["all"]["num_ret"].as_f64() {
+            let text = ev.to_trec_eval(false);
+            let line = text.lines().find(|l| l.starts_with("num_ret ")).unwrap();
+            assert_eq!(
+                line.split('\t').nth(2),
+                Some(format!("{n}").as_str()),
+                "{line}"
             );
         }
     }
-    assert!(checked >= 50, "{checked}");
+    assert_eq!(checked.len(), measures.len(), "{checked:?}");
 }
 
 /// The Python run on SciFact test, evaluated by our code: the golden means and per-query values (1e-9).

@@ -16,7 +16,10 @@ pub struct EvaluateArgs {
     /// TREC run (`qid Q0 docid rank score tag`).
     #[arg(long)]
     pub run: PathBuf,
-    /// Comma-separated trec_eval measures.
+    /// Comma-separated measures: trec_eval's names (P_k, recall_k, ndcg_cut_k, ndcg, map,
+    /// map_cut_k, recip_rank, bpref, Rprec, success_k, gm_map, iprec_at_recall (its 11 points) or
+    /// iprec_at_recall_0.10, num_ret, num_rel, num_rel_ret), ranx's (ndcg@10, mrr, …) or
+    /// PyTerrier's (P.5, nDCG@10, AP, RR).
     #[arg(
         long,
         default_value = "P_1,P_5,P_10,recall_100,ndcg_cut_5,ndcg_cut_10,recip_rank,map,bpref"

@@ -48,6 +48,19 @@ pub enum Measure {
     RPrec,
     /// `success_k`: 1 if a relevant document is in the top k, else 0 (ranx's `hit_rate@k`).
     Success(usize),
+    /// `gm_map`: per query ln(max(AP, 0.00001)); summarised as exp of their mean (the geometric
+    /// mean of AP, which rewards improving the hardest queries).
+    GmMap,
+    /// `iprec_at_recall_0.00` … `iprec_at_recall_1.00`: interpolated precision at recall
+    /// `tenths / 10` (the highest precision at any rank reaching that recall), the points of an
+    /// 11-point precision-recall curve.
+    IprecAtRecall(u8),
+    /// `num_ret`: documents retrieved (summed over queries).
+    NumRet,
+    /// `num_rel`: relevant documents judged (summed over queries).
+    NumRel,
+    /// `num_rel_ret`: relevant documents retrieved (summed over queries).
+    NumRelRet,
 }
 
 impl Measure {
@@ -71,19 +84,42 @@ impl Measure {
             Measure::P(5),
         ]
     }
-    /// Parses a comma-separated list (`"P_5,ndcg_cut_10,map"`).
+    /// The 11 points of trec_eval's `iprec_at_recall` (recall 0.0, 0.1, … 1.0).
+    pub fn iprec_at_recall() -> Vec<Measure> {
+        (0..=10).map(Measure::IprecAtRecall).collect()
+    }
+    /// Parses a comma-separated list (`"P_5,ndcg_cut_10,map"`); `iprec_at_recall` alone stands
+    /// for its 11 points, as in trec_eval.
     pub fn parse_list(s: &str) -> Result<Vec<Measure>> {
-        let measures: Vec<Measure> = s
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-            .map(|p| p.trim().parse())
-            .collect::<Result<_>>()?;
+        let mut measures = Vec::new();
+        for p in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if p.eq_ignore_ascii_case("iprec_at_recall") {
+                measures.extend(Measure::iprec_at_recall());
+            } else {
+                measures.push(p.parse()?);
+            }
+        }
         if measures.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "no measure in {s:?} (e.g. ndcg_cut_10,P_5,map)"
             )));
         }
         Ok(measures)
+    }
+    /// The value trec_eval prints under `all` for these per-query values: the arithmetic mean,
+    /// except the counts `num_*` (summed) and `gm_map` (exp of the mean of its logarithms); 0
+    /// without queries.
+    pub fn summarize(&self, per_query: &[f64]) -> f64 {
+        if per_query.is_empty() {
+            return 0.0;
+        }
+        let sum: f64 = per_query.iter().sum();
+        let mean = sum / per_query.len() as f64;
+        match self {
+            Measure::NumRet | Measure::NumRel | Measure::NumRelRet => sum,
+            Measure::GmMap => mean.exp(),
+            _ => mean,
+        }
     }
 }
 
@@ -100,6 +136,11 @@ impl fmt::Display for Measure {
             Measure::Bpref => write!(f, "bpref"),
             Measure::RPrec => write!(f, "Rprec"),
             Measure::Success(k) => write!(f, "success_{k}"),
+            Measure::GmMap => write!(f, "gm_map"),
+            Measure::IprecAtRecall(t) => write!(f, "iprec_at_recall_{:.2}", *t as f64 / 10.0),
+            Measure::NumRet => write!(f, "num_ret"),
+            Measure::NumRel => write!(f, "num_rel"),
+            Measure::NumRelRet => write!(f, "num_rel_ret"),
         }
     }
 }
@@ -108,7 +149,8 @@ impl FromStr for Measure {
     type Err = Error;
     /// The names users bring, each to its trec_eval measure:
     /// - trec_eval / pytrec_eval: `P_5`, `recall_100`, `ndcg_cut_10`, `ndcg`, `map`, `map_cut_10`,
-    ///   `recip_rank`, `bpref`, `Rprec`, `success_5`;
+    ///   `recip_rank`, `bpref`, `Rprec`, `success_5`, `gm_map`, `iprec_at_recall_0.10` (the 11
+    ///   points 0.00 … 1.00; `0.1` works too), `num_ret`, `num_rel`, `num_rel_ret`;
     /// - ranx: `precision@5`, `recall@100`, `ndcg@10`, `map`, `map@100` (AP over the top 100,
     ///   trec_eval's `map_cut_100`), `mrr`, `bpref`, `r-precision`, `hit_rate@5` (`success_5`);
     /// - PyTerrier / ir_measures: `P.5`, `P@5`, `nDCG@10`, `R@100`, `AP`, `AP@100`, `RR`, `Rprec`.
@@ -144,7 +186,27 @@ impl FromStr for Measure {
             "recip_rank" | "mrr" | "rr" => return Ok(Measure::RecipRank),
             "bpref" => return Ok(Measure::Bpref),
             "rprec" | "r_precision" | "r_prec" => return Ok(Measure::RPrec),
+            "gm_map" => return Ok(Measure::GmMap),
+            "num_ret" => return Ok(Measure::NumRet),
+            "num_rel" => return Ok(Measure::NumRel),
+            "num_rel_ret" => return Ok(Measure::NumRelRet),
             _ => {}
+        }
+        if let Some(level) = lower.strip_prefix("iprec_at_recall_") {
+            // "0_10" once '.' became '_': a recall level of 0.0, 0.1, … 1.0.
+            let tenths = level
+                .replacen('_', ".", 1)
+                .parse::<f64>()
+                .ok()
+                .map(|r| r * 10.0)
+                .filter(|t| (0.0..=10.0).contains(t) && (t - t.round()).abs() < 1e-9);
+            return tenths
+                .map(|t| Measure::IprecAtRecall(t.round() as u8))
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "bad recall level in measure '{s}': trec_eval's are 0.00, 0.10, … 1.00"
+                    ))
+                });
         }
         for (prefix, make) in cuts {
             if let Some(k) = cut(prefix) {
@@ -160,7 +222,7 @@ impl FromStr for Measure {
             ""
         };
         Err(Error::InvalidInput(format!(
-            "unknown measure '{s}'{hint}: use trec_eval names (P_k, recall_k, ndcg_cut_k, ndcg, map, map_cut_k, recip_rank, bpref, Rprec), ranx's (precision@k, ndcg@k, map@k, mrr, r-precision) or PyTerrier's (P.k, nDCG@k, AP, RR)"
+            "unknown measure '{s}'{hint}: use trec_eval names (P_k, recall_k, ndcg_cut_k, ndcg, map, map_cut_k, recip_rank, bpref, Rprec, success_k, gm_map, iprec_at_recall_0.10, num_ret, num_rel, num_rel_ret), ranx's (precision@k, ndcg@k, map@k, mrr, r-precision) or PyTerrier's (P.k, nDCG@k, AP, RR)"
         )))
     }
 }
@@ -212,46 +274,80 @@ pub fn evaluate_query(
         }
         sum / r
     };
+    let num_rel_ret = is_rel.iter().filter(|&&x| x).count();
     let mut out = BTreeMap::new();
     for m in measures {
-        let v = if num_rel == 0 {
-            0.0
-        } else {
-            match *m {
-                Measure::P(k) => rel_in_top(k) / k as f64,
-                Measure::Recall(k) => rel_in_top(k) / r,
-                Measure::NdcgCut(k) => ndcg_at(k),
-                Measure::Ndcg => ndcg_at(usize::MAX),
-                Measure::Map => ap_to(usize::MAX),
-                Measure::MapCut(k) => ap_to(k),
-                Measure::RecipRank => is_rel
-                    .iter()
-                    .position(|&x| x)
-                    .map_or(0.0, |i| 1.0 / (i + 1) as f64),
-                Measure::RPrec => rel_in_top(num_rel) / r,
-                Measure::Success(k) => (rel_in_top(k) > 0.0) as u8 as f64,
-                Measure::Bpref => {
-                    let mut nonrel_above = 0usize;
-                    let mut sum = 0.0;
-                    for (g, &rel) in grades.iter().zip(&is_rel) {
-                        if rel {
-                            sum += if nonrel_above == 0 {
-                                1.0
-                            } else {
-                                1.0 - nonrel_above.min(num_rel) as f64
-                                    / num_rel.min(num_nonrel) as f64
-                            };
-                        } else if g.is_some() {
-                            nonrel_above += 1;
-                        }
+        let v = match *m {
+            // Defined whether or not the query has a relevant document.
+            Measure::NumRet => ranked.len() as f64,
+            Measure::NumRel => r,
+            Measure::NumRelRet => num_rel_ret as f64,
+            Measure::GmMap => ap_to(usize::MAX).max(MIN_GEO_MEAN).ln(),
+            Measure::IprecAtRecall(t) => iprec_at_recall(&is_rel, num_rel, t),
+            _ if num_rel == 0 => 0.0,
+            Measure::P(k) => rel_in_top(k) / k as f64,
+            Measure::Recall(k) => rel_in_top(k) / r,
+            Measure::NdcgCut(k) => ndcg_at(k),
+            Measure::Ndcg => ndcg_at(usize::MAX),
+            Measure::Map => ap_to(usize::MAX),
+            Measure::MapCut(k) => ap_to(k),
+            Measure::RecipRank => is_rel
+                .iter()
+                .position(|&x| x)
+                .map_or(0.0, |i| 1.0 / (i + 1) as f64),
+            Measure::RPrec => rel_in_top(num_rel) / r,
+            Measure::Success(k) => (rel_in_top(k) > 0.0) as u8 as f64,
+            Measure::Bpref => {
+                let mut nonrel_above = 0usize;
+                let mut sum = 0.0;
+                for (g, &rel) in grades.iter().zip(&is_rel) {
+                    if rel {
+                        sum += if nonrel_above == 0 {
+                            1.0
+                        } else {
+                            1.0 - nonrel_above.min(num_rel) as f64 / num_rel.min(num_nonrel) as f64
+                        };
+                    } else if g.is_some() {
+                        nonrel_above += 1;
                     }
-                    sum / r
                 }
+                sum / r
             }
         };
         out.insert(m.to_string(), v);
     }
     out
+}
+
+/// trec_eval's floor on a query's AP before `gm_map` takes its logarithm.
+const MIN_GEO_MEAN: f64 = 0.00001;
+
+/// trec_eval's `iprec_at_recall` at `tenths / 10`, as `m_iprec_at_recall.c` computes it: the level
+/// becomes a number of relevant documents, `⌊level · R + 0.9⌋`, and the value is the highest
+/// precision at any rank from the one where that many relevant documents are found (0 if they never are).
+fn iprec_at_recall(is_rel: &[bool], num_rel: usize, tenths: u8) -> f64 {
+    let level = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0][tenths.min(10) as usize];
+    let needed = (level * num_rel as f64 + 0.9) as usize;
+    let num_rel_ret = is_rel.iter().filter(|&&x| x).count();
+    if is_rel.is_empty() || needed > num_rel_ret {
+        return 0.0;
+    }
+    // From the bottom of the ranking up: the best precision at this rank or below.
+    let mut best = num_rel_ret as f64 / is_rel.len() as f64;
+    let mut rel_so_far = num_rel_ret;
+    for i in (1..=is_rel.len()).rev() {
+        if rel_so_far == 0 {
+            break;
+        }
+        best = best.max(rel_so_far as f64 / i as f64);
+        if is_rel[i - 1] {
+            if rel_so_far == needed {
+                return best;
+            }
+            rel_so_far -= 1;
+        }
+    }
+    best
 }
 
 /// Per-query and mean values of some measures over a run.
@@ -261,7 +357,8 @@ pub struct IrEvaluation {
     pub measures: Vec<String>,
     /// query id → measure → value (queries of both the run and the qrels).
     pub per_query: BTreeMap<String, BTreeMap<String, f64>>,
-    /// measure → arithmetic mean over `per_query`.
+    /// measure → its summary over `per_query`, as trec_eval's `all` line ([`Measure::summarize`]:
+    /// the arithmetic mean, the sum of the `num_*` counts, `gm_map`'s geometric mean).
     pub mean: BTreeMap<String, f64>,
 }
 
@@ -314,23 +411,25 @@ impl IrEvaluation {
         if per_query {
             for (q, vals) in &self.per_query {
                 for m in &self.measures {
-                    s.push_str(&format!(
-                        "{:<22}\t{}\t{:.4}\n",
-                        m,
-                        q,
-                        vals.get(m).copied().unwrap_or(f64::NAN)
-                    ));
+                    let v = vals.get(m).copied().unwrap_or(f64::NAN);
+                    s.push_str(&format!("{m:<22}\t{q}\t{}\n", trec_eval_value(m, v)));
                 }
             }
         }
         for m in &self.measures {
-            s.push_str(&format!(
-                "{:<22}\tall\t{:.4}\n",
-                m,
-                self.mean.get(m).copied().unwrap_or(f64::NAN)
-            ));
+            let v = self.mean.get(m).copied().unwrap_or(f64::NAN);
+            s.push_str(&format!("{m:<22}\tall\t{}\n", trec_eval_value(m, v)));
         }
         s
+    }
+}
+
+/// A value as trec_eval prints it: the `num_*` counts as integers, the rest with 4 decimals.
+fn trec_eval_value(measure: &str, v: f64) -> String {
+    if measure.starts_with("num_") {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
     }
 }
 
@@ -348,15 +447,15 @@ pub fn evaluate(qrels: &Qrels, run: &Run, measures: &[Measure], rel_level: i32) 
         );
     }
     let names: Vec<String> = measures.iter().map(Measure::to_string).collect();
-    let mean = names
+    let mean = measures
         .iter()
-        .map(|m| {
-            let n = per_query.len();
-            let sum: f64 = per_query
+        .zip(&names)
+        .map(|(measure, m)| {
+            let values: Vec<f64> = per_query
                 .values()
                 .map(|v: &BTreeMap<String, f64>| v[m])
-                .sum();
-            (m.clone(), if n == 0 { 0.0 } else { sum / n as f64 })
+                .collect();
+            (m.clone(), measure.summarize(&values))
         })
         .collect();
     IrEvaluation {
