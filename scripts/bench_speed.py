@@ -9,10 +9,11 @@ Encode (--model, all-MiniLM-L6-v2 by default, the first --limit lines of corpus_
           ort-int8  that export, dynamically quantized to int8 (ST's export_dynamic_quantized_onnx_model)
   sbert   `sbert bench-encode --isa ISA --dtype DTYPE` for every instruction set this CPU runs (avx512,
           avx2) and every --dtypes (f32, bf16, int8)
-Exact search (`util.semantic_search` vs `sbert bench-search`, --search-queries × --search-corpus × 384,
-random unit vectors, top-10) and fine-tuning (`model.fit` with MultipleNegativesRankingLoss vs
+Search (`util.semantic_search` vs `sbert bench-search`, --search-queries × --search-corpus × 384,
+random unit vectors, top-10; sbert exact in f32, and scored in bf16 / int8 with the top 20 rescored
+in f32, with the share of the exact hits found) and fine-tuning (`model.fit` with MultipleNegativesRankingLoss vs
 `sbert bench-fit`, --fit-pairs pairs of consecutive corpus lines, batch 16, max_seq_length 128) too,
-unless --no-search / --no-fit. Speed is compared only as the ratio measured here: the CPU decides.
+unless --no-encode / --no-search / --no-fit. Speed is compared only as the ratio measured here: the CPU decides.
 
     python3 scripts/bench_speed.py --python PY [--sbert target/release/sbert] [--limit 1000]
 
@@ -165,6 +166,7 @@ def main():
     ap.add_argument("--search-corpus", type=int, default=200_000)
     ap.add_argument("--search-queries", type=int, default=1000)
     ap.add_argument("--fit-pairs", type=int, default=320)
+    ap.add_argument("--no-encode", action="store_true")
     ap.add_argument("--no-search", action="store_true")
     ap.add_argument("--no-fit", action="store_true")
     ap.add_argument("--json", help="also write every figure to this file")
@@ -188,7 +190,7 @@ def main():
     # Encode.
     work = tempfile.mkdtemp()
     if a.python:
-        for cfg in a.configs.split(","):
+        for cfg in [c for c in a.configs.split(",") if c and not a.no_encode]:
             if cfg.startswith("ort-") and not python_has(a.python, "onnxruntime"):
                 continue
             r = run_json([a.python, "-c", PY_ENCODE, cfg, a.corpus, str(a.limit), str(a.runs), sts or "", work,
@@ -196,7 +198,7 @@ def main():
             results["encode"].append({"who": "Python", "config": cfg, **r})
             print(f"  python {cfg}: {r['sentences_per_s']:.1f} sent/s", flush=True)
     for isa in isas:
-        for dtype in a.dtypes.split(","):
+        for dtype in [d for d in a.dtypes.split(",") if d and not a.no_encode]:
             flags = ["--isa", isa, "--model", a.model, "--dtype", dtype]
             rates = [run_json([a.sbert, "bench-encode", *flags, "--input", a.corpus, "--limit", str(a.limit),
                                "--json"], env)["sentences_per_s"] for _ in range(a.runs)]
@@ -214,9 +216,15 @@ def main():
             r = run_json([a.python, "-c", PY_SEARCH, str(a.search_corpus), str(a.search_queries), str(a.runs)], env)
             results["search"].append({"who": "Python", "config": "util.semantic_search", **r})
         for isa in isas:
-            secs = [run_json([a.sbert, "--isa", isa, "bench-search", "--corpus-size", str(a.search_corpus),
-                              "--queries", str(a.search_queries), "--json"], env)["seconds"] for _ in range(a.runs)]
-            results["search"].append({"who": "sbert", "config": f"{isa} f32", "seconds": statistics.median(secs)})
+            for precision in ["f32", "bf16", "int8"]:
+                cmd = [a.sbert, "--isa", isa, "bench-search", "--corpus-size", str(a.search_corpus),
+                       "--queries", str(a.search_queries), "--precision", precision, "--json"]
+                secs = [run_json(cmd, env)["seconds"] for _ in range(a.runs)]
+                r = {"who": "sbert", "config": f"{isa} {precision}", "seconds": statistics.median(secs)}
+                if precision != "f32":
+                    # The share of the exact hits the rescored reduced-precision search found.
+                    r["recall"] = run_json(cmd + ["--recall"], env)["recall_of_f32_hits"]
+                results["search"].append(r)
 
     # Fine-tuning.
     if not a.no_fit:
@@ -233,8 +241,9 @@ def main():
     enc = results["encode"]
     py32 = next((r["sentences_per_s"] for r in enc if r["config"] == "st-fp32"), None)
     pybest = max((r["sentences_per_s"] for r in enc if r["who"] == "Python"), default=None)
-    print(f"| encode ({a.model}, batch 32) | sentences/s | × Python f32 | × fastest Python | STSb test Spearman |")
-    print("|---|---|---|---|---|")
+    if enc:
+        print(f"| encode ({a.model}, batch 32) | sentences/s | × Python f32 | × fastest Python | STSb test Spearman |")
+        print("|---|---|---|---|---|")
     for r in enc:
         x = f"{r['sentences_per_s'] / py32:.2f}×" if py32 else "—"
         y = f"{r['sentences_per_s'] / pybest:.2f}×" if pybest else "—"
@@ -242,11 +251,12 @@ def main():
         print(f"| {r['who']} {r['config']} | {r['sentences_per_s']:.1f} | {x} | {y} | {sp} |")
     if results["search"]:
         py = next((r["seconds"] for r in results["search"] if r["who"] == "Python"), None)
-        print(f"\n| exact search ({a.search_queries:,} × {a.search_corpus:,} × 384, top-10) | seconds | speed-up vs Python |")
-        print("|---|---|---|")
+        print(f"\n| search ({a.search_queries:,} × {a.search_corpus:,} × 384, top-10) | seconds | speed-up vs Python | share of the exact hits |")
+        print("|---|---|---|---|")
         for r in results["search"]:
             x = f"{py / r['seconds']:.2f}×" if py else "—"
-            print(f"| {r['who']} {r['config']} | {r['seconds']:.2f} | {x} |")
+            rec = f"{r['recall']:.4f}" if "recall" in r else "1 (exact)"
+            print(f"| {r['who']} {r['config']} | {r['seconds']:.2f} | {x} | {rec} |")
     if results["fit"]:
         py = next((r["pairs_per_s"] for r in results["fit"] if r["who"] == "Python"), None)
         print(f"\n| fine-tuning (MNRL, {a.fit_pairs} pairs, batch 16, max_seq_length 128) | pairs/s | × Python |")

@@ -26,6 +26,15 @@ pub struct BenchSearchArgs {
     pub corpus_chunk_size: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Score in f32 (exact), or bf16 / int8 with the best top_k × --rescore-multiplier candidates
+    /// rescored in f32.
+    #[arg(long, default_value = "f32")]
+    pub precision: Dtype,
+    #[arg(long, default_value_t = 2)]
+    pub rescore_multiplier: usize,
+    /// Also run the f32 search and report the share of its hits the reduced-precision one found.
+    #[arg(long)]
+    pub recall: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -40,6 +49,9 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         query_chunk_size,
         corpus_chunk_size,
         seed,
+        precision,
+        rescore_multiplier,
+        recall,
         json,
     } = args;
     for (name, v) in [
@@ -60,25 +72,47 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
     let opts = SearchOptions::default()
         .top_k(top_k)
         .query_chunk_size(query_chunk_size)
-        .corpus_chunk_size(corpus_chunk_size);
+        .corpus_chunk_size(corpus_chunk_size)
+        .precision(precision)
+        .rescore_multiplier(rescore_multiplier);
     let t1 = Instant::now();
     let hits = semantic_search(&q, &corpus, &opts)?;
     let secs = t1.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    // The share of the exact (f32) hits found, when asked (after the timing and the peak RSS).
+    let recall_at_k = if recall {
+        let exact = semantic_search(&q, &corpus, &opts.clone().precision(Dtype::F32))?;
+        let (mut found, mut total) = (0usize, 0usize);
+        for (got, want) in hits.iter().zip(exact.iter()) {
+            total += want.len();
+            found += want
+                .iter()
+                .filter(|w| got.iter().any(|g| g.corpus_id == w.corpus_id))
+                .count();
+        }
+        Some(found as f64 / total.max(1) as f64)
+    } else {
+        None
+    };
     let report = serde_json::json!({
         "corpus_size": corpus_size, "queries": queries, "dim": dim, "top_k": top_k,
         "seconds": secs, "data_generation_s": gen_s,
-        "peak_rss_mib": peak_rss_mib(), "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
+        "peak_rss_mib": peak, "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
         "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
+        "rescore_multiplier": rescore_multiplier, "recall_of_f32_hits": recall_at_k,
     });
-    let report = with_code_path(report, Dtype::F32);
+    let report = with_code_path(report, precision);
     if json {
         print_json(&report)?;
     } else {
-        print_code_path(Dtype::F32);
+        print_code_path(precision);
         println!(
             "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
-            rayon::current_num_threads(), peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
+            rayon::current_num_threads(), peak.map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
         );
+        if let Some(r) = recall_at_k {
+            println!("share of the f32 hits found: {r:.4}");
+        }
     }
     Ok(())
 }

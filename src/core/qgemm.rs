@@ -126,9 +126,9 @@ impl PackedLinear {
         let mut scale = vec![0f32; panels * LANES];
         let mut colsum = vec![0i32; panels * LANES];
         // Channel c's words, group by group.
-        let mut channel_words = |c: usize, ws: Vec<u32>| {
+        let mut channel_words = |c: usize, ws: &mut dyn Iterator<Item = u32>| {
             let (p, lane) = (c / LANES, c % LANES);
-            for (g, word) in ws.into_iter().enumerate() {
+            for (g, word) in ws.enumerate() {
                 words[(p * groups + g) * LANES + lane] = word;
             }
         };
@@ -149,12 +149,10 @@ impl PackedLinear {
                 colsum[c] = q.iter().map(|&v| v as i32).sum();
                 channel_words(
                     c,
-                    q.chunks(pw)
-                        .map(|ch| word_i8(ch.iter().map(|&v| v as u8)))
-                        .collect(),
+                    &mut q.chunks(pw).map(|ch| word_i8(ch.iter().map(|&v| v as u8))),
                 );
             } else {
-                channel_words(c, row.chunks(pw).map(word_bf16).collect());
+                channel_words(c, &mut row.chunks(pw).map(word_bf16));
             }
         }
         Ok(Self {

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::similarity::{check_dims, ScoreFunction};
-use super::topk::{Candidate, TopK};
+use super::topk::{offer_scaled, Candidate, TopK};
 use crate::core::compute::{compute_lock, matmul_nt, normalize_rows};
+use crate::core::dtype::Dtype;
+use crate::core::isa::Isa;
+use crate::core::qgemm::{Activations, PackedLinear};
 use crate::core::{AsEmbeddings, Error, Result};
 use crate::display::{fmt_score, impl_display, shorten, Section, Tabular, MAX_ROWS, TEXT_WIDTH};
 
@@ -22,6 +25,16 @@ pub struct SearchOptions {
     pub top_k: usize,
     /// Cosine (default) or dot product.
     pub score_function: ScoreFunction,
+    /// The precision the corpus is scored in: `Dtype::F32` (default, exact), or `Dtype::Bf16` /
+    /// `Dtype::Int8`, which score a reduced-precision copy of the corpus on the bf16 / int8 kernels
+    /// (AMX tiles, AVX512-BF16 / VNNI where the CPU has them) and then rescore each query's best
+    /// `top_k × rescore_multiplier` candidates exactly in f32, as Python's
+    /// `semantic_search_faiss(…, rescore=True)` does. The hits' scores are then exact; a true hit
+    /// is missed only where reduced precision pushed it out of the candidates.
+    pub precision: Dtype,
+    /// Candidates rescored per hit after reduced-precision scoring (default 2, Python's
+    /// `rescore_multiplier`; ignored in f32).
+    pub rescore_multiplier: usize,
 }
 
 impl Default for SearchOptions {
@@ -31,6 +44,8 @@ impl Default for SearchOptions {
             corpus_chunk_size: 500_000,
             top_k: 10,
             score_function: ScoreFunction::Cosine,
+            precision: Dtype::F32,
+            rescore_multiplier: 2,
         }
     }
 }
@@ -54,6 +69,16 @@ impl SearchOptions {
     /// Sets `corpus_chunk_size`.
     pub fn corpus_chunk_size(mut self, n: usize) -> Self {
         self.corpus_chunk_size = n;
+        self
+    }
+    /// Sets the scoring precision (see [`SearchOptions::precision`]).
+    pub fn precision(mut self, dtype: Dtype) -> Self {
+        self.precision = dtype;
+        self
+    }
+    /// Sets `rescore_multiplier`.
+    pub fn rescore_multiplier(mut self, m: usize) -> Self {
+        self.rescore_multiplier = m;
         self
     }
 }
@@ -142,6 +167,11 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
             "query_chunk_size and corpus_chunk_size must be at least 1".into(),
         ));
     }
+    if options.precision != Dtype::F32 && options.rescore_multiplier == 0 {
+        return Err(Error::InvalidInput(
+            "rescore_multiplier must be at least 1 (the candidates rescored per hit)".into(),
+        ));
+    }
     let d = q.dim();
     let (nq, nc) = (q.len(), c.len());
     let k = options.top_k.min(nc);
@@ -175,46 +205,103 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
         .min(options.corpus_chunk_size)
         .min(SCORE_BLOCK)
         .max(1);
+    // The corpus blocks scored at once: (first row, rows), within the corpus chunks.
+    let blocks: Vec<(usize, usize)> = (0..nc)
+        .step_by(options.corpus_chunk_size)
+        .flat_map(|chunk_start| {
+            let chunk_end = (chunk_start + options.corpus_chunk_size).min(nc);
+            (chunk_start..chunk_end)
+                .step_by(block)
+                .map(move |b| (b, block.min(chunk_end - b)))
+        })
+        .collect();
+    // Reduced precision: each block packed once for the bf16 / int8 kernels (as a linear layer's
+    // weights: one output per document), and more candidates kept for the exact rescoring.
+    let reduced = options.precision != Dtype::F32 && k > 0;
+    let kept = if reduced {
+        k.saturating_mul(options.rescore_multiplier).min(nc)
+    } else {
+        k
+    };
+    let packed: Vec<PackedLinear> = if reduced {
+        let zeros = vec![0f32; block];
+        let _turn = compute_lock();
+        blocks
+            .par_iter()
+            .map(|&(b_start, bn)| {
+                let cblock = &c.as_slice()[b_start * d..(b_start + bn) * d];
+                PackedLinear::new(cblock, bn, d, &zeros[..bn], options.precision)
+            })
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let mut scores = vec![0f32; q_step.min(nq.max(1)) * block.min(nc.max(1))];
+    // Dot products are scaled by exactly 1 (the same scores as unscaled).
+    let ones = if cosine {
+        Vec::new()
+    } else {
+        vec![1f32; block]
+    };
     for q_start in (0..nq).step_by(q_step) {
         let qn = q_step.min(nq - q_start);
         let mut qchunk = q.as_slice()[q_start * d..(q_start + qn) * d].to_vec();
         if cosine {
             normalize_rows(&mut qchunk, d);
         }
-        let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
+        let isa = Isa::current();
+        let acts = if reduced {
+            Some(Activations::new(options.precision, &qchunk, qn, d)?)
+        } else {
+            None
+        };
+        let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(kept)).collect();
         if k > 0 {
-            for chunk_start in (0..nc).step_by(options.corpus_chunk_size) {
-                let chunk_end = (chunk_start + options.corpus_chunk_size).min(nc);
-                for b_start in (chunk_start..chunk_end).step_by(block) {
-                    let bn = block.min(chunk_end - b_start);
-                    let cblock = &c.as_slice()[b_start * d..(b_start + bn) * d];
-                    let out = &mut scores[..qn * bn];
-                    let _turn = compute_lock();
-                    matmul_nt(&qchunk, qn, cblock, bn, d, out);
-                    out.par_chunks(bn)
-                        .zip(tops.par_iter_mut())
-                        .for_each(|(row, top)| {
-                            // Ids rise through the scan, so a score at the threshold loses its
-                            // tie: most scores are dismissed by one comparison.
-                            let mut threshold = top.threshold();
-                            for (j, &s) in row.iter().enumerate() {
-                                let s = if cosine {
-                                    s * inv_norms[b_start + j]
-                                } else {
-                                    s
-                                };
-                                if !(s <= threshold) {
-                                    top.push(Candidate {
-                                        score: s,
-                                        id: (b_start + j) as u64,
-                                    });
-                                    threshold = top.threshold();
-                                }
-                            }
-                        });
+            for (bi, &(b_start, bn)) in blocks.iter().enumerate() {
+                let out = &mut scores[..qn * bn];
+                let _turn = compute_lock();
+                match &acts {
+                    Some(a) => packed[bi].forward_converted(isa, a, out)?,
+                    None => {
+                        let cblock = &c.as_slice()[b_start * d..(b_start + bn) * d];
+                        matmul_nt(&qchunk, qn, cblock, bn, d, out);
+                    }
                 }
+                out.par_chunks(bn)
+                    .zip(tops.par_iter_mut())
+                    .for_each(|(row, top)| {
+                        // Ids rise through the scan, so a score at the threshold loses its
+                        // tie: most scores are dismissed 16 to a comparison.
+                        let scale = if cosine {
+                            &inv_norms[b_start..b_start + bn]
+                        } else {
+                            &ones[..bn]
+                        };
+                        offer_scaled(top, row, scale, b_start as u64);
+                    });
             }
+        }
+        if reduced {
+            // The candidates' exact f32 scores, the best `k` of them kept.
+            let _turn = compute_lock();
+            tops = tops
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, candidates)| {
+                    let qv = &qchunk[i * d..(i + 1) * d];
+                    let mut exact = TopK::new(k);
+                    for cand in candidates.into_sorted() {
+                        let id = cand.id as usize;
+                        let row = &c.as_slice()[id * d..(id + 1) * d];
+                        let dot: f32 = qv.iter().zip(row).map(|(a, b)| a * b).sum();
+                        exact.push(Candidate {
+                            score: if cosine { dot * inv_norms[id] } else { dot },
+                            id: cand.id,
+                        });
+                    }
+                    exact
+                })
+                .collect();
         }
         all_hits.extend(tops.into_iter().map(|t| {
             t.into_sorted()
