@@ -494,3 +494,93 @@ fn fit_cli_trains_and_saves_a_loadable_model() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.jsonl:1"));
     assert!(!dir.join("m2").exists());
 }
+
+/// `sbert fuse` writes ranx's fused scores as a TREC run (the golden runs of tests/fusion.rs),
+/// refuses wsum without weights, and leaves no file behind an error.
+#[test]
+fn fuse_writes_ranx_scores() {
+    let g: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fusion.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = temp_dir("cli-fuse");
+    let mut paths = Vec::new();
+    for (i, run) in g["runs"].as_array().unwrap().iter().enumerate() {
+        let mut text = String::new();
+        for (q, docs) in run.as_object().unwrap() {
+            for (r, d) in docs.as_array().unwrap().iter().enumerate() {
+                text += &format!(
+                    "{q} Q0 {} {} {} run{i}\n",
+                    d[0].as_str().unwrap(),
+                    r + 1,
+                    d[1]
+                );
+            }
+        }
+        let p = dir.join(format!("run{i}.txt"));
+        std::fs::write(&p, text).unwrap();
+        paths.push(p.to_str().unwrap().to_string());
+    }
+    let out = dir.join("fused.run");
+    for (method, extra, norm) in [
+        ("rrf", vec![], "none"),
+        ("wsum", vec!["--weights", "0.5,0.3,0.2"], "zmuv"),
+    ] {
+        let mut args = vec![
+            "fuse",
+            "--method",
+            method,
+            "--norm",
+            norm,
+            "--run",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        args.extend(paths.iter().map(String::as_str));
+        let o = sbert(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let got = sbert::datasets::trec::read_run(&out).unwrap();
+        let case = g["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["method"] == method
+                    && c["norm"] == norm
+                    && (method != "rrf" || c["params"]["k"] == 60)
+            })
+            .unwrap();
+        for (q, docs) in case["fused"].as_object().unwrap() {
+            assert_eq!(
+                got[q].len(),
+                docs.as_object().unwrap().len(),
+                "{method} {q}"
+            );
+            for (d, s) in &got[q] {
+                let w = docs[d].as_f64().unwrap();
+                assert!(
+                    (s - w).abs() <= 1e-6 * w.abs().max(1.0),
+                    "{method} {q} {d}: {s} vs {w}"
+                );
+            }
+        }
+    }
+    std::fs::remove_file(&out).unwrap();
+    let o = sbert(&[
+        "fuse",
+        "--method",
+        "wsum",
+        "--run",
+        out.to_str().unwrap(),
+        &paths[0],
+        &paths[1],
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--weights"));
+    let o = sbert(&["fuse", "--run", out.to_str().unwrap(), &paths[0]]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+}

@@ -252,6 +252,16 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("compare --qrels @/qrels.txt @/run.txt @/run.txt --svg @/out-folder", Error(&["out-folder"])),
         ("compare --qrels @/qrels.txt @/run.txt @/run.txt --names A", Error(&["--names"])),
         ("compare --qrels @/qrels.txt @/run.txt @/run-bom.txt --svg @/ski.svg", Ok(&[], &["ski.svg"])),
+        // fuse
+        ("fuse --run @/f.run @/run.txt @/missing.txt", Error(&["missing.txt"])),
+        ("fuse --run @/f.run @/run.txt @/run-nan.txt", Error(&["run-nan.txt:1"])),
+        ("fuse --run @/out-folder @/run.txt @/run.txt", Error(&["out-folder", "is a folder"])),
+        ("fuse --method wsum --weights 1,x --run @/f.run @/run.txt @/run.txt", Error(&["weight"])),
+        ("fuse --method wsum --weights 1 --run @/f.run @/run.txt @/run.txt", Error(&["1 weights for 2 runs"])),
+        ("fuse --method borda --run @/f.run @/run.txt @/run.txt", Error(&["borda"])),
+        ("fuse --norm softmax --run @/f.run @/run.txt @/run.txt", Error(&["softmax"])),
+        ("fuse --k NaN --run @/f.run @/run.txt @/run.txt", Error(&["k must be"])),
+        ("fuse --run @/f.run @/run.txt @/run-bom.txt", Ok(&[], &["f.run"])),
         // fit
         ("fit --model @/model --train @/train.jsonl --output @/m --batch-size 0", Error(&["batch_size"])),
         ("fit --model @/model --train @/train.jsonl --output @/a-file/m", Error(&["a-file", "not a folder"])),

@@ -1,4 +1,5 @@
-//! `sbert evaluate` (trec_eval measures of a run), `sbert sts`, `sbert compare` (two runs).
+//! `sbert evaluate` (trec_eval measures of a run), `sbert sts`, `sbert compare` (two runs), `sbert
+//! fuse` (runs combined).
 
 use std::path::PathBuf;
 
@@ -208,4 +209,96 @@ fn read_qrels(path: &std::path::Path) -> sbert::Result<sbert::datasets::qrels::Q
         )));
     }
     Ok(qrels)
+}
+
+/// Arguments of `sbert fuse`.
+#[derive(Args)]
+pub struct FuseArgs {
+    /// Two or more TREC runs to fuse.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// rrf, sum (CombSUM), max (CombMAX), min (CombMIN), mnz (CombMNZ) or wsum (with --weights).
+    #[arg(long, default_value = "rrf")]
+    pub method: String,
+    /// RRF's constant k.
+    #[arg(long, default_value_t = 60.0)]
+    pub k: f64,
+    /// wsum's weights, one per run, comma-separated (e.g. 0.3,0.7).
+    #[arg(long)]
+    pub weights: Option<String>,
+    /// Per-query normalization first: min-max, max, sum, zmuv, rank or none (RRF reads only ranks).
+    #[arg(long, default_value = "min-max")]
+    pub norm: String,
+    /// Documents kept per query (default: all).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// The fused TREC run to write.
+    #[arg(long)]
+    pub run: PathBuf,
+    #[arg(long, default_value = "fused")]
+    pub tag: String,
+}
+
+/// Runs `sbert fuse`: `ranx.fuse` on TREC runs.
+pub fn fuse(args: FuseArgs) -> sbert::Result<()> {
+    use sbert::evaluation::{FuseOptions, FusionMethod};
+    let FuseArgs {
+        runs,
+        method,
+        k,
+        weights,
+        norm,
+        top_k,
+        run,
+        tag,
+    } = args;
+    let method = match method.trim().to_ascii_lowercase().as_str() {
+        "rrf" => FusionMethod::Rrf { k },
+        "sum" | "combsum" => FusionMethod::Sum,
+        "max" | "combmax" => FusionMethod::Max,
+        "min" | "combmin" => FusionMethod::Min,
+        "mnz" | "combmnz" => FusionMethod::Mnz,
+        "wsum" => {
+            let w = weights.as_deref().ok_or_else(|| {
+                sbert::Error::InvalidInput("--method wsum needs --weights (one per run)".into())
+            })?;
+            FusionMethod::Wsum(
+                w.split(',')
+                    .map(|x| {
+                        x.trim().parse::<f64>().map_err(|_| {
+                            sbert::Error::InvalidInput(format!("bad weight {x:?} in --weights"))
+                        })
+                    })
+                    .collect::<sbert::Result<_>>()?,
+            )
+        }
+        other => {
+            return Err(sbert::Error::InvalidInput(format!(
+                "unknown --method {other:?}: rrf, sum, max, min, mnz or wsum"
+            )))
+        }
+    };
+    let mut options = FuseOptions::default().norm(norm.parse()?).method(method);
+    options.top_k = top_k;
+    sbert::core::fs::check_writable(&run, false)?;
+    let inputs: Vec<sbert::evaluation::Run> = runs
+        .iter()
+        .map(|p| sbert::datasets::trec::read_run(p))
+        .collect::<sbert::Result<_>>()?;
+    let refs: Vec<&sbert::evaluation::Run> = inputs.iter().collect();
+    let fused = sbert::evaluation::fuse(&refs, &options)?;
+    let ranked: Vec<(String, Vec<(String, f32)>)> = fused
+        .into_iter()
+        .map(|(q, docs)| (q, docs.into_iter().map(|(d, s)| (d, s as f32)).collect()))
+        .collect();
+    sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
+    eprintln!(
+        "fused {} runs ({}, {}) over {} queries into {}",
+        runs.len(),
+        options.method,
+        options.norm,
+        ranked.len(),
+        run.display()
+    );
+    Ok(())
 }

@@ -47,6 +47,8 @@ enum Command {
     Sts(evaluate::StsArgs),
     /// Project Part 3: compare two runs query by query; optional ski-jump plot as SVG.
     Compare(evaluate::CompareArgs),
+    /// Fuse two or more TREC runs (ranx.fuse): RRF, CombSUM/MAX/MIN/MNZ or weighted sum.
+    Fuse(evaluate::FuseArgs),
     /// Fine-tune a bi-encoder on jsonl InputExamples (`{"texts": [a, b], "label": 1.0}` per line).
     Fit(train::FitArgs),
     /// Train a reranker (CrossEncoder, binary cross-entropy) on jsonl {"texts": [query, passage], "label": 0|1}.
@@ -87,6 +89,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
         Command::Evaluate(args) => evaluate::evaluate(args),
         Command::Sts(args) => evaluate::sts(args),
         Command::Compare(args) => evaluate::compare(args),
+        Command::Fuse(args) => evaluate::fuse(args),
         Command::Convert { what } => convert::convert(what),
         Command::Fit(args) => train::fit(args),
         Command::FitCrossEncoder(args) => train::fit_cross_encoder(args),

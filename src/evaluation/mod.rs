@@ -1,11 +1,13 @@
 //! Evaluation: trec_eval-exact IR metrics, the `EmbeddingSimilarityEvaluator`, the
-//! `BinaryClassificationEvaluator` and the `InformationRetrievalEvaluator`, and the course project's run comparison.
+//! `BinaryClassificationEvaluator` and the `InformationRetrievalEvaluator`, the course project's run
+//! comparison, and the fusion of runs (`ranx.fuse`).
 //!
 //! Every evaluator returns one [`EvalReport`] and can append a CSV row (`epoch,steps,…`, header
 //! written once), as sentence-transformers' evaluators do.
 
 pub mod binary_classification;
 pub mod compare;
+pub mod fusion;
 pub mod ir_metrics;
 pub mod retrieval;
 pub mod similarity;
@@ -17,6 +19,7 @@ pub use crate::util::SimilarityFunction;
 pub use binary_classification::{binary_metrics, BinaryClassificationEvaluator, BinaryMetrics};
 pub use compare::{QueryExplanation, RunComparison};
 pub use evaluator::{append_csv, CsvRow, EvalReport, Evaluator};
+pub use fusion::{fuse, FuseOptions, FusionMethod, Norm};
 pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use retrieval::InformationRetrievalEvaluator;
 pub use similarity::EmbeddingSimilarityEvaluator;
