@@ -252,6 +252,13 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("compare --qrels @/qrels.txt @/run.txt @/run.txt --svg @/out-folder", Error(&["out-folder"])),
         ("compare --qrels @/qrels.txt @/run.txt @/run.txt --names A", Error(&["--names"])),
         ("compare --qrels @/qrels.txt @/run.txt @/run-bom.txt --svg @/ski.svg", Ok(&[], &["ski.svg"])),
+        // rerank-run
+        ("rerank-run --run @/missing.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run", Error(&["missing.txt"])),
+        ("rerank-run --run @/run-nan.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run", Error(&["run-nan.txt:1"])),
+        ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run --top 0", Error(&["--top"])),
+        ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run --interpolate 2", Error(&["interpolate"])),
+        ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/out-folder", Error(&["out-folder", "is a folder"])),
+        ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run", Error(&["model.safetensors"])),
         // fuse
         ("fuse --run @/f.run @/run.txt @/missing.txt", Error(&["missing.txt"])),
         ("fuse --run @/f.run @/run.txt @/run-nan.txt", Error(&["run-nan.txt:1"])),

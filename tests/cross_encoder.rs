@@ -274,6 +274,47 @@ fn cli_search_with_rerank() {
     let ce = CrossEncoder::from_dir(&ce_dir, &Device::Cpu).unwrap();
     let (ok, bi_lines, err) = search(&[]);
     assert!(ok, "{err}");
+    // `sbert rerank-run` on the bi-encoder's run file gives what `search --rerank` gave.
+    let first = dir.join("first.run");
+    std::fs::write(
+        &first,
+        bi_lines
+            .iter()
+            .map(|l| l.join(" ") + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let out = dir.join("reranked.run");
+    let rerank_run = |extra: &[&str]| {
+        let mut args = vec![
+            "rerank-run",
+            "--run",
+            first.to_str().unwrap(),
+            "--model",
+            ce_arg,
+            "--corpus",
+            c_tsv.to_str().unwrap(),
+            "--queries",
+            q_tsv.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = sbert(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').take(5).map(str::to_string).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let without_tag = |ls: &[Vec<String>]| {
+        ls.iter()
+            .map(|l| l[..5].to_vec())
+            .collect::<Vec<Vec<String>>>()
+    };
+    assert_eq!(rerank_run(&["--top", "4"]), without_tag(&lines));
+    assert_eq!(rerank_run(&["--top", "4", "--top-k", "3"]).len(), 6);
     for q in [("q1", "w11 w21"), ("q2", "w40 w41")] {
         let mine: Vec<&Vec<String>> = lines.iter().filter(|l| l[0] == q.0).collect();
         let bi_mine: Vec<&Vec<String>> = bi_lines.iter().filter(|l| l[0] == q.0).collect();

@@ -41,6 +41,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
     Rerank(search::RerankArgs),
+    /// Re-rank any TREC run (BM25, dense, fused) with a cross-encoder: its top documents re-scored.
+    RerankRun(search::RerankRunArgs),
     /// trec_eval measures of a run (TREC or BEIR qrels).
     Evaluate(evaluate::EvaluateArgs),
     /// STS evaluation: Spearman and Pearson of cosine similarity vs gold scores (STS Benchmark TSV).
@@ -86,6 +88,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
         Command::Pairs(args) => embed::pairs(args),
         Command::Search(args) => search::search(args),
         Command::Rerank(args) => search::rerank(args),
+        Command::RerankRun(args) => search::rerank_run(args),
         Command::Evaluate(args) => evaluate::evaluate(args),
         Command::Sts(args) => evaluate::sts(args),
         Command::Compare(args) => evaluate::compare(args),

@@ -1,4 +1,5 @@
-//! `sbert search` (retrieve, optionally re-rank, into a TREC run) and `sbert rerank`.
+//! `sbert search` (retrieve, optionally re-rank, into a TREC run), `sbert rerank` and `sbert
+//! rerank-run` (re-rank any run).
 
 use std::path::PathBuf;
 
@@ -47,6 +48,59 @@ pub struct SearchArgs {
     /// logit) over each query's re-ranked hits (W in [0, 1]; choose it on validation queries).
     #[arg(long)]
     pub interpolate: Option<f32>,
+}
+
+/// The re-ranking step `search --rerank` and `rerank-run` share.
+struct Rerank<'a> {
+    model: &'a str,
+    dtype: DtypeArg,
+    rerank_top: usize,
+    interpolate: Option<f32>,
+    top_k: Option<usize>,
+    progress: bool,
+}
+
+impl Rerank<'_> {
+    /// Each query's first `rerank_top` documents of `ranked` re-scored by the cross-encoder (or
+    /// interpolated with their first-stage scores), the rest after them; `top_k` kept.
+    fn apply(
+        &self,
+        queries: &[sbert::datasets::Query],
+        docs: &[sbert::datasets::Document],
+        ranked: &sbert::datasets::run::RankedRun,
+    ) -> sbert::Result<sbert::datasets::run::RankedRun> {
+        if let Some(w) = self.interpolate.filter(|w| !(0.0..=1.0).contains(w)) {
+            return Err(sbert::Error::InvalidInput(format!(
+                "--interpolate {w} is not in [0, 1]"
+            )));
+        }
+        let ce = self.dtype.load_cross_encoder(self.model)?;
+        let by_id: std::collections::HashMap<&str, String> =
+            docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
+        let popts = sbert::cross_encoder::PredictOptions {
+            show_progress_bar: self.progress,
+            apply_activation: self.interpolate.is_none(),
+            ..Default::default()
+        };
+        let reranked = sbert::cross_encoder::rerank_run(
+            &ce,
+            queries,
+            ranked,
+            |id| by_id.get(id).cloned(),
+            self.rerank_top,
+            &popts,
+        )?;
+        let mut out = match self.interpolate {
+            Some(w) => {
+                sbert::cross_encoder::interpolate_scores(ranked, &reranked, self.rerank_top, w)?
+            }
+            None => reranked,
+        };
+        if let Some(k) = self.top_k {
+            out.iter_mut().for_each(|(_, docs)| docs.truncate(k));
+        }
+        Ok(out)
+    }
 }
 
 /// Runs `sbert search`.
@@ -111,33 +165,16 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
             "--interpolate needs --rerank".into(),
         ));
     }
-    if let Some(w) = interpolate.filter(|w| !(0.0..=1.0).contains(w)) {
-        return Err(sbert::Error::InvalidInput(format!(
-            "--interpolate {w} is not in [0, 1]"
-        )));
-    }
     if let Some(ce) = &rerank {
-        let ce = dtype.load_cross_encoder(ce)?;
-        let by_id: std::collections::HashMap<&str, String> =
-            docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
-        let popts = sbert::cross_encoder::PredictOptions {
-            show_progress_bar: progress,
-            apply_activation: interpolate.is_none(),
-            ..Default::default()
-        };
-        let reranked = sbert::cross_encoder::rerank_run(
-            &ce,
-            &ds.queries,
-            &ranked,
-            |id| by_id.get(id).cloned(),
+        let step = Rerank {
+            model: ce,
+            dtype,
             rerank_top,
-            &popts,
-        )?;
-        ranked = match interpolate {
-            Some(w) => sbert::cross_encoder::interpolate_scores(&ranked, &reranked, rerank_top, w)?,
-            None => reranked,
+            interpolate,
+            top_k: Some(top_k),
+            progress,
         };
-        ranked.iter_mut().for_each(|(_, docs)| docs.truncate(top_k));
+        ranked = step.apply(&ds.queries, &docs, &ranked)?;
     }
     sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
     eprintln!(
@@ -201,5 +238,92 @@ pub fn rerank(args: RerankArgs) -> sbert::Result<()> {
     } else {
         print!("{ranking}");
     }
+    Ok(())
+}
+
+/// Arguments of `sbert rerank-run`.
+#[derive(Args)]
+pub struct RerankRunArgs {
+    /// The first-stage TREC run to re-rank (BM25, a bi-encoder, a fusion, …).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The cross-encoder (folder or id).
+    #[arg(long)]
+    pub model: String,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
+    /// Corpus holding the run's documents: BEIR jsonl ({"_id","title","text"}) or id<TAB>text.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// The run's queries: BEIR jsonl ({"_id","text"}) or id<TAB>text.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// How many of each query's first documents the cross-encoder re-scores (the rest follow in
+    /// the run's order).
+    #[arg(long = "top", default_value_t = 100)]
+    pub rerank_top: usize,
+    /// Documents kept per query in the output (default: all of the run's).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Interpolate instead of replacing: W · z(first-stage score) + (1 − W) · z(cross-encoder
+    /// logit) over each query's re-ranked documents (W in [0, 1]).
+    #[arg(long)]
+    pub interpolate: Option<f32>,
+    /// The re-ranked TREC run to write (atomically).
+    #[arg(long)]
+    pub output: PathBuf,
+    #[arg(long, default_value = "rerank")]
+    pub tag: String,
+    #[arg(long)]
+    pub progress: bool,
+}
+
+/// Runs `sbert rerank-run`: any run's top documents re-scored by a cross-encoder.
+pub fn rerank_run(args: RerankRunArgs) -> sbert::Result<()> {
+    let RerankRunArgs {
+        run,
+        model,
+        dtype,
+        corpus,
+        queries,
+        rerank_top,
+        top_k,
+        interpolate,
+        output,
+        tag,
+        progress,
+    } = args;
+    if rerank_top == 0 {
+        return Err(sbert::Error::InvalidInput(
+            "--top must be at least 1 (the documents re-scored per query)".into(),
+        ));
+    }
+    let first = sbert::datasets::ranked(&sbert::datasets::trec::read_run(&run)?);
+    let docs = sbert::data::read_records(&corpus)?;
+    let qs: Vec<sbert::datasets::Query> = sbert::data::read_records(&queries)?
+        .into_iter()
+        .map(|q| sbert::datasets::Query {
+            text: q.contents(),
+            id: q.id,
+        })
+        .collect();
+    sbert::datasets::trec::check_run_ids(&tag, std::iter::empty())?;
+    sbert::core::fs::check_writable(&output, false)?;
+    let step = Rerank {
+        model: &model,
+        dtype,
+        rerank_top,
+        interpolate,
+        top_k,
+        progress,
+    };
+    let ranked = step.apply(&qs, &docs, &first)?;
+    sbert::datasets::trec::write_run(&output, &ranked, &tag)?;
+    eprintln!(
+        "re-ranked the first {rerank_top} documents of {} queries of {}; wrote {}",
+        ranked.len(),
+        run.display(),
+        output.display()
+    );
     Ok(())
 }
