@@ -1,5 +1,6 @@
 //! The paired t-test against scipy's `ttest_rel` (tests/golden/ttest.json, made by
-//! scripts/make_golden_ttest.py), on its own and through `RunComparison::t_test`.
+//! scripts/make_golden_ttest.py), on its own and through `RunComparison::t_test`; the paired
+//! randomization test against scipy's exact `permutation_test` (tests/golden/randomization.json).
 
 use std::collections::BTreeMap;
 
@@ -90,4 +91,69 @@ fn run_comparison_t_test_is_b_against_a() {
     assert_eq!(t, direct);
     assert!(t.p_value > 0.0 && t.p_value < 1.0);
     assert!(t.to_string().starts_with("paired t-test: t = "));
+}
+
+/// Fisher's paired randomization test: exact p-values equal scipy's `permutation_test` over all
+/// 2ⁿ swaps (tests/golden/randomization.json, scripts/make_golden_randomization.py); the random
+/// version lands within 4 standard errors of the exact value; through `RunComparison` it tests B
+/// against A; bad input is an error.
+#[test]
+fn randomization_test_matches_scipy() {
+    use sbert::evaluation::paired_randomization_test;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/randomization.json"
+    );
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for c in g["cases"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let (a, b) = (values(&c["a"]), values(&c["b"]));
+        let r = paired_randomization_test(&a, &b, 1 << 20, 1).unwrap();
+        assert!(r.exact, "{name}");
+        assert_eq!(r.permutations, 1 << a.len());
+        assert!(
+            close(r.mean_difference, number(&c["statistic"])),
+            "{name}: {r}"
+        );
+        assert!(
+            close(r.p_value, number(&c["p_value"])),
+            "{name}: {r} vs {}",
+            c["p_value"]
+        );
+        // Fewer permutations than 2ⁿ: random sign assignments, near the exact p-value.
+        if a.len() >= 10 {
+            let m = ((1u64 << a.len()) / 2).min(20_000);
+            let mc = paired_randomization_test(&a, &b, m, 7).unwrap();
+            assert!(!mc.exact);
+            let p = r.p_value;
+            let se = (p * (1.0 - p) / m as f64).sqrt().max(1.0 / m as f64);
+            assert!(
+                (mc.p_value - p).abs() <= 4.0 * se + 1.0 / m as f64,
+                "{name}: {mc} vs {p}"
+            );
+        }
+    }
+    assert!(paired_randomization_test(&[1.0], &[1.0, 2.0], 100, 1).is_err());
+    assert!(paired_randomization_test(&[], &[], 100, 1).is_err());
+    assert!(paired_randomization_test(&[1.0], &[0.0], 0, 1).is_err());
+
+    // Through RunComparison: B's per-query P_1 against A's.
+    let mut qrels: Qrels = BTreeMap::new();
+    let (mut run_a, mut run_b): (Run, Run) = (BTreeMap::new(), BTreeMap::new());
+    for i in 0..12 {
+        let q = format!("q{i:02}");
+        qrels.insert(q.clone(), BTreeMap::from([("rel".to_string(), 1)]));
+        let top = |hit: bool| if hit { "rel" } else { "other" };
+        run_a.insert(q.clone(), vec![(top(i % 3 == 0).to_string(), 1.0)]);
+        run_b.insert(q.clone(), vec![(top(i % 4 != 1).to_string(), 1.0)]);
+    }
+    let cmp = RunComparison::new(&qrels, &run_a, &run_b, Measure::P(1), 1);
+    let r = cmp.randomization_test().unwrap();
+    let (pa, pb): (Vec<f64>, Vec<f64>) = (0..12)
+        .map(|i| ((i % 3 == 0) as u8 as f64, (i % 4 != 1) as u8 as f64))
+        .unzip();
+    assert_eq!(r, paired_randomization_test(&pb, &pa, 1 << 20, 42).unwrap());
+    assert!(r.exact && r.mean_difference > 0.0 && r.p_value < 1.0);
+    assert!(r.to_string().starts_with("paired randomization test"));
 }

@@ -118,6 +118,17 @@ impl RunComparison {
         crate::evaluation::stats::paired_t_test(&b, &a)
     }
 
+    /// Fisher's paired randomization test of B against A over the queries (`ranx.compare`'s
+    /// `"fisher"`; [`paired_randomization_test`](crate::evaluation::stats::paired_randomization_test)):
+    /// exact over all sign assignments up to 2²⁰ of them, else 100,000 seeded random ones.
+    pub fn randomization_test(
+        &self,
+    ) -> crate::core::Result<crate::evaluation::stats::RandomizationTest> {
+        let (a, b): (Vec<f64>, Vec<f64>) = self.rows.iter().map(|r| (r.a, r.b)).unzip();
+        let permutations = if a.len() <= 20 { 1 << 20 } else { 100_000 };
+        crate::evaluation::stats::paired_randomization_test(&b, &a, permutations, 42)
+    }
+
     /// Names the two runs (e.g. "pretrained", "fine-tuned").
     #[must_use]
     pub fn names(mut self, a: &str, b: &str) -> Self {
@@ -412,6 +423,8 @@ impl Tabular for RunComparison {
                 "improved",
                 "hurt",
                 "unchanged",
+                "p (t-test)",
+                "p (randomization)",
             ]
             .map(String::from)
             .to_vec(),
@@ -423,6 +436,9 @@ impl Tabular for RunComparison {
                 up.to_string(),
                 down.to_string(),
                 same.to_string(),
+                format!("{:.4}", self.t_test().p_value),
+                self.randomization_test()
+                    .map_or_else(|_| "—".into(), |r| format!("{:.4}", r.p_value)),
             ]],
             more: 0,
         };

@@ -23,4 +23,4 @@ pub use fusion::{fuse, FuseOptions, FusionMethod, Norm};
 pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use retrieval::InformationRetrievalEvaluator;
 pub use similarity::EmbeddingSimilarityEvaluator;
-pub use stats::{paired_t_test, TTest};
+pub use stats::{paired_randomization_test, paired_t_test, RandomizationTest, TTest};
