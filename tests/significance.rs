@@ -157,3 +157,98 @@ fn randomization_test_matches_scipy() {
     assert!(r.exact && r.mean_difference > 0.0 && r.p_value < 1.0);
     assert!(r.to_string().starts_with("paired randomization test"));
 }
+
+/// `Report` (ranx.compare's table): means equal `evaluate`'s, each mark is a pair whose paired
+/// test (computed here directly) gives p < alpha with the higher mean, and the Markdown / LaTeX
+/// renderings carry them.
+#[test]
+fn report_marks_exactly_the_significant_pairs() {
+    use sbert::evaluation::{
+        evaluate, paired_randomization_test, Report, ReportOptions, SignificanceTest,
+    };
+    // 40 queries, one relevant document each; three runs that rank it 1st, 2nd or 3rd in
+    // different patterns (c is clearly best, a and b close).
+    let mut qrels: Qrels = BTreeMap::new();
+    let (mut ra, mut rb, mut rc): (Run, Run, Run) = Default::default();
+    let at = |rank: usize| -> Vec<(String, f64)> {
+        (0..3)
+            .map(|k| {
+                (
+                    if k == rank {
+                        "rel".into()
+                    } else {
+                        format!("x{k}")
+                    },
+                    3.0 - k as f64,
+                )
+            })
+            .collect()
+    };
+    for i in 0..40 {
+        let q = format!("q{i:02}");
+        qrels.insert(q.clone(), BTreeMap::from([("rel".to_string(), 1)]));
+        ra.insert(q.clone(), at(if i % 3 == 0 { 0 } else { 2 }));
+        rb.insert(q.clone(), at(if i % 4 == 0 { 0 } else { 1 + i % 2 }));
+        rc.insert(q.clone(), at(if i % 5 == 4 { 1 } else { 0 }));
+    }
+    let runs = [("bm25", &ra), ("dense", &rb), ("fine_tuned", &rc)];
+    for test in [SignificanceTest::TTest, SignificanceTest::Randomization] {
+        let opts = ReportOptions {
+            measures: vec![Measure::RecipRank, Measure::P(1), Measure::NdcgCut(3)],
+            test,
+            ..Default::default()
+        };
+        let rep = Report::new(&qrels, &runs, &opts).unwrap();
+        assert_eq!(rep.queries, 40);
+        let mut marks = 0;
+        for (i, (_, ri)) in runs.iter().enumerate() {
+            let ei = evaluate(&qrels, ri, &opts.measures, 1);
+            for (m, name) in rep.measures.iter().enumerate() {
+                assert!((rep.means[i][m] - ei.mean[name]).abs() < 1e-12);
+                let vi: Vec<f64> = ei.per_query.values().map(|v| v[name]).collect();
+                for (j, (_, rj)) in runs.iter().enumerate().filter(|(j, _)| *j != i) {
+                    let ej = evaluate(&qrels, rj, &opts.measures, 1);
+                    let vj: Vec<f64> = ej.per_query.values().map(|v| v[name]).collect();
+                    let p = match test {
+                        SignificanceTest::TTest => paired_t_test(&vi, &vj).p_value,
+                        SignificanceTest::Randomization => {
+                            paired_randomization_test(&vi, &vj, 100_000, 42)
+                                .unwrap()
+                                .p_value
+                        }
+                    };
+                    let want = ei.mean[name] > ej.mean[name] && p < 0.05;
+                    assert_eq!(
+                        rep.beats[i][m].contains(&j),
+                        want,
+                        "{test:?} {i} vs {j} {name}: p {p}"
+                    );
+                    marks += want as usize;
+                }
+            }
+        }
+        assert!(marks >= 3, "{marks}");
+        // c beats a and b on MRR.
+        assert_eq!(rep.marks(2, 0), "ab");
+        let md = rep.to_markdown();
+        assert!(md.contains("| (c) fine_tuned |"), "{md}");
+        assert!(
+            md.contains(&format!("{:.4}<sup>ab</sup>", rep.means[2][0])),
+            "{md}"
+        );
+        let tex = rep.to_latex();
+        assert!(tex.contains("(c) fine\\_tuned"), "{tex}");
+        assert!(
+            tex.contains(&format!("{:.4}$^{{ab}}$", rep.means[2][0])),
+            "{tex}"
+        );
+        assert!(tex.contains("recip\\_rank"));
+        assert!(rep.to_string().contains("^ab"));
+    }
+    assert!(Report::new(&qrels, &runs[..1], &ReportOptions::default()).is_err());
+    let bad = ReportOptions {
+        alpha: 1.5,
+        ..Default::default()
+    };
+    assert!(Report::new(&qrels, &runs, &bad).is_err());
+}
