@@ -584,3 +584,54 @@ fn fuse_writes_ranx_scores() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
 }
+
+/// `sbert report` prints the library's `Report` (Markdown here) for runs given as files.
+#[test]
+fn report_prints_the_library_report() {
+    use sbert::evaluation::{Report, ReportOptions};
+    let dir = temp_dir("cli-report");
+    let qrels_path = shared().join("data/beir-scifact/qrels.beir-v1.0.0-scifact.test.txt");
+    let run_a = shared().join("golden/scifact_minilm.run");
+    // B: A with every other query's ranking reversed.
+    let a = sbert::datasets::trec::read_run(&run_a).unwrap();
+    let b: sbert::evaluation::Run = a
+        .iter()
+        .enumerate()
+        .map(|(i, (q, docs))| {
+            let docs = if i % 2 == 0 {
+                docs.iter().map(|(d, s)| (d.clone(), -s)).collect()
+            } else {
+                docs.clone()
+            };
+            (q.clone(), docs)
+        })
+        .collect();
+    let run_b = dir.join("b.run");
+    let ranked = sbert::datasets::ranked(&b);
+    sbert::datasets::trec::write_run(&run_b, &ranked, "b").unwrap();
+    let o = sbert(&[
+        "report",
+        "--qrels",
+        qrels_path.to_str().unwrap(),
+        "--names",
+        "minilm,reversed",
+        "--markdown",
+        run_a.to_str().unwrap(),
+        run_b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let qrels = sbert::datasets::trec::read_qrels(&qrels_path).unwrap();
+    let b_read = sbert::datasets::trec::read_run(&run_b).unwrap();
+    let want = Report::new(
+        &qrels,
+        &[("minilm", &a), ("reversed", &b_read)],
+        &ReportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want.to_markdown());
+    assert_eq!(
+        want.marks(0, 0),
+        "b",
+        "reversing half the queries is significantly worse"
+    );
+}

@@ -259,6 +259,13 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run --interpolate 2", Error(&["interpolate"])),
         ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/out-folder", Error(&["out-folder", "is a folder"])),
         ("rerank-run --run @/run.txt --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --output @/o.run", Error(&["model.safetensors"])),
+        // report
+        ("report --qrels @/qrels.txt @/run.txt @/missing.txt", Error(&["missing.txt"])),
+        ("report --qrels @/qrels.txt @/run.txt @/run.txt --test z", Error(&["--test"])),
+        ("report --qrels @/qrels.txt @/run.txt @/run.txt --names a", Error(&["--names"])),
+        ("report --qrels @/qrels.txt @/run.txt @/run.txt --alpha 2", Error(&["alpha"])),
+        ("report --qrels @/qrels.txt @/run.txt @/run.txt --metrics P_x", Error(&["P_x"])),
+        ("report --qrels @/qrels.txt @/run.txt @/run-bom.txt --latex", Ok(&["tabular"], &[])),
         // fuse
         ("fuse --run @/f.run @/run.txt @/missing.txt", Error(&["missing.txt"])),
         ("fuse --run @/f.run @/run.txt @/run-nan.txt", Error(&["run-nan.txt:1"])),

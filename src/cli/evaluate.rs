@@ -1,5 +1,5 @@
 //! `sbert evaluate` (trec_eval measures of a run), `sbert sts`, `sbert compare` (two runs), `sbert
-//! fuse` (runs combined).
+//! fuse` (runs combined), `sbert report` (runs with significance marks).
 
 use std::path::PathBuf;
 
@@ -300,5 +300,99 @@ pub fn fuse(args: FuseArgs) -> sbert::Result<()> {
         ranked.len(),
         run.display()
     );
+    Ok(())
+}
+
+/// Arguments of `sbert report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Qrels: TREC or BEIR TSV.
+    #[arg(long)]
+    pub qrels: PathBuf,
+    /// Two or more TREC runs (letters a, b, c, … in this order).
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// The runs' names, comma-separated (default: the file names).
+    #[arg(long)]
+    pub names: Option<String>,
+    /// Comma-separated measures (any name `evaluate --metrics` takes).
+    #[arg(long, default_value = "ndcg_cut_10,P_5,recip_rank,map")]
+    pub metrics: String,
+    /// The paired test: t (t-test) or fisher (randomization test).
+    #[arg(long, default_value = "t")]
+    pub test: String,
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    #[arg(long, default_value_t = 1)]
+    pub rel_level: i32,
+    /// Print Markdown (instead of the text table).
+    #[arg(long, conflicts_with = "latex")]
+    pub markdown: bool,
+    /// Print a LaTeX tabular (instead of the text table).
+    #[arg(long)]
+    pub latex: bool,
+}
+
+/// Runs `sbert report`: ranx.compare's table of several runs with significance marks.
+pub fn report(args: ReportArgs) -> sbert::Result<()> {
+    use sbert::evaluation::{Report, ReportOptions, SignificanceTest};
+    let ReportArgs {
+        qrels,
+        runs,
+        names,
+        metrics,
+        test,
+        alpha,
+        rel_level,
+        markdown,
+        latex,
+    } = args;
+    let test = match test.trim().to_ascii_lowercase().as_str() {
+        "t" | "t-test" | "student" => SignificanceTest::TTest,
+        "fisher" | "randomization" | "permutation" => SignificanceTest::Randomization,
+        other => {
+            return Err(sbert::Error::InvalidInput(format!(
+                "unknown --test {other:?}: t (paired t-test) or fisher (randomization test)"
+            )))
+        }
+    };
+    let names: Vec<String> = match &names {
+        Some(n) => n.split(',').map(|s| s.trim().to_string()).collect(),
+        None => runs
+            .iter()
+            .map(|p| {
+                p.file_stem()
+                    .map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into())
+            })
+            .collect(),
+    };
+    if names.len() != runs.len() || names.iter().any(String::is_empty) {
+        return Err(sbert::Error::InvalidInput(format!(
+            "--names gives {} names for {} runs",
+            names.len(),
+            runs.len()
+        )));
+    }
+    let qrels = read_qrels(&qrels)?;
+    let loaded: Vec<sbert::evaluation::Run> = runs
+        .iter()
+        .map(|p| sbert::datasets::trec::read_run(p))
+        .collect::<sbert::Result<_>>()?;
+    let pairs: Vec<(&str, &sbert::evaluation::Run)> =
+        names.iter().map(String::as_str).zip(&loaded).collect();
+    let options = ReportOptions {
+        measures: sbert::evaluation::Measure::parse_list(&metrics)?,
+        rel_level,
+        test,
+        alpha,
+    };
+    let report = Report::new(&qrels, &pairs, &options)?;
+    if markdown {
+        print!("{}", report.to_markdown());
+    } else if latex {
+        print!("{}", report.to_latex());
+    } else {
+        print!("{report}");
+    }
     Ok(())
 }

@@ -51,6 +51,8 @@ enum Command {
     Compare(evaluate::CompareArgs),
     /// Fuse two or more TREC runs (ranx.fuse): RRF, CombSUM/MAX/MIN/MNZ or weighted sum.
     Fuse(evaluate::FuseArgs),
+    /// Several runs' measures with significance marks (ranx.compare): text, Markdown or LaTeX.
+    Report(evaluate::ReportArgs),
     /// Fine-tune a bi-encoder on jsonl InputExamples (`{"texts": [a, b], "label": 1.0}` per line).
     Fit(train::FitArgs),
     /// Train a reranker (CrossEncoder, binary cross-entropy) on jsonl {"texts": [query, passage], "label": 0|1}.
@@ -93,6 +95,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
         Command::Sts(args) => evaluate::sts(args),
         Command::Compare(args) => evaluate::compare(args),
         Command::Fuse(args) => evaluate::fuse(args),
+        Command::Report(args) => evaluate::report(args),
         Command::Convert { what } => convert::convert(what),
         Command::Fit(args) => train::fit(args),
         Command::FitCrossEncoder(args) => train::fit_cross_encoder(args),
