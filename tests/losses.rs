@@ -141,3 +141,64 @@ fn binary_cross_entropy_matches_the_definition_and_its_gradient() {
         .compute_loss_from_logits(v.as_tensor(), &ys[..3])
         .is_err());
 }
+
+/// CoSENTLoss against sentence-transformers 6.2 (tests/golden/cosent.json from
+/// scripts/make_golden_cosent.py): value to 1e-5 relative, gradients to 1e-5 (scale 20 magnifies
+/// them), and graded labels accepted by `fit`'s check.
+#[test]
+fn cosent_matches_pytorch_value_and_gradients() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/cosent.json");
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut cases = 0;
+    for case in g["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let labels = f32s(&case["labels"]);
+        let vars: Vec<Var> = case["embeddings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|col| {
+                let m = matrix(col);
+                let (r, c) = (m.len(), m[0].len());
+                Var::from_tensor(&Tensor::from_vec(m.concat(), (r, c), &Device::Cpu).unwrap())
+                    .unwrap()
+            })
+            .collect();
+        let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let loss = CoSENTLoss {
+            scale: case["scale"].as_f64().unwrap() as f32,
+        };
+        let value = loss
+            .compute_loss_from_embeddings(&tensors, &labels)
+            .unwrap();
+        let got = value.to_scalar::<f32>().unwrap() as f64;
+        let want = case["loss"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs().max(1e-6),
+            "{name}: loss {got} vs {want}"
+        );
+        let grads = value.backward().unwrap();
+        for (c, var) in vars.iter().enumerate() {
+            let want = matrix(&case["grads"][c]);
+            let got = grads
+                .get(var.as_tensor())
+                .map(|t| t.to_vec2::<f32>().unwrap())
+                .unwrap_or_else(|| vec![vec![0.0; want[0].len()]; want.len()]);
+            for (r, (gr, wr)) in got.iter().zip(&want).enumerate() {
+                for (k, (a, b)) in gr.iter().zip(wr).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                        "{name}: grad column {c} [{r}][{k}] {a} vs {b}"
+                    );
+                }
+            }
+        }
+        cases += 1;
+    }
+    assert_eq!(cases, 3);
+    let by_name = loss_by_name("cosent").unwrap();
+    assert_eq!(by_name.name(), "CoSENTLoss");
+    assert!(by_name.check_label(0.75).is_ok());
+    assert!(by_name.check_label(f32::NAN).is_err());
+}

@@ -70,7 +70,7 @@ pub struct FitArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
     /// Losses, comma-separated, each one objective over the same data: mnrl (label-1 pairs),
-    /// online-contrastive, contrastive, cosine.
+    /// online-contrastive, contrastive, cosine, cosent (graded labels).
     #[arg(long, default_value = "mnrl,online-contrastive")]
     pub loss: String,
     #[arg(long, default_value_t = 128)]

@@ -10,6 +10,7 @@
 pub mod binary_cross_entropy;
 pub mod by_name;
 pub mod contrastive;
+pub mod cosent;
 pub mod cosine;
 pub mod cosine_similarity;
 pub mod loss;
@@ -20,6 +21,7 @@ pub mod siamese_distance;
 pub use binary_cross_entropy::{bce_with_logits, BinaryCrossEntropyLoss};
 pub use by_name::loss_by_name;
 pub use contrastive::ContrastiveLoss;
+pub use cosent::CoSENTLoss;
 pub use cosine::{cos_sim_tensor, pairwise_cosine};
 pub use cosine_similarity::CosineSimilarityLoss;
 pub use loss::Loss;
