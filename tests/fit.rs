@@ -402,3 +402,52 @@ fn embedding_cache_hits_and_misses() {
     );
     assert!(max_abs_diff(after.as_slice(), fresh.as_slice()) > 1e-6);
 }
+
+/// Project plumbing: training pairs from graded qrels (grade / max: 2 → 1.0, 1 → 0.5, 0 → 0.0)
+/// for the training part of `split_by_query`, and a custom mapping that leaves grade 0 out.
+#[test]
+fn graded_examples_from_qrels() {
+    use sbert::datasets::{Document, Qrels, Query, RetrievalDataset};
+    use std::collections::{BTreeMap, BTreeSet};
+    let qrels: Qrels = (0..50)
+        .map(|i| {
+            (
+                format!("q{i}"),
+                BTreeMap::from([
+                    (format!("d{i}"), 2),
+                    (format!("d{}", i + 1), 1),
+                    (format!("d{}", i + 2), 0),
+                ]),
+            )
+        })
+        .collect();
+    let ds = RetrievalDataset {
+        corpus: (0..52)
+            .map(|i| Document {
+                id: format!("d{i}"),
+                title: String::new(),
+                text: format!("document {i}"),
+            })
+            .collect(),
+        queries: (0..50)
+            .map(|i| Query {
+                id: format!("q{i}"),
+                text: format!("query {i}"),
+            })
+            .collect(),
+        qrels,
+    };
+    let parts = ds.split_by_query(&[0.8, 0.1, 0.1], 42).unwrap();
+    let train: BTreeSet<String> = parts[0].queries.iter().map(|q| q.id.clone()).collect();
+    let ex = ds.graded_examples(Some(&train), ds.grade_over_max());
+    assert_eq!(ex.len(), train.len() * 3);
+    for e in &ex {
+        let q: usize = e.texts[0].trim_start_matches("query ").parse().unwrap();
+        let d: usize = e.texts[1].trim_start_matches("document ").parse().unwrap();
+        assert!(train.contains(&format!("q{q}")));
+        assert_eq!(e.label, [1.0, 0.5, 0.0][d - q], "q{q} d{d}");
+    }
+    let positives = ds.graded_examples(None, |g| (g > 0).then_some(1.0));
+    assert_eq!(positives.len(), 100);
+    assert!(positives.iter().all(|e| e.label == 1.0));
+}

@@ -64,6 +64,52 @@ pub fn read_examples(path: &Path) -> Result<Vec<InputExample>> {
 }
 
 impl crate::datasets::RetrievalDataset {
+    /// Training pairs from graded qrels, as the course projects build them: for every judged
+    /// (query, document) of a query in `queries` (all judged queries when `None`), the pair
+    /// (query text, document contents) labelled `label(grade)`; a `None` label leaves the pair
+    /// out. [`RetrievalDataset::grade_over_max`](crate::datasets::RetrievalDataset::grade_over_max)
+    /// is the usual mapping (grade 2 → 1.0, grade 1 → 0.5, 0 → 0.0). Train them with a loss that
+    /// takes graded labels (`CosineSimilarityLoss`, `CoSENTLoss`). Query then document order.
+    pub fn graded_examples(
+        &self,
+        queries: Option<&std::collections::BTreeSet<String>>,
+        label: impl Fn(i32) -> Option<f32>,
+    ) -> Vec<InputExample> {
+        let contents: std::collections::HashMap<&str, String> = self
+            .corpus
+            .iter()
+            .map(|d| (d.id.as_str(), d.contents()))
+            .collect();
+        let mut out = Vec::new();
+        for q in &self.queries {
+            if queries.is_some_and(|set| !set.contains(&q.id)) {
+                continue;
+            }
+            let Some(judged) = self.qrels.get(&q.id) else {
+                continue;
+            };
+            for (doc, &grade) in judged {
+                if let (Some(text), Some(y)) = (contents.get(doc.as_str()), label(grade)) {
+                    out.push(InputExample::pair(q.text.clone(), text.clone(), y));
+                }
+            }
+        }
+        out
+    }
+
+    /// The label mapping `grade / max grade` of this collection's qrels (grades below 0 count as
+    /// 0): with grades 0–2, 2 → 1.0, 1 → 0.5, 0 → 0.0.
+    pub fn grade_over_max(&self) -> impl Fn(i32) -> Option<f32> {
+        let max = self
+            .qrels
+            .values()
+            .flat_map(|j| j.values().copied())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        move |g| Some(g.max(0) as f32 / max as f32)
+    }
+
     /// The lecture's training set from a collection, in one call: for every judged query not in
     /// `exclude` (e.g. the validation and test queries), a pair (query, document) labelled 1 for
     /// each document judged relevant (grade ≥ 1: the course counts grades 1 and 2 as relevant),
