@@ -19,23 +19,6 @@ fn case_qrels(v: &serde_json::Value) -> Qrels {
     serde_json::from_value(v.clone()).unwrap()
 }
 
-fn case_run(v: &serde_json::Value) -> Run {
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(q, docs)| {
-            (
-                q.clone(),
-                docs.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| (d[0].as_str().unwrap().to_string(), d[1].as_f64().unwrap()))
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
 /// pytrec_eval 0.5.11 on 17 hand-made cases: every measure, per query and mean, to 1e-9.
 #[test]
 fn ir_metrics_match_trec_eval_on_every_golden_case() {
@@ -44,7 +27,7 @@ fn ir_metrics_match_trec_eval_on_every_golden_case() {
     for case in g["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let qrels = case_qrels(&case["qrels"]);
-        let run = case_run(&case["run"]);
+        let run = run_from_json(&case["run"]);
         let per_query = case["per_query"].as_object().unwrap();
         let measures: Vec<Measure> = per_query
             .values()
@@ -118,7 +101,7 @@ fn measure_names_users_bring() {
     ];
     let g = golden("ir_metrics_cases.json");
     let case = &g["cases"][0];
-    let (qrels, run) = (case_qrels(&case["qrels"]), case_run(&case["run"]));
+    let (qrels, run) = (case_qrels(&case["qrels"]), run_from_json(&case["run"]));
     for (canonical, aliases) in same {
         let want: Measure = canonical.parse().unwrap();
         assert_eq!(want.to_string(), canonical);
@@ -180,7 +163,7 @@ fn more_measures_match_pytrec_eval() {
         assert_eq!(w["name"], case["name"]);
         let ev = evaluate(
             &case_qrels(&case["qrels"]),
-            &case_run(&case["run"]),
+            &run_from_json(&case["run"]),
             &measures,
             1,
         );

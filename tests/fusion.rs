@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+use common::run_from_json;
+
 use sbert::evaluation::{evaluate, fuse, FuseOptions, FusionMethod, Measure, Norm, Qrels, Run};
 
 fn golden() -> serde_json::Value {
@@ -16,27 +19,15 @@ fn golden() -> serde_json::Value {
     .unwrap()
 }
 
-fn run_of(v: &serde_json::Value) -> Run {
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(q, docs)| {
-            (
-                q.clone(),
-                docs.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| (d[0].as_str().unwrap().to_string(), d[1].as_f64().unwrap()))
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn every_method_and_normalization_matches_ranx() {
     let g = golden();
-    let runs: Vec<Run> = g["runs"].as_array().unwrap().iter().map(run_of).collect();
+    let runs: Vec<Run> = g["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(run_from_json)
+        .collect();
     let refs: Vec<&Run> = runs.iter().collect();
     let mut checked = 0;
     for case in g["cases"].as_array().unwrap() {

@@ -10,6 +10,42 @@ fn matrix(v: &serde_json::Value) -> Vec<Vec<f32>> {
     v.as_array().unwrap().iter().map(f32s).collect()
 }
 
+/// A golden case's embedding columns as variables (for gradients) and as the tensors a loss takes.
+fn embedding_vars(columns: &serde_json::Value) -> (Vec<Var>, Vec<Tensor>) {
+    let vars: Vec<Var> = columns
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|col| {
+            let m = matrix(col);
+            let (r, c) = (m.len(), m[0].len());
+            Var::from_tensor(&Tensor::from_vec(m.concat(), (r, c), &Device::Cpu).unwrap()).unwrap()
+        })
+        .collect();
+    let tensors = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    (vars, tensors)
+}
+
+/// Per column: (d loss / d embeddings, all 0 where the loss does not reach the column; the golden).
+fn gradients(
+    loss: &Tensor,
+    vars: &[Var],
+    golden: &serde_json::Value,
+) -> Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    let grads = loss.backward().unwrap();
+    vars.iter()
+        .enumerate()
+        .map(|(c, var)| {
+            let want = matrix(&golden[c]);
+            let got = grads
+                .get(var.as_tensor())
+                .map(|t| t.to_vec2::<f32>().unwrap())
+                .unwrap_or_else(|| vec![vec![0.0; want[0].len()]; want.len()]);
+            (got, want)
+        })
+        .collect()
+}
+
 #[test]
 fn every_loss_matches_pytorch_value_and_gradients() {
     let g = golden("losses.json");
@@ -22,18 +58,7 @@ fn every_loss_matches_pytorch_value_and_gradients() {
             .iter()
             .map(|v| v.as_f64().unwrap() as f32)
             .collect();
-        let vars: Vec<Var> = case["embeddings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|col| {
-                let m = matrix(col);
-                let (r, c) = (m.len(), m[0].len());
-                Var::from_tensor(&Tensor::from_vec(m.concat(), (r, c), &Device::Cpu).unwrap())
-                    .unwrap()
-            })
-            .collect();
-        let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let (vars, tensors) = embedding_vars(&case["embeddings"]);
         let loss: Box<dyn Loss> = match case["loss"].as_str().unwrap() {
             "MultipleNegativesRankingLoss" => Box::new(MultipleNegativesRankingLoss::default()),
             "OnlineContrastiveLoss" => Box::new(OnlineContrastiveLoss::default()),
@@ -50,14 +75,8 @@ fn every_loss_matches_pytorch_value_and_gradients() {
             (got - want).abs() <= 1e-5 * want.abs().max(1e-6),
             "{name}: loss {got} vs {want}"
         );
-        let grads = value.backward().unwrap();
-        for (c, var) in vars.iter().enumerate() {
-            let want = matrix(&case["grads"][c]);
-            let got = grads
-                .get(var.as_tensor())
-                .map(|t| t.to_vec2::<f32>().unwrap())
-                .unwrap_or_else(|| vec![vec![0.0; want[0].len()]; want.len()]);
-            for (r, (gr, wr)) in got.iter().zip(&want).enumerate() {
+        for (c, (got, want)) in gradients(&value, &vars, &case["grads"]).iter().enumerate() {
+            for (r, (gr, wr)) in got.iter().zip(want).enumerate() {
                 for (k, (a, b)) in gr.iter().zip(wr).enumerate() {
                     if *b == 0.0 {
                         assert_eq!(
@@ -154,18 +173,7 @@ fn cosent_matches_pytorch_value_and_gradients() {
     for case in g["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let labels = f32s(&case["labels"]);
-        let vars: Vec<Var> = case["embeddings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|col| {
-                let m = matrix(col);
-                let (r, c) = (m.len(), m[0].len());
-                Var::from_tensor(&Tensor::from_vec(m.concat(), (r, c), &Device::Cpu).unwrap())
-                    .unwrap()
-            })
-            .collect();
-        let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let (vars, tensors) = embedding_vars(&case["embeddings"]);
         let loss = CoSENTLoss {
             scale: case["scale"].as_f64().unwrap() as f32,
         };
@@ -178,14 +186,8 @@ fn cosent_matches_pytorch_value_and_gradients() {
             (got - want).abs() <= 1e-5 * want.abs().max(1e-6),
             "{name}: loss {got} vs {want}"
         );
-        let grads = value.backward().unwrap();
-        for (c, var) in vars.iter().enumerate() {
-            let want = matrix(&case["grads"][c]);
-            let got = grads
-                .get(var.as_tensor())
-                .map(|t| t.to_vec2::<f32>().unwrap())
-                .unwrap_or_else(|| vec![vec![0.0; want[0].len()]; want.len()]);
-            for (r, (gr, wr)) in got.iter().zip(&want).enumerate() {
+        for (c, (got, want)) in gradients(&value, &vars, &case["grads"]).iter().enumerate() {
+            for (r, (gr, wr)) in got.iter().zip(want).enumerate() {
                 for (k, (a, b)) in gr.iter().zip(wr).enumerate() {
                     assert!(
                         (a - b).abs() <= 1e-5 * b.abs().max(1.0),

@@ -362,8 +362,8 @@ impl Activations {
     /// Room for `rows × k` values in the layout `isa` multiplies, all zero (zero rows pad it).
     fn zeroed(isa: Isa, dtype: Dtype, rows: usize, k: usize) -> Self {
         let amx = amx_fits(isa, dtype, k);
-        let padded =
-            rows.div_ceil(if amx { AMX_ROWS } else { MR }) * if amx { AMX_ROWS } else { MR };
+        let unit = if amx { AMX_ROWS } else { MR };
+        let padded = rows.div_ceil(unit) * unit;
         Self {
             dtype,
             rows,

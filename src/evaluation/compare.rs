@@ -119,14 +119,13 @@ impl RunComparison {
     }
 
     /// Fisher's paired randomization test of B against A over the queries (`ranx.compare`'s
-    /// `"fisher"`; [`paired_randomization_test`](crate::evaluation::stats::paired_randomization_test)):
-    /// exact over all sign assignments up to 2²⁰ of them, else 100,000 seeded random ones.
+    /// `"fisher"`; [`randomization_test_of`](crate::evaluation::stats::randomization_test_of)):
+    /// exact over all sign assignments up to 20 queries, else 100,000 seeded random ones.
     pub fn randomization_test(
         &self,
     ) -> crate::core::Result<crate::evaluation::stats::RandomizationTest> {
         let (a, b): (Vec<f64>, Vec<f64>) = self.rows.iter().map(|r| (r.a, r.b)).unzip();
-        let permutations = if a.len() <= 20 { 1 << 20 } else { 100_000 };
-        crate::evaluation::stats::paired_randomization_test(&b, &a, permutations, 42)
+        crate::evaluation::stats::randomization_test_of(&b, &a)
     }
 
     /// Names the two runs (e.g. "pretrained", "fine-tuned").

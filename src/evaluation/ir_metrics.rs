@@ -283,7 +283,7 @@ pub fn evaluate_query(
             Measure::NumRel => r,
             Measure::NumRelRet => num_rel_ret as f64,
             Measure::GmMap => ap_to(usize::MAX).max(MIN_GEO_MEAN).ln(),
-            Measure::IprecAtRecall(t) => iprec_at_recall(&is_rel, num_rel, t),
+            Measure::IprecAtRecall(t) => iprec_at_recall(&is_rel, num_rel, num_rel_ret, t),
             _ if num_rel == 0 => 0.0,
             Measure::P(k) => rel_in_top(k) / k as f64,
             Measure::Recall(k) => rel_in_top(k) / r,
@@ -325,10 +325,10 @@ const MIN_GEO_MEAN: f64 = 0.00001;
 /// trec_eval's `iprec_at_recall` at `tenths / 10`, as `m_iprec_at_recall.c` computes it: the level
 /// becomes a number of relevant documents, `⌊level · R + 0.9⌋`, and the value is the highest
 /// precision at any rank from the one where that many relevant documents are found (0 if they never are).
-fn iprec_at_recall(is_rel: &[bool], num_rel: usize, tenths: u8) -> f64 {
+/// `num_rel_ret` is the number of `true`s in `is_rel`.
+fn iprec_at_recall(is_rel: &[bool], num_rel: usize, num_rel_ret: usize, tenths: u8) -> f64 {
     let level = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0][tenths.min(10) as usize];
     let needed = (level * num_rel as f64 + 0.9) as usize;
-    let num_rel_ret = is_rel.iter().filter(|&&x| x).count();
     if is_rel.is_empty() || needed > num_rel_ret {
         return 0.0;
     }

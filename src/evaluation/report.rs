@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::ir_metrics::{evaluate, Measure, Qrels, Run};
-use super::stats::{paired_randomization_test, paired_t_test};
+use super::stats::{paired_t_test, randomization_test_of};
 use crate::core::{Error, Result};
 use crate::display::{impl_display, Section, Tabular};
 
@@ -115,10 +115,7 @@ impl Report {
                     let (b, a) = (&values[i][m], &values[j][m]);
                     let p = match options.test {
                         SignificanceTest::TTest => paired_t_test(b, a).p_value,
-                        SignificanceTest::Randomization => {
-                            let perms = if b.len() <= 20 { 1 << 20 } else { 100_000 };
-                            paired_randomization_test(b, a, perms, 42)?.p_value
-                        }
+                        SignificanceTest::Randomization => randomization_test_of(b, a)?.p_value,
                     };
                     if p < options.alpha {
                         cell.push(j);
@@ -139,10 +136,18 @@ impl Report {
 
     /// The letters of the runs `run` beats on measure `m` ("" when none).
     pub fn marks(&self, run: usize, m: usize) -> String {
-        self.beats[run][m]
-            .iter()
-            .map(|&j| (b'a' + j as u8) as char)
-            .collect()
+        self.beats[run][m].iter().map(|&j| letter(j)).collect()
+    }
+
+    /// Run `run`'s mean on measure `m` (4 decimals), its marks as `sup(marks)` after it.
+    fn cell(&self, run: usize, m: usize, sup: impl Fn(&str) -> String) -> String {
+        let marks = self.marks(run, m);
+        let mean = format!("{:.4}", self.means[run][m]);
+        if marks.is_empty() {
+            mean
+        } else {
+            mean + &sup(&marks)
+        }
     }
 
     fn legend(&self) -> String {
@@ -161,15 +166,9 @@ impl Report {
         let mut s = format!("| run | {} |\n", self.measures.join(" | "));
         s += &format!("|---|{}\n", "---|".repeat(self.measures.len()));
         for (i, name) in self.names.iter().enumerate() {
-            s += &format!("| ({}) {name} |", (b'a' + i as u8) as char);
+            s += &format!("| ({}) {name} |", letter(i));
             for m in 0..self.measures.len() {
-                let marks = self.marks(i, m);
-                let sup = if marks.is_empty() {
-                    String::new()
-                } else {
-                    format!("<sup>{marks}</sup>")
-                };
-                s += &format!(" {:.4}{sup} |", self.means[i][m]);
+                s += &format!(" {} |", self.cell(i, m, |k| format!("<sup>{k}</sup>")));
             }
             s.push('\n');
         }
@@ -200,20 +199,19 @@ impl Report {
                 .join(" & ")
         );
         for (i, name) in self.names.iter().enumerate() {
-            s += &format!("({}) {}", (b'a' + i as u8) as char, esc(name));
+            s += &format!("({}) {}", letter(i), esc(name));
             for m in 0..self.measures.len() {
-                let marks = self.marks(i, m);
-                let sup = if marks.is_empty() {
-                    String::new()
-                } else {
-                    format!("$^{{{marks}}}$")
-                };
-                s += &format!(" & {:.4}{sup}", self.means[i][m]);
+                s += &format!(" & {}", self.cell(i, m, |k| format!("$^{{{k}}}$")));
             }
             s += " \\\\\n";
         }
         s + &format!("\\bottomrule\n\\end{{tabular}}\n% {}\n", self.legend())
     }
+}
+
+/// The letter of run `i` (a, b, … z; [`Report::new`] takes at most 26 runs).
+fn letter(i: usize) -> char {
+    (b'a' + i as u8) as char
 }
 
 impl_display!(Report);
@@ -227,15 +225,8 @@ impl Tabular for Report {
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let mut row = vec![format!("({}) {name}", (b'a' + i as u8) as char)];
-                row.extend((0..self.measures.len()).map(|m| {
-                    let marks = self.marks(i, m);
-                    if marks.is_empty() {
-                        format!("{:.4}", self.means[i][m])
-                    } else {
-                        format!("{:.4} ^{marks}", self.means[i][m])
-                    }
-                }));
+                let mut row = vec![format!("({}) {name}", letter(i))];
+                row.extend((0..self.measures.len()).map(|m| self.cell(i, m, |k| format!(" ^{k}"))));
                 row
             })
             .collect();

@@ -193,26 +193,6 @@ fn beta_continued_fraction(x: f64, a: f64, b: f64) -> f64 {
     h
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn ranks_and_correlations() {
-        assert_eq!(
-            average_ranks(&[10.0, 20.0, 10.0, 30.0]),
-            vec![1.5, 3.0, 1.5, 4.0]
-        );
-        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]) - 1.0).abs() < 1e-12);
-        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 4.0, 9.0, 16.0]) - 1.0).abs() < 1e-12);
-        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
-        // scipy.stats.spearmanr([1, 2, 2, 3], [1, 3, 2, 4]).statistic == 0.9486832980505138
-        assert!(
-            (spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 3.0, 2.0, 4.0]) - 0.9486832980505138).abs()
-                < 1e-12
-        );
-    }
-}
-
 /// The result of [`paired_randomization_test`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RandomizationTest {
@@ -313,4 +293,32 @@ pub fn paired_randomization_test(
         permutations: total,
         exact,
     })
+}
+
+/// [`paired_randomization_test`] with the budget a report uses: exact (all 2ⁿ sign swaps) up to
+/// 20 queries, else 100,000 swaps drawn with seed 42 — what `RunComparison::randomization_test`
+/// and `Report` run, so both give the same p-value for the same scores.
+pub fn randomization_test_of(a: &[f64], b: &[f64]) -> Result<RandomizationTest> {
+    let permutations = if a.len() <= 20 { 1 << 20 } else { 100_000 };
+    paired_randomization_test(a, b, permutations, 42)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn ranks_and_correlations() {
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 10.0, 30.0]),
+            vec![1.5, 3.0, 1.5, 4.0]
+        );
+        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 4.0, 9.0, 16.0]) - 1.0).abs() < 1e-12);
+        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+        // scipy.stats.spearmanr([1, 2, 2, 3], [1, 3, 2, 4]).statistic == 0.9486832980505138
+        assert!(
+            (spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 3.0, 2.0, 4.0]) - 0.9486832980505138).abs()
+                < 1e-12
+        );
+    }
 }

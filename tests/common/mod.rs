@@ -227,3 +227,21 @@ pub fn on_every_isa(mut body: impl FnMut(sbert::cpu::Isa)) {
     }
     sbert::cpu::set_isa(None).unwrap();
 }
+
+/// A run given in JSON as `{qid: [[docid, score], …]}` (the goldens' form).
+pub fn run_from_json(v: &serde_json::Value) -> sbert::evaluation::Run {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(q, docs)| {
+            (
+                q.clone(),
+                docs.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| (d[0].as_str().unwrap().to_string(), d[1].as_f64().unwrap()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
