@@ -28,6 +28,7 @@ LAYERS = [
     "encoder",
     "models",
     "datasets",
+    "bm25",
     "evaluation",
     "losses",
     "train",

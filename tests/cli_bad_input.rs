@@ -122,6 +122,13 @@ impl Sandbox {
         w("answers-bad.json", b"[{\"Id\": \"1\"}]");
         w("topics.json", b"[]");
         w("out-folder/keep.txt", b"keep me");
+        w("not-index/meta.json", b"{\"mine\": true}");
+        let bm25_docs = sbert::data::read_records(&dir.join("corpus.tsv")).unwrap();
+        let analyzer = sbert::bm25::Analyzer::default();
+        sbert::bm25::Bm25Index::build(&dir.join("bm25-index"), &bm25_docs, &analyzer).unwrap();
+        sbert::bm25::Bm25Index::build(&dir.join("bm25-broken"), &bm25_docs, &analyzer).unwrap();
+        sbert::bm25::Bm25Index::build(&dir.join("bm25-rebuild"), &bm25_docs, &analyzer).unwrap();
+        w("bm25-broken/meta.json", b"{");
         // Broken models: each a copy of the tiny model with one thing wrong.
         let broken = |name: &str, f: &dyn Fn(&Path)| {
             let d = dir.join(name);
@@ -266,6 +273,27 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("report --qrels @/qrels.txt @/run.txt @/run.txt --alpha 2", Error(&["alpha"])),
         ("report --qrels @/qrels.txt @/run.txt @/run.txt --metrics P_x", Error(&["P_x"])),
         ("report --qrels @/qrels.txt @/run.txt @/run-bom.txt --latex", Ok(&["tabular"], &[])),
+        // bm25
+        ("bm25 index --corpus @/missing.tsv --index @/idx", Error(&["missing.tsv"])),
+        ("bm25 index --corpus @/dup.tsv --index @/idx", Error(&["dup.tsv"])),
+        ("bm25 index --corpus @/notab.tsv --index @/idx", Error(&["notab.tsv:2"])),
+        ("bm25 index --corpus @/empty.txt --index @/idx", Error(&["no documents"])),
+        ("bm25 index --corpus @/answers-bad.json --index @/idx", Error(&["answers-bad.json"])),
+        ("bm25 index --corpus @/corpus.tsv --index @/a-file", Error(&["a-file", "not a folder"])),
+        ("bm25 index --corpus @/corpus.tsv --index @/not-index", Error(&["not-index", "meta.json"])),
+        ("bm25 index --corpus @/corpus.tsv --index @/idx --stop-words @/missing.txt", Error(&["missing.txt"])),
+        ("bm25 index --corpus @/corpus.tsv --index @/out-folder", Ok(&["\"documents\": 3"], &["out-folder"])),
+        ("bm25 index --corpus @/corpus.jsonl --index @/bm25-rebuild", Ok(&["\"documents\": 2"], &["bm25-rebuild"])),
+        ("bm25 search --index @/out-folder --queries @/queries.tsv --run @/b.run", Error(&["out-folder", "not a BM25 index"])),
+        ("bm25 search --index @/nowhere --queries @/queries.tsv --run @/b.run", Error(&["nowhere", "not a BM25 index"])),
+        ("bm25 search --index @/bm25-broken --queries @/queries.tsv --run @/b.run", Error(&["bm25-broken"])),
+        ("bm25 search --index @/bm25-index --queries @/missing.tsv --run @/b.run", Error(&["missing.tsv"])),
+        ("bm25 search --index @/bm25-index --queries @/empty.txt --run @/b.run", Error(&["no queries"])),
+        ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/b.run --b 2", Error(&["b must"])),
+        ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/b.run --k1=-1", Error(&["k1"])),
+        ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/b.run --top-k 0", Error(&["top_k"])),
+        ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/out-folder", Error(&["out-folder", "is a folder"])),
+        ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/b.run", Ok(&[], &["b.run"])),
         // fuse
         ("fuse --run @/f.run @/run.txt @/missing.txt", Error(&["missing.txt"])),
         ("fuse --run @/f.run @/run.txt @/run-nan.txt", Error(&["run-nan.txt:1"])),

@@ -2,6 +2,7 @@
 //! own file and calls the library; every subcommand's JSON shape is documented in the README.
 
 mod bench;
+mod bm25;
 mod convert;
 mod embed;
 mod evaluate;
@@ -39,6 +40,11 @@ enum Command {
     Pairs(embed::PairsArgs),
     /// Semantic search of queries in a corpus; writes a TREC run file.
     Search(search::SearchArgs),
+    /// BM25 (tantivy): index a corpus on disk, search queries into a TREC run.
+    Bm25 {
+        #[command(subcommand)]
+        what: bm25::Bm25Command,
+    },
     /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
     Rerank(search::RerankArgs),
     /// Re-rank any TREC run (BM25, dense, fused) with a cross-encoder: its top documents re-scored.
@@ -89,6 +95,7 @@ fn run(cli: Cli) -> sbert::Result<()> {
         Command::Similarity(args) => embed::similarity(args),
         Command::Pairs(args) => embed::pairs(args),
         Command::Search(args) => search::search(args),
+        Command::Bm25 { what } => bm25::bm25(what),
         Command::Rerank(args) => search::rerank(args),
         Command::RerankRun(args) => search::rerank_run(args),
         Command::Evaluate(args) => evaluate::evaluate(args),

@@ -88,6 +88,15 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A search index (BM25's tantivy index) could not be built, opened or read.
+    #[error("search index {context}: {reason}")]
+    Index {
+        /// What was being done, with the index's path where it has one.
+        context: String,
+        /// The engine's error.
+        reason: String,
+    },
+
     /// Tensors or buffers whose shapes do not fit together.
     #[error("shape error: {0}")]
     Shape(String),

@@ -9,7 +9,7 @@ pub mod mining;
 pub mod pairs;
 pub mod search;
 pub mod similarity;
-mod topk;
+pub(crate) mod topk;
 
 pub use mining::mine_hard_negatives;
 pub use pairs::{top_pairs, ScoredPair, ScoredPairs};
