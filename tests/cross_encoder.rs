@@ -793,3 +793,190 @@ fn declared_activation_is_applied() {
     .to_string();
     assert!(err.contains("Tanh") && err.contains("config.json"), "{err}");
 }
+
+/// The stand-in cross-encoder of `scripts/make_golden_ce_reranking.py`.
+fn stand_in_score(query: &str, doc: &str) -> f32 {
+    let q: std::collections::HashSet<&str> = query.split_whitespace().collect();
+    let d: std::collections::HashSet<&str> = doc.split_whitespace().collect();
+    let mut s = q.intersection(&d).count() as f64 - 0.001 * doc.chars().count() as f64;
+    if doc.starts_with("tie") {
+        s = (s * 2.0).round_ties_even() / 2.0;
+    }
+    s as f32
+}
+
+fn texts(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// CrossEncoderRerankingEvaluator equals sentence-transformers 6.2's on every golden case
+/// (negatives; documents with and without always_rerank_positives, positives the first stage
+/// missed, a sample without positives; at_k 3; names): metrics to 1e-12, the CSV's name, header
+/// and rows; `reranking_metrics` equals its `compute_metrics` on score lists with ties.
+#[test]
+fn reranking_evaluator_matches_python() {
+    use sbert::cross_encoder::{
+        reranking_metrics, CrossEncoderRerankingEvaluator, RerankingSample,
+    };
+    use sbert::evaluation::Evaluator;
+    let g = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ce_reranking.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for case in g["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let samples = case["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let (q, p) = (s["query"].as_str().unwrap(), texts(&s["positive"]));
+                match s.get("negative") {
+                    Some(n) => RerankingSample::with_negatives(q, p, texts(n)),
+                    None => RerankingSample::with_documents(q, p, texts(&s["documents"])),
+                }
+            })
+            .collect();
+        let mut ev = CrossEncoderRerankingEvaluator::new(samples)
+            .at_k(case["at_k"].as_u64().unwrap() as usize)
+            .name(case["label"].as_str().unwrap());
+        ev.always_rerank_positives = case["always_rerank_positives"].as_bool().unwrap();
+        let report = ev
+            .evaluate_with(|pairs| Ok(pairs.iter().map(|(q, d)| stand_in_score(q, d)).collect()))
+            .unwrap();
+        let want = case["metrics"].as_object().unwrap();
+        assert_eq!(
+            report.metrics.len(),
+            want.len(),
+            "{name}: {:?}",
+            report.metrics
+        );
+        for (k, v) in want {
+            let got = report.metrics[k];
+            assert!(
+                (got - v.as_f64().unwrap()).abs() < 1e-12,
+                "{name} {k}: {got} vs {v}"
+            );
+        }
+        assert!(report.primary.ends_with(&format!("ndcg@{}", ev.at_k)));
+        let dir = temp_dir("ce-reranking-csv");
+        Evaluator::<CrossEncoder>::log_csv(&ev, &report, &dir, 1, 7).unwrap();
+        Evaluator::<CrossEncoder>::log_csv(&ev, &report, &dir, 2, 14).unwrap();
+        let file = case["csv_file"].as_str().unwrap();
+        let got = std::fs::read_to_string(dir.join(file)).unwrap();
+        let want = case["csv"].as_str().unwrap();
+        let (got_lines, want_lines): (Vec<&str>, Vec<&str>) =
+            (got.lines().collect(), want.lines().collect());
+        assert_eq!(got_lines.len(), want_lines.len(), "{name}:\n{got}");
+        assert_eq!(got_lines[0], want_lines[0], "{name}");
+        for (g, w) in got_lines[1..].iter().zip(&want_lines[1..]) {
+            let parse =
+                |l: &str| -> Vec<f64> { l.split(',').map(|x| x.parse().unwrap()).collect() };
+            for (a, b) in parse(g).iter().zip(parse(w)) {
+                assert!((a - b).abs() < 1e-12, "{name}: {g} vs {w}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    for list in g["lists"].as_array().unwrap() {
+        let relevant: Vec<bool> = list["relevant"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x == 1)
+            .collect();
+        let scores: Vec<f32> = f32s(&list["scores"]);
+        let (mrr, ndcg, ap) =
+            reranking_metrics(&relevant, &scores, list["at_k"].as_u64().unwrap() as usize);
+        for (got, key) in [(mrr, "mrr"), (ndcg, "ndcg"), (ap, "ap")] {
+            let want = list[key].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{key}: {got} vs {want} in {list}"
+            );
+        }
+    }
+}
+
+/// With a real cross-encoder: `evaluate` is `evaluate_with` its `predict`, each sample's values
+/// are `reranking_metrics` of its scores, and `from_run` builds documents samples from qrels.
+#[test]
+fn reranking_evaluator_with_a_model_and_from_a_run() {
+    use sbert::cross_encoder::{
+        reranking_metrics, Candidates, CrossEncoderRerankingEvaluator, RerankingSample,
+    };
+    use sbert::evaluation::Evaluator;
+    let (dir, _, _) = tiny_cross_encoder(1);
+    let ce = CrossEncoder::load(dir.to_str().unwrap()).unwrap();
+    let sample = RerankingSample::with_negatives(
+        "w10 w11",
+        vec!["w10 w12".into()],
+        vec!["w30 w31".into(), "w11 w40".into(), "w50".into()],
+    );
+    let ev = CrossEncoderRerankingEvaluator::new(vec![sample.clone()]).at_k(2);
+    let report = ev.evaluate(&ce).unwrap();
+    let docs = ["w10 w12", "w30 w31", "w11 w40", "w50"];
+    let pairs: Vec<(&str, &str)> = docs.iter().map(|d| ("w10 w11", *d)).collect();
+    let scores = ce.predict(&pairs, &PredictOptions::default()).unwrap();
+    let (mrr, ndcg, ap) = reranking_metrics(&[true, false, false, false], &scores, 2);
+    assert_eq!(report.metrics["mrr@2"], mrr);
+    assert_eq!(report.metrics["ndcg@2"], ndcg);
+    assert_eq!(report.metrics["map"], ap);
+
+    let dataset = sbert::datasets::RetrievalDataset {
+        corpus: ["w10 w12", "w30 w31", "w11 w40"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| sbert::datasets::Document {
+                id: format!("d{i}"),
+                title: String::new(),
+                text: t.to_string(),
+            })
+            .collect(),
+        queries: vec![sbert::datasets::Query {
+            id: "q".into(),
+            text: "w10 w11".into(),
+        }],
+        qrels: [(
+            "q".to_string(),
+            [("d0".to_string(), 1), ("d2".to_string(), 0)]
+                .into_iter()
+                .collect(),
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let run = vec![(
+        "q".to_string(),
+        vec![
+            ("d1".to_string(), 2.0),
+            ("d0".to_string(), 1.0),
+            ("d2".to_string(), 0.5),
+        ],
+    )];
+    let from_run = CrossEncoderRerankingEvaluator::from_run(&dataset, &run, 2).unwrap();
+    assert_eq!(from_run.samples.len(), 1);
+    assert_eq!(from_run.samples[0].positive, ["w10 w12"]);
+    assert_eq!(
+        from_run.samples[0].candidates,
+        Candidates::Documents(vec!["w30 w31".into(), "w10 w12".into()])
+    );
+    let report = from_run.evaluate(&ce).unwrap();
+    assert_eq!(report.metrics["base_mrr@10"], 0.5);
+    let bad = vec![("q".to_string(), vec![("d9".to_string(), 1.0)])];
+    let err = CrossEncoderRerankingEvaluator::from_run(&dataset, &bad, 2).unwrap_err();
+    assert!(err.to_string().contains("d9"), "{err}");
+    let err = CrossEncoderRerankingEvaluator::new(vec![])
+        .evaluate(&ce)
+        .unwrap_err();
+    assert!(err.to_string().contains("at least one sample"), "{err}");
+    let err = ev.clone().at_k(0).evaluate(&ce).unwrap_err();
+    assert!(err.to_string().contains("at_k"), "{err}");
+}

@@ -13,7 +13,9 @@ pub mod rerank;
 pub mod save;
 pub mod train;
 
-pub use evaluation::CrossEncoderRerankingEvaluator;
+pub use evaluation::{
+    reranking_metrics, Candidates, CrossEncoderRerankingEvaluator, RerankingSample,
+};
 pub use model::{Activation, CrossEncoder, PredictOptions, Ranked, Ranking};
 pub use rerank::{
     interpolate_scores, rerank_run, retrieve_and_rerank, tune_interpolation, InterpolationSweep,
