@@ -368,3 +368,106 @@ fn cli_indexes_and_searches_into_a_trec_run() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// BM25 → bi-encoder: `rerank_run_with_bi_encoder` re-scores each query's first documents with
+/// cos_sim of the model's embeddings (an independent encode of each text), sorts them by it and
+/// keeps the rest in BM25's order below them; `sbert rerank-run --bi-encoder` writes the same run.
+#[test]
+fn bm25_run_reranked_by_a_bi_encoder() {
+    use sbert::prelude::*;
+    let ds = scifact();
+    let queries = &ds.queries[..12];
+    let index = Bm25Index::in_memory(&ds.corpus, &Analyzer::default()).unwrap();
+    let first = index
+        .search_all(queries, &Bm25Options::default().top_k(8))
+        .unwrap();
+    let text: HashMap<&str, String> = ds
+        .corpus
+        .iter()
+        .map(|d| (d.id.as_str(), d.contents()))
+        .collect();
+    let model = model();
+    let top = 5;
+    let reranked = sbert::evaluation::rerank_run_with_bi_encoder(
+        model,
+        queries,
+        &first,
+        |id| text.get(id).cloned(),
+        top,
+        ScoreFunction::Cosine,
+        &EncodeOptions::default(),
+    )
+    .unwrap();
+    for ((qid, bm25), (qid2, hits)) in first.iter().zip(&reranked) {
+        assert_eq!(qid, qid2);
+        assert_eq!(hits.len(), bm25.len());
+        let q = queries.iter().find(|q| &q.id == qid).unwrap();
+        let qe = model
+            .encode(&[q.text.as_str()], &EncodeOptions::default())
+            .unwrap();
+        // The head: the same documents, each with its own cosine, best first.
+        let mut head: Vec<&str> = bm25[..top].iter().map(|h| h.0.as_str()).collect();
+        let mut got: Vec<&str> = hits[..top].iter().map(|h| h.0.as_str()).collect();
+        for (d, s) in &hits[..top] {
+            let de = model
+                .encode(&[text[d.as_str()].as_str()], &EncodeOptions::default())
+                .unwrap();
+            let want = cos_sim(&qe, &de).unwrap().item().unwrap();
+            assert!((s - want).abs() < 1e-4, "{qid} {d}: {s} vs {want}");
+        }
+        assert!(hits[..top].windows(2).all(|w| w[0].1 >= w[1].1), "{hits:?}");
+        head.sort();
+        got.sort();
+        assert_eq!(head, got, "{qid}");
+        // The tail: BM25's order, below the head.
+        assert_eq!(
+            hits[top..].iter().map(|h| &h.0).collect::<Vec<_>>(),
+            bm25[top..].iter().map(|h| &h.0).collect::<Vec<_>>()
+        );
+        assert!(hits[top..].iter().all(|h| h.1 < hits[top - 1].1));
+    }
+
+    let dir = temp_dir("bm25-bi-rerank");
+    let sub = datasets::RetrievalDataset {
+        corpus: ds.corpus.clone(),
+        queries: queries.to_vec(),
+        qrels: ds.qrels.clone(),
+    };
+    datasets::beir::write_dir(&sub, &dir.join("beir"), "test").unwrap();
+    trec::write_run(&dir.join("bm25.run"), &first, "bm25").unwrap();
+    let p = |s: &str| dir.join(s).to_str().unwrap().to_string();
+    let out = sbert(&[
+        "rerank-run",
+        "--bi-encoder",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--run",
+        &p("bm25.run"),
+        "--corpus",
+        &p("beir/corpus.jsonl"),
+        "--queries",
+        &p("beir/queries.jsonl"),
+        "--top",
+        "5",
+        "--output",
+        &p("bi.run"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = trec::read_run(&dir.join("bi.run")).unwrap();
+    for (qid, hits) in &reranked {
+        let got = &run[qid];
+        let want: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+        let mut got_sorted = got.clone();
+        got_sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+        assert_eq!(
+            got_sorted.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+            want,
+            "{qid}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

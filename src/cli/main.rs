@@ -47,7 +47,7 @@ enum Command {
     },
     /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
     Rerank(search::RerankArgs),
-    /// Re-rank any TREC run (BM25, dense, fused) with a cross-encoder: its top documents re-scored.
+    /// Re-rank any TREC run (BM25, dense, fused) with a cross-encoder or a bi-encoder: its top documents re-scored.
     RerankRun(search::RerankRunArgs),
     /// trec_eval measures of a run (TREC or BEIR qrels).
     Evaluate(evaluate::EvaluateArgs),

@@ -53,6 +53,8 @@ pub struct SearchArgs {
 /// The re-ranking step `search --rerank` and `rerank-run` share.
 struct Rerank<'a> {
     model: &'a str,
+    /// Re-score with this bi-encoder's similarity instead of a cross-encoder.
+    bi_encoder: Option<ScoreFunction>,
     dtype: DtypeArg,
     rerank_top: usize,
     interpolate: Option<f32>,
@@ -74,22 +76,34 @@ impl Rerank<'_> {
                 "--interpolate {w} is not in [0, 1]"
             )));
         }
-        let ce = self.dtype.load_cross_encoder(self.model)?;
         let by_id: std::collections::HashMap<&str, String> =
             docs.iter().map(|d| (d.id.as_str(), d.contents())).collect();
-        let popts = sbert::cross_encoder::PredictOptions {
-            show_progress_bar: self.progress,
-            apply_activation: self.interpolate.is_none(),
-            ..Default::default()
+        let reranked = match self.bi_encoder {
+            Some(score_function) => sbert::evaluation::rerank_run_with_bi_encoder(
+                &self.dtype.load(self.model)?,
+                queries,
+                ranked,
+                |id| by_id.get(id).cloned(),
+                self.rerank_top,
+                score_function,
+                &EncodeOptions::default().show_progress_bar(self.progress),
+            )?,
+            None => {
+                let popts = sbert::cross_encoder::PredictOptions {
+                    show_progress_bar: self.progress,
+                    apply_activation: self.interpolate.is_none(),
+                    ..Default::default()
+                };
+                sbert::cross_encoder::rerank_run(
+                    &self.dtype.load_cross_encoder(self.model)?,
+                    queries,
+                    ranked,
+                    |id| by_id.get(id).cloned(),
+                    self.rerank_top,
+                    &popts,
+                )?
+            }
         };
-        let reranked = sbert::cross_encoder::rerank_run(
-            &ce,
-            queries,
-            ranked,
-            |id| by_id.get(id).cloned(),
-            self.rerank_top,
-            &popts,
-        )?;
         let mut out = match self.interpolate {
             Some(w) => {
                 sbert::cross_encoder::interpolate_scores(ranked, &reranked, self.rerank_top, w)?
@@ -168,6 +182,7 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
     if let Some(ce) = &rerank {
         let step = Rerank {
             model: ce,
+            bi_encoder: None,
             dtype,
             rerank_top,
             interpolate,
@@ -247,9 +262,16 @@ pub struct RerankRunArgs {
     /// The first-stage TREC run to re-rank (BM25, a bi-encoder, a fusion, …).
     #[arg(long)]
     pub run: PathBuf,
-    /// The cross-encoder (folder or id).
+    /// The cross-encoder (folder or id); with --bi-encoder, a sentence-transformers model.
     #[arg(long)]
     pub model: String,
+    /// Re-score with a bi-encoder (--model's embeddings of query and document, --score) instead of
+    /// a cross-encoder.
+    #[arg(long)]
+    pub bi_encoder: bool,
+    /// With --bi-encoder: cos or dot.
+    #[arg(long, default_value = "cos")]
+    pub score: String,
     #[command(flatten)]
     pub dtype: DtypeArg,
     /// Corpus holding the run's documents: BEIR jsonl ({"_id","title","text"}) or id<TAB>text.
@@ -283,6 +305,8 @@ pub fn rerank_run(args: RerankRunArgs) -> sbert::Result<()> {
     let RerankRunArgs {
         run,
         model,
+        bi_encoder,
+        score,
         dtype,
         corpus,
         queries,
@@ -311,6 +335,11 @@ pub fn rerank_run(args: RerankRunArgs) -> sbert::Result<()> {
     sbert::core::fs::check_writable(&output, false)?;
     let step = Rerank {
         model: &model,
+        bi_encoder: if bi_encoder {
+            Some(score.parse()?)
+        } else {
+            None
+        },
         dtype,
         rerank_top,
         interpolate,

@@ -3,6 +3,7 @@
 
 use super::model::{CrossEncoder, PredictOptions};
 use crate::core::{Error, Result};
+use crate::datasets::run::rerank_head;
 use crate::datasets::{Query, RankedRun, RetrievalDataset};
 use crate::display::{impl_display, LineChart, Progress, Section, Tabular};
 use crate::evaluation::retrieval::retrieve;
@@ -82,31 +83,11 @@ pub fn rerank_run(
             .collect::<Result<_>>()?;
         let pairs: Vec<(&str, &str)> = doc_texts.iter().map(|t| (*q, t.as_str())).collect();
         let scores = cross_encoder.predict(&pairs, opts)?;
-        out.push((qid.clone(), reorder_head(docs, &scores)));
+        out.push((qid.clone(), rerank_head(docs, &scores)));
         progress.inc(1);
     }
     progress.finish();
     Ok(out)
-}
-
-/// A query's run with its first `scores.len()` documents re-scored: those sorted by `scores`
-/// (best first, ties by their first-stage order), then the rest in first-stage order, scored below
-/// every re-ranked one (lowest re-ranked score − 1, − 2, …) so the run keeps its depth.
-fn reorder_head(docs: &[(String, f32)], scores: &[f32]) -> Vec<(String, f32)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let mut ranked: Vec<(String, f32)> = order
-        .into_iter()
-        .map(|i| (docs[i].0.clone(), scores[i]))
-        .collect();
-    let floor = ranked.last().map_or(0.0, |r| r.1);
-    ranked.extend(
-        docs.iter()
-            .skip(scores.len())
-            .enumerate()
-            .map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)),
-    );
-    ranked
 }
 
 /// Retrieve & re-rank with score interpolation: each query's first `rerank_top` documents of
@@ -172,7 +153,7 @@ pub fn interpolate_scores(
             .zip(&zc)
             .map(|(a, b)| weight * a + (1.0 - weight) * b)
             .collect();
-        let ranked = reorder_head(docs, &fused);
+        let ranked = rerank_head(docs, &fused);
         out.push((qid.clone(), ranked));
     }
     Ok(out)

@@ -19,5 +19,5 @@ mod types;
 pub(crate) use io::{bad_line, read_maybe_gz, read_to_string};
 pub use io::{data_dir, shared_dir};
 pub use qrels::Qrels;
-pub use run::{ranked, to_ranked_run, to_run, RankedRun, Run};
+pub use run::{ranked, rerank_head, to_ranked_run, to_run, RankedRun, Run};
 pub use types::{Document, Query, RetrievalDataset};

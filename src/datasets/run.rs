@@ -106,3 +106,23 @@ mod tests {
         assert_eq!(ranked(&back), r);
     }
 }
+
+/// A query's run with its first `scores.len()` documents re-scored: those sorted by `scores`
+/// (best first, ties by their first-stage order), then the rest in first-stage order, scored below
+/// every re-ranked one (lowest re-ranked score − 1, − 2, …) so the run keeps its depth.
+pub fn rerank_head(docs: &[(String, f32)], scores: &[f32]) -> Vec<(String, f32)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let mut ranked: Vec<(String, f32)> = order
+        .into_iter()
+        .map(|i| (docs[i].0.clone(), scores[i]))
+        .collect();
+    let floor = ranked.last().map_or(0.0, |r| r.1);
+    ranked.extend(
+        docs.iter()
+            .skip(scores.len())
+            .enumerate()
+            .map(|(k, (d, _))| (d.clone(), floor - 1.0 - k as f32)),
+    );
+    ranked
+}

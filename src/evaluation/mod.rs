@@ -23,6 +23,6 @@ pub use evaluator::{append_csv, CsvRow, EvalReport, Evaluator};
 pub use fusion::{fuse, FuseOptions, FusionMethod, Norm};
 pub use ir_metrics::{evaluate, IrEvaluation, MeanComparison, Measure, Qrels, Run};
 pub use report::{Report, ReportOptions, SignificanceTest};
-pub use retrieval::InformationRetrievalEvaluator;
+pub use retrieval::{rerank_run_with_bi_encoder, InformationRetrievalEvaluator};
 pub use similarity::EmbeddingSimilarityEvaluator;
 pub use stats::{paired_randomization_test, paired_t_test, RandomizationTest, TTest};

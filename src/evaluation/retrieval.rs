@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use super::evaluator::{csv_file_name, prefixed, CsvRow, EvalReport, Evaluator};
 use super::ir_metrics::{evaluate, IrEvaluation, Measure};
-use crate::core::Result;
+use crate::core::{Error, Result};
+use crate::datasets::run::rerank_head;
 pub use crate::datasets::run::{to_ranked_run, to_run, RankedRun};
-use crate::datasets::RetrievalDataset;
+use crate::datasets::{Query, RetrievalDataset};
 use crate::models::{EncodeOptions, SentenceTransformer};
 use crate::util::{semantic_search, ScoreFunction, SearchOptions};
 
@@ -29,6 +30,73 @@ pub fn retrieve(
             .score_function(score_function),
     )?;
     Ok(to_ranked_run(dataset, &hits))
+}
+
+/// Re-ranks any run (BM25's, another model's, a fusion) with a bi-encoder: each query's first
+/// `rerank_top` documents re-scored by `score_function` (cosine, dot, …) between the model's query and document
+/// embeddings and sorted by it (ties: the run's order), the rest after them in the run's order
+/// with lower scores, as [`crate::cross_encoder::rerank_run`] does with a cross-encoder. Each
+/// document is encoded once, however many queries rank it. `doc_text(id)` gives a document's text.
+pub fn rerank_run_with_bi_encoder(
+    model: &SentenceTransformer,
+    queries: &[Query],
+    run: &RankedRun,
+    doc_text: impl Fn(&str) -> Option<String>,
+    rerank_top: usize,
+    score_function: ScoreFunction,
+    encode: &EncodeOptions,
+) -> Result<RankedRun> {
+    if rerank_top == 0 {
+        return Err(Error::InvalidInput(
+            "rerank_top must be at least 1 (the documents re-scored per query)".into(),
+        ));
+    }
+    let query_text: BTreeMap<&str, &str> = queries
+        .iter()
+        .map(|q| (q.id.as_str(), q.text.as_str()))
+        .collect();
+    let mut doc_row: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut doc_texts = Vec::new();
+    let mut query_texts = Vec::with_capacity(run.len());
+    for (qid, docs) in run {
+        let q = query_text
+            .get(qid.as_str())
+            .ok_or_else(|| Error::InvalidInput(format!("query {qid} of the run has no text")))?;
+        query_texts.push(*q);
+        for (d, _) in docs.iter().take(rerank_top) {
+            if !doc_row.contains_key(d.as_str()) {
+                let text = doc_text(d).ok_or_else(|| {
+                    Error::InvalidInput(format!("document {d} of the run has no text"))
+                })?;
+                doc_row.insert(d, doc_texts.len());
+                doc_texts.push(text);
+            }
+        }
+    }
+    if run.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q_emb = model.encode(&query_texts, encode)?;
+    let d_emb = model.encode(&doc_texts, encode)?;
+    let mut out = Vec::with_capacity(run.len());
+    for (i, (qid, docs)) in run.iter().enumerate() {
+        let head: Vec<usize> = docs
+            .iter()
+            .take(rerank_top)
+            .map(|(d, _)| doc_row[d.as_str()])
+            .collect();
+        if head.is_empty() {
+            out.push((qid.clone(), docs.clone()));
+            continue;
+        }
+        let query = q_emb.row(i)?;
+        let scores = head
+            .iter()
+            .map(|&r| Ok(score_function.pair(query, d_emb.row(r)?) as f32))
+            .collect::<Result<Vec<f32>>>()?;
+        out.push((qid.clone(), rerank_head(docs, &scores)));
+    }
+    Ok(out)
 }
 
 /// Evaluates a model on a retrieval collection (Python's `InformationRetrievalEvaluator`, with
