@@ -121,6 +121,14 @@ impl Sandbox {
         );
         w("answers-bad.json", b"[{\"Id\": \"1\"}]");
         w("topics.json", b"[]");
+        w(
+            "answers.json",
+            b"[{\"Id\": \"1\", \"Text\": \"<p>w10</p>\"}]",
+        );
+        w(
+            "topics1.json",
+            b"[{\"Id\": \"7\", \"Title\": \"w10\", \"Body\": \"w11\", \"Tags\": \"['a']\"}]",
+        );
         w("out-folder/keep.txt", b"keep me");
         w("not-index/meta.json", b"{\"mine\": true}");
         let bm25_docs = sbert::data::read_records(&dir.join("corpus.tsv")).unwrap();
@@ -331,6 +339,7 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("convert sts --input @/sts.tsv --out @/a-file/o.jsonl", Error(&["a-file"])),
         ("convert stackexchange --answers @/answers-bad.json --topics @/topics.json --out @/beir", Error(&["answers-bad.json"])),
         ("convert stackexchange --answers @/missing.json --topics @/topics.json --out @/beir", Error(&["missing.json"])),
+        ("convert stackexchange --answers @/answers.json --topics @/topics1.json --template {author} --out @/beir", Error(&["template", "author"])),
         ("convert scifact --data-dir @/nowhere --out @/beir", Error(&["nowhere"])),
         ("convert sts --input @/sts.tsv --out @/o.jsonl", Ok(&[], &["o.jsonl"])),
         // benchmarks

@@ -404,6 +404,39 @@ fn stackexchange_topics_and_qrels() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("bad.json") && e.contains("Text"), "{e}");
+    // Query templates: the default is title then body; the others as written, per topic.
+    use datasets::stackexchange::{load_with_template, templates};
+    let load = |template: &str| {
+        load_with_template(
+            &tmp.join("Answers.json"),
+            &dir.join("topics_1.json"),
+            None,
+            template,
+        )
+    };
+    let default = load(templates::TITLE_BODY).unwrap();
+    assert_eq!(default.queries, ds.queries);
+    let marked = load(templates::MARKED).unwrap();
+    let tagged = load("{title} | {tags} | {id}").unwrap();
+    for ((t, m), g) in topics.iter().zip(&marked.queries).zip(&tagged.queries) {
+        assert_eq!(m.id, t.id);
+        assert_eq!(
+            m.text,
+            format!("[TITLE] {} [BODY] {}", t.title, t.body).trim()
+        );
+        assert_eq!(
+            g.text,
+            format!("{} | {} | {}", t.title, t.tags.join(" "), t.id)
+        );
+    }
+    assert_eq!(
+        load(templates::TITLE).unwrap().queries[0].text,
+        topics[0].title
+    );
+    for bad in ["{author}", "{title", "[TITLE] {Title}"] {
+        let e = load(bad).unwrap_err().to_string();
+        assert!(e.contains("query template"), "{bad}: {e}");
+    }
 }
 
 #[test]

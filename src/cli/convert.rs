@@ -22,6 +22,10 @@ pub enum ConvertKind {
         topics: PathBuf,
         #[arg(long)]
         qrels: Option<PathBuf>,
+        /// Each topic's query text: {title}, {body}, {tags}, {id} replaced (e.g. "{title}" or
+        /// "[TITLE] {title} [BODY] {body}").
+        #[arg(long, default_value = "{title} {body}")]
+        template: String,
         #[arg(long)]
         out: PathBuf,
     },
@@ -45,9 +49,15 @@ pub fn convert(what: ConvertKind) -> sbert::Result<()> {
             answers,
             topics,
             qrels,
+            template,
             out,
         } => {
-            let ds = sbert::datasets::stackexchange::load(&answers, &topics, qrels.as_deref())?;
+            let ds = sbert::datasets::stackexchange::load_with_template(
+                &answers,
+                &topics,
+                qrels.as_deref(),
+                &template,
+            )?;
             write_beir(&ds, &out)?;
         }
         ConvertKind::Sts { input, out } => {

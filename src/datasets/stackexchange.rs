@@ -22,10 +22,65 @@ pub struct Topic {
     pub tags: Vec<String>,
 }
 
+/// Query templates for [`Topic::query_with`] and [`load_with_template`]: `{title}`, `{body}`,
+/// `{tags}` (space-separated) and `{id}` are replaced by the topic's.
+pub mod templates {
+    /// The title only.
+    pub const TITLE: &str = "{title}";
+    /// The body only.
+    pub const BODY: &str = "{body}";
+    /// Title then body: the default ([`super::Topic::query_text`]).
+    pub const TITLE_BODY: &str = "{title} {body}";
+    /// Title, body and tags.
+    pub const TITLE_BODY_TAGS: &str = "{title} {body} {tags}";
+    /// Title and body marked with the special tokens students add to the tokenizer
+    /// (`SentenceTransformer::add_tokens(&["[TITLE]", "[BODY]"])`).
+    pub const MARKED: &str = "[TITLE] {title} [BODY] {body}";
+}
+
 impl Topic {
-    /// The query text: title, then body.
+    /// The query text: title, then body ([`templates::TITLE_BODY`]).
     pub fn query_text(&self) -> String {
         format!("{} {}", self.title, self.body).trim().to_string()
+    }
+
+    /// The query text from a template (see [`templates`]): `{title}`, `{body}`, `{tags}`, `{id}`
+    /// replaced, the result trimmed. Any other `{name}` is an error naming it.
+    ///
+    /// ```
+    /// use sbert::datasets::stackexchange::{templates, Topic};
+    /// let t = Topic { id: "7".into(), title: "Visa for Peru?".into(), body: "I am Dutch.".into(), tags: vec!["visas".into(), "peru".into()] };
+    /// assert_eq!(t.query_with(templates::MARKED)?, "[TITLE] Visa for Peru? [BODY] I am Dutch.");
+    /// assert_eq!(t.query_with("{tags}: {title}")?, "visas peru: Visa for Peru?");
+    /// assert!(t.query_with("{author}").is_err());
+    /// # Ok::<(), sbert::Error>(())
+    /// ```
+    pub fn query_with(&self, template: &str) -> Result<String> {
+        let mut out = String::with_capacity(template.len() + self.title.len() + self.body.len());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "query template {template:?}: a '{{' without its '}}'"
+                ))
+            })?;
+            match &after[..close] {
+                "title" => out.push_str(&self.title),
+                "body" => out.push_str(&self.body),
+                "tags" => out.push_str(&self.tags.join(" ")),
+                "id" => out.push_str(&self.id),
+                other => {
+                    return Err(Error::InvalidInput(format!(
+                        "query template {template:?}: unknown field {{{other}}} (use {{title}}, {{body}}, {{tags}}, {{id}})"
+                    )))
+                }
+            }
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        Ok(out.trim().to_string())
     }
 }
 
@@ -97,15 +152,29 @@ pub fn read_topics(path: &Path) -> Result<Vec<Topic>> {
         .collect()
 }
 
-/// Loads the collection: answers as the corpus, topics as queries, qrels if given.
+/// Loads the collection: answers as the corpus, topics as queries (title then body), qrels if
+/// given.
 pub fn load(answers: &Path, topics: &Path, qrels: Option<&Path>) -> Result<RetrievalDataset> {
+    load_with_template(answers, topics, qrels, templates::TITLE_BODY)
+}
+
+/// [`load`], with each topic's query text made by a template ([`Topic::query_with`]; e.g.
+/// [`templates::TITLE`] or [`templates::MARKED`]).
+pub fn load_with_template(
+    answers: &Path,
+    topics: &Path,
+    qrels: Option<&Path>,
+    template: &str,
+) -> Result<RetrievalDataset> {
     let queries = read_topics(topics)?
         .into_iter()
-        .map(|t| Query {
-            text: t.query_text(),
-            id: t.id,
+        .map(|t| {
+            Ok(Query {
+                text: t.query_with(template)?,
+                id: t.id,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(RetrievalDataset {
         corpus: read_answers(answers)?,
         queries,
