@@ -78,6 +78,10 @@ pub struct FitArgs {
     /// Evaluate on an STS Benchmark file after each epoch (best model is saved).
     #[arg(long)]
     pub eval_sts: Option<PathBuf>,
+    /// Special tokens to add to the tokenizer before training, comma-separated (e.g.
+    /// "[TITLE],[BODY]"); the embedding matrix grows by their number (new rows: the mean row).
+    #[arg(long)]
+    pub add_special_tokens: Option<String>,
     /// Output folder (sentence-transformers format, written atomically).
     #[arg(long)]
     pub output: PathBuf,
@@ -88,6 +92,11 @@ pub fn fit(args: FitArgs) -> sbert::Result<()> {
     let t = &args.training;
     let examples = sbert::train::read_examples(&t.train)?;
     let mut m = SentenceTransformer::load(&args.model)?;
+    if let Some(tokens) = &args.add_special_tokens {
+        let tokens: Vec<&str> = tokens.split(',').map(str::trim).collect();
+        m.add_tokens(&tokens, true)?;
+        m.resize_token_embeddings(m.tokenizer_len())?;
+    }
     let losses = args
         .loss
         .split(',')

@@ -148,7 +148,7 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
         }
         if let Some(bad) = ids.iter().find(|&&i| i as usize >= cfg.vocab_size) {
             return Err(Error::InvalidInput(format!(
-                "token id {bad} outside the vocabulary ({})",
+                "token id {bad} outside the vocabulary ({}): after add_tokens, call resize_token_embeddings",
                 cfg.vocab_size
             )));
         }

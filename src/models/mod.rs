@@ -3,6 +3,7 @@
 //! A model is an ordered list of small modules read from `modules.json`:
 //! [`Transformer`] (tokenizer + encoder) → [`Pooling`] → optional [`Dense`] → optional [`Normalize`].
 
+pub mod added_tokens;
 pub mod config;
 pub mod dense;
 pub mod encode;

@@ -6,7 +6,7 @@ use candle_core::{Device, Tensor};
 
 use super::module::Module;
 use super::sentence_transformer::SentenceTransformer;
-use crate::core::fs::{write_dir_atomic, DirOwnership};
+use crate::core::fs::{read_json, write_dir_atomic, DirOwnership};
 use crate::core::safetensors::save_safetensors;
 use crate::core::{Error, Result};
 use crate::encoder::load_weights;
@@ -102,6 +102,7 @@ impl SentenceTransformer {
                 std::fs::copy(&from, out.join(f)).map_err(io(&out.join(f)))?;
             }
         }
+        self.write_resized_vocabulary(&out)?;
         json(
             &dir.join("modules.json"),
             serde_json::to_string_pretty(&self.entries),
@@ -143,6 +144,39 @@ impl SentenceTransformer {
                     .map_err(io(&sub.join("config.json")))?;
                 }
                 Module::Normalize(_) => std::fs::create_dir_all(&sub).map_err(io(&sub))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SentenceTransformer {
+    /// After `add_tokens` / `resize_token_embeddings`: the tokenizer as it is now (its added
+    /// tokens; no truncation or padding, which Python sets per call) and `config.json` with the
+    /// embedding matrix's `vocab_size`, so Python's `SentenceTransformer(dir)` loads both.
+    fn write_resized_vocabulary(&self, out: &Path) -> Result<()> {
+        let transformer = self.transformer();
+        if transformer.tokens_added {
+            let mut tokenizer = transformer.tokenizer.clone();
+            tokenizer
+                .with_truncation(None)
+                .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            tokenizer.with_padding(None);
+            let path = out.join("tokenizer.json");
+            tokenizer
+                .save(&path, true)
+                .map_err(|e| Error::Tokenizer(format!("writing {}: {e}", path.display())))?;
+        }
+        let config_path = out.join("config.json");
+        let vocab_size = transformer.encoder.config().vocab_size;
+        if config_path.exists() {
+            let mut config: serde_json::Value = read_json(&config_path)?;
+            if config.get("vocab_size").and_then(|v| v.as_u64()) != Some(vocab_size as u64) {
+                config["vocab_size"] = vocab_size.into();
+                let text = serde_json::to_string_pretty(&config)
+                    .map_err(Error::serialize(config_path.display().to_string()))?;
+                std::fs::write(&config_path, text)
+                    .map_err(|e| Error::io(format!("writing {}", config_path.display()), e))?;
             }
         }
         Ok(())

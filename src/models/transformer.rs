@@ -22,6 +22,9 @@ pub struct Transformer {
     /// `sentence_bert_config.json`.
     pub config: SentenceBertConfig,
     max_seq_length: usize,
+    /// Whether tokens were added to the tokenizer since it was loaded (`save` then writes the
+    /// tokenizer from memory instead of copying its file).
+    pub(crate) tokens_added: bool,
 }
 
 impl std::fmt::Debug for Transformer {
@@ -88,6 +91,7 @@ impl Transformer {
             encoder,
             config,
             max_seq_length,
+            tokens_added: false,
         })
     }
 
@@ -111,6 +115,7 @@ impl Transformer {
             n,
         )?;
         s.config.max_seq_length = Some(n);
+        s.tokens_added = self.tokens_added;
         *self = s;
         Ok(())
     }
