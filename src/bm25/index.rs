@@ -131,6 +131,10 @@ pub struct Bm25Index {
     segments: Vec<Segment>,
     /// Document ids by global document number.
     ids: Vec<String>,
+    /// The indexed field.
+    contents: Field,
+    /// The mean document length in terms (BM25's `avg_len`).
+    avg_len: f32,
     /// Keeps the index (and its memory-mapped files) alive for `segments`.
     _reader: IndexReader,
     path: Option<PathBuf>,
@@ -306,10 +310,14 @@ impl Bm25Index {
                 max_doc: segment.max_doc(),
             });
         }
+        let tokens: u64 = segments.iter().map(|s| s.postings.total_num_tokens()).sum();
+        let avg_len = (tokens as f64 / (ids.len() as f64).max(1.0)) as f32;
         Ok(Self {
             analyzer,
             segments,
             ids,
+            contents,
+            avg_len,
             _reader: reader,
             path,
         })
@@ -384,42 +392,35 @@ impl Bm25Index {
                 e,
             )
         };
-        let docs = self.ids.len() as f64;
-        let tokens: u64 = self
-            .segments
-            .iter()
-            .map(|s| s.postings.total_num_tokens())
-            .sum();
         // Lucene's BM25: the length part of each of the 256 stored lengths, once per query.
-        let avg_len = (tokens as f64 / docs.max(1.0)) as f32;
         let (k1, b) = (options.k1, options.b);
         let inverse_norm: Vec<f32> = (0..=255u8)
             .map(|id| {
                 let len = FieldNormReader::id_to_fieldnorm(id) as f32;
-                1.0 / (k1 * ((1.0 - b) + b * len / avg_len))
+                1.0 / (k1 * ((1.0 - b) + b * len / self.avg_len))
             })
             .collect();
-        let field = schema().2;
-        let terms: Vec<(Term, f32)> = counts
-            .into_iter()
-            .map(|(t, n)| (Term::from_field_text(field, &t), n as f32))
-            .collect();
+        // Each query term's weight (count · idf, the document frequency over all segments), once.
+        let docs = self.ids.len() as f64;
+        let mut terms: Vec<(Term, f32)> = Vec::with_capacity(counts.len());
+        for (text, count) in counts {
+            let term = Term::from_field_text(self.contents, &text);
+            let df: u64 = self
+                .segments
+                .iter()
+                .map(|s| s.postings.doc_freq(&term).map(u64::from))
+                .sum::<std::io::Result<u64>>()
+                .map_err(read_error)?;
+            if df > 0 {
+                let df = df as f64;
+                let idf = (1.0 + (docs - df + 0.5) / (df + 0.5)).ln() as f32;
+                terms.push((term, count as f32 * idf));
+            }
+        }
         let mut top = TopK::new(options.top_k);
         for segment in &self.segments {
             let mut scores = vec![0f32; segment.max_doc as usize];
-            for (term, count) in &terms {
-                let df: u64 = self
-                    .segments
-                    .iter()
-                    .map(|s| s.postings.doc_freq(term).map(u64::from))
-                    .sum::<std::io::Result<u64>>()
-                    .map_err(read_error)?;
-                if df == 0 {
-                    continue;
-                }
-                let df = df as f64;
-                let idf = (1.0 + (docs - df + 0.5) / (df + 0.5)).ln() as f32;
-                let weight = count * idf;
+            for &(ref term, weight) in &terms {
                 let Some(mut postings) = segment
                     .postings
                     .read_postings(term, IndexRecordOption::WithFreqs)
