@@ -135,13 +135,7 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
     } = args;
     let options = Bm25Options { top_k, k1, b };
     let bm25 = Bm25Index::open(&index)?;
-    let qs: Vec<sbert::datasets::Query> = sbert::data::read_records(&queries)?
-        .into_iter()
-        .map(|q| sbert::datasets::Query {
-            text: q.contents(),
-            id: q.id,
-        })
-        .collect();
+    let qs: Vec<sbert::datasets::Query> = sbert::data::read_query_records(&queries)?;
     if qs.is_empty() {
         return Err(sbert::Error::InvalidInput(format!(
             "{} has no queries",

@@ -324,13 +324,7 @@ pub fn rerank_run(args: RerankRunArgs) -> sbert::Result<()> {
     }
     let first = sbert::datasets::ranked(&sbert::datasets::trec::read_run(&run)?);
     let docs = sbert::data::read_records(&corpus)?;
-    let qs: Vec<sbert::datasets::Query> = sbert::data::read_records(&queries)?
-        .into_iter()
-        .map(|q| sbert::datasets::Query {
-            text: q.contents(),
-            id: q.id,
-        })
-        .collect();
+    let qs: Vec<sbert::datasets::Query> = sbert::data::read_query_records(&queries)?;
     sbert::datasets::trec::check_run_ids(&tag, std::iter::empty())?;
     sbert::core::fs::check_writable(&output, false)?;
     let step = Rerank {

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{beir, Document};
+use super::{beir, Document, Query};
 use crate::core::{Error, Result};
 
 /// Reads a whole file, or standard input for `-`.
@@ -62,6 +62,18 @@ pub fn read_records(path: &Path) -> Result<Vec<Document>> {
         "line",
     )?;
     Ok(out)
+}
+
+/// Reads queries from the files [`read_records`] reads (BEIR jsonl `{"_id", "text"}` or
+/// `id<TAB>text`); a record's text is its [`Document::contents`].
+pub fn read_query_records(path: &Path) -> Result<Vec<Query>> {
+    Ok(read_records(path)?
+        .into_iter()
+        .map(|q| Query {
+            text: q.contents(),
+            id: q.id,
+        })
+        .collect())
 }
 
 /// Reads qrels in TREC format (`qid iter docid grade`) or BEIR TSV (`query-id corpus-id score`,
