@@ -8,13 +8,7 @@ use sbert::prelude::*;
 
 #[test]
 fn added_special_tokens_match_python_and_survive_save() {
-    let g: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/added_tokens.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let g: serde_json::Value = repo_golden("added_tokens.json");
     let mut m = SentenceTransformer::load("all-MiniLM-L6-v2").unwrap();
     assert_eq!(m.add_tokens(&["[TITLE]", "[BODY]"], true).unwrap(), 2);
     assert_eq!(m.add_tokens(&["[TITLE]"], true).unwrap(), 0);

@@ -499,13 +499,7 @@ fn fit_cli_trains_and_saves_a_loadable_model() {
 /// refuses wsum without weights, and leaves no file behind an error.
 #[test]
 fn fuse_writes_ranx_scores() {
-    let g: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fusion.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let g: serde_json::Value = repo_golden("fusion.json");
     let dir = temp_dir("cli-fuse");
     let mut paths = Vec::new();
     for (i, run) in g["runs"].as_array().unwrap().iter().enumerate() {

@@ -823,13 +823,7 @@ fn reranking_evaluator_matches_python() {
         reranking_metrics, CrossEncoderRerankingEvaluator, RerankingSample,
     };
     use sbert::evaluation::Evaluator;
-    let g = serde_json::from_str::<serde_json::Value>(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ce_reranking.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let g = repo_golden("ce_reranking.json");
     for case in g["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let samples = case["samples"]

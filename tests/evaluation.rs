@@ -139,13 +139,7 @@ fn measure_names_users_bring() {
 #[test]
 fn more_measures_match_pytrec_eval() {
     let cases = golden("ir_metrics_cases.json");
-    let want: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/measures.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let want: serde_json::Value = repo_golden("measures.json");
     let measures = Measure::parse_list(
         "success_1,success_2,success_3,success_5,success_10,map_cut_5,map_cut_10,Rprec,gm_map,\
          iprec_at_recall,num_ret,num_rel,num_rel_ret",

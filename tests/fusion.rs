@@ -5,18 +5,12 @@
 use std::collections::BTreeMap;
 
 mod common;
-use common::run_from_json;
+use common::{repo_golden, run_from_json};
 
 use sbert::evaluation::{evaluate, fuse, FuseOptions, FusionMethod, Measure, Norm, Qrels, Run};
 
 fn golden() -> serde_json::Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fusion.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap()
+    repo_golden("fusion.json")
 }
 
 #[test]

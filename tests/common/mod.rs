@@ -1,7 +1,7 @@
 #![allow(dead_code)]
 //! Shared test helpers: the `../shared` folder, the real model, JSON goldens.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use sbert::SentenceTransformer;
@@ -19,6 +19,16 @@ pub fn shared() -> PathBuf {
 
 pub fn golden(name: &str) -> serde_json::Value {
     let p = shared().join("golden").join(name);
+    let text =
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+    serde_json::from_str(&text).expect("golden JSON")
+}
+
+/// A golden file committed with the repository (`tests/golden/NAME`, made by `scripts/make_golden_*.py`).
+pub fn repo_golden(name: &str) -> serde_json::Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     let text =
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
     serde_json::from_str(&text).expect("golden JSON")
