@@ -27,6 +27,7 @@ PAIRS = {
     "05_fine_tuning": "fine_tuning",
     "06_project_part3": "project_part3",
     "07_model_families": "model_families",
+    "08_large_corpora": "large_corpora",
 }
 DISPLAY = re.compile(r'^println!\("(?:\\n)?\{(\w+)\}"\);$')
 

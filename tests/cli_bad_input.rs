@@ -219,6 +219,18 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("encode --model @/model --input @/lines.txt --output /dev/null", Ok(&[], &[])),
         // /dev/stdout is a pipe here (reached through /proc's magic link): written into.
         ("encode --model @/model --input @/lines.txt --output /dev/stdout", Ok(&["NUMPY"], &[])),
+        // encode --precision
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision binary", Ok(&[], &["o.npy"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges-output @/r.npy", Ok(&[], &["o.npy", "r.npy"])),
+        ("encode --model @/model --input @/empty.txt --output @/o.npy --precision ubinary", Ok(&[], &["o.npy"])),
+        ("encode --model @/model --input @/one.txt --output @/o.npy --precision int8", Error(&["calibrate", "1 embedding"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision float32", Error(&["float32"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int4", Error(&["int4"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision binary --ranges-output @/r.npy", Error(&["--ranges-output", "int8"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --ranges @/lines.txt", Error(&["--ranges", "int8"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges-output @/o.npy", Error(&["--ranges-output", "--output"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges @/lines.txt", Error(&["lines.txt", ".npy"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges-output @/a-file/r.npy", Error(&["a-file", "not a folder"])),
         // similarity, pairs
         ("similarity --model @/model --input @/missing.txt", Error(&["missing.txt"])),
         ("similarity --model @/model --input @/empty.txt --json", Ok(&["[]"], &[])),
@@ -226,6 +238,11 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("pairs --model @/model --input @/lines.txt --top-k 0 --json", Ok(&["[]"], &[])),
         ("pairs --model @/model --input @/lines.txt --top-k 99 --json", Ok(&["\"score\""], &[])),
         // search
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-precision binary --rescore-precision int8", Ok(&[], &["r.txt"])),
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-precision int8 --rescore-multiplier 0", Ok(&[], &["r.txt"])),
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --rescore-precision int8", Error(&["--corpus-precision"])),
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-precision binary --rescore-precision int8 --rescore-multiplier 0", Error(&["--rescore-multiplier"])),
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-precision int8 --score manhattan", Error(&["manhattan"])),
         ("search --model @/model --corpus @/dup.tsv --queries @/queries.tsv --run @/r.txt", Error(&["dup.tsv", "line 3", "\"d1\""])),
         ("search --model @/model --corpus @/notab.tsv --queries @/queries.tsv --run @/r.txt", Error(&["notab.tsv:2"])),
         ("search --model @/model --corpus @/space-id.tsv --queries @/queries.tsv --run @/r.txt", Error(&["d 1"])),

@@ -32,6 +32,13 @@ pub struct BenchSearchArgs {
     pub precision: Dtype,
     #[arg(long, default_value_t = 2)]
     pub rescore_multiplier: usize,
+    /// Store the corpus quantized (int8, uint8, binary, ubinary) and search it with
+    /// `semantic_search_quantized`, rescoring top_k × --rescore-multiplier candidates (0: none).
+    #[arg(long)]
+    pub corpus_precision: Option<sbert::util::Precision>,
+    /// With --corpus-precision: rescore from a copy of the corpus in this precision (int8).
+    #[arg(long)]
+    pub rescore_precision: Option<sbert::util::Precision>,
     /// Also run the f32 search and report the share of its hits the reduced-precision one found.
     #[arg(long)]
     pub recall: bool,
@@ -51,6 +58,8 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         seed,
         precision,
         rescore_multiplier,
+        corpus_precision,
+        rescore_precision,
         recall,
         json,
     } = args;
@@ -75,22 +84,42 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         .corpus_chunk_size(corpus_chunk_size)
         .precision(precision)
         .rescore_multiplier(rescore_multiplier);
+    // A quantized corpus: quantized before the timing (Python's quantize_embeddings is outside
+    // semantic_search_usearch's time too); its bytes are the corpus memory.
+    if corpus_precision.is_none() && rescore_precision.is_some() {
+        return Err(sbert::Error::InvalidInput(
+            "--rescore-precision needs --corpus-precision".into(),
+        ));
+    }
+    let t = Instant::now();
+    let quantized = corpus_precision
+        .map(|p| sbert::util::quantize_embeddings(&corpus, p, None, None))
+        .transpose()?;
+    let rescore_copy = rescore_precision
+        .map(|p| sbert::util::quantize_embeddings(&corpus, p, None, None))
+        .transpose()?;
+    let quantize_s = quantized.as_ref().map(|_| t.elapsed().as_secs_f64());
+    let qopts = sbert::util::QuantizedSearchOptions::default()
+        .top_k(top_k)
+        .rescore(rescore_multiplier > 0)
+        .rescore_multiplier(rescore_multiplier.max(1));
     let t1 = Instant::now();
-    let hits = semantic_search(&q, &corpus, &opts)?;
+    let hits = match (&quantized, &rescore_copy) {
+        (Some(qc), Some(copy)) => {
+            sbert::util::semantic_search_quantized_rescored(&q, qc, copy, &qopts)?
+        }
+        (Some(qc), None) => sbert::util::semantic_search_quantized(&q, qc, &qopts)?,
+        _ => semantic_search(&q, &corpus, &opts)?,
+    };
     let secs = t1.elapsed().as_secs_f64();
+    let corpus_bytes = quantized
+        .as_ref()
+        .map_or(corpus_size * dim * 4, |qc| qc.memory_bytes());
     let peak = peak_rss_mib();
     // The share of the exact (f32) hits found, when asked (after the timing and the peak RSS).
     let recall_at_k = if recall {
         let exact = semantic_search(&q, &corpus, &opts.clone().precision(Dtype::F32))?;
-        let (mut found, mut total) = (0usize, 0usize);
-        for (got, want) in hits.iter().zip(exact.iter()) {
-            total += want.len();
-            found += want
-                .iter()
-                .filter(|w| got.iter().any(|g| g.corpus_id == w.corpus_id))
-                .count();
-        }
-        Some(found as f64 / total.max(1) as f64)
+        Some(sbert::util::quantization::recall_of(&hits, &exact, top_k))
     } else {
         None
     };
@@ -100,6 +129,9 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         "peak_rss_mib": peak, "data_mib": (corpus_size + queries) as f64 * dim as f64 * 4.0 / 1048576.0,
         "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
         "rescore_multiplier": rescore_multiplier, "recall_of_f32_hits": recall_at_k,
+        "corpus_precision": corpus_precision.map(|p| p.name()), "quantize_s": quantize_s,
+        "rescore_precision": rescore_precision.map(|p| p.name()),
+        "corpus_mib": corpus_bytes as f64 / 1048576.0,
     });
     let report = with_code_path(report, precision);
     if json {
@@ -110,6 +142,14 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
             "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
             rayon::current_num_threads(), peak.map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
         );
+        if let Some(p) = corpus_precision {
+            println!(
+                "corpus stored as {p}: {:.1} MiB (f32 {:.1} MiB), quantized in {:.2} s",
+                corpus_bytes as f64 / 1048576.0,
+                (corpus_size * dim * 4) as f64 / 1048576.0,
+                quantize_s.unwrap_or(0.0)
+            );
+        }
         if let Some(r) = recall_at_k {
             println!("share of the f32 hits found: {r:.4}");
         }

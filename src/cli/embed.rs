@@ -31,6 +31,18 @@ pub struct EncodeArgs {
     /// Show a progress bar.
     #[arg(long)]
     pub progress: bool,
+    /// Write quantized embeddings (int8, uint8, binary, ubinary) as Python's
+    /// `encode(precision=…)` and `np.save` do: an int8 / uint8 .npy.
+    #[arg(long)]
+    pub precision: Option<sbert::util::Precision>,
+    /// int8 / uint8: quantize with these ranges (a 2 × dim float32 .npy of per-dimension min and
+    /// max, as --ranges-output writes) instead of calibrating on these embeddings — so the parts
+    /// of a corpus encoded separately share one scale.
+    #[arg(long)]
+    pub ranges: Option<PathBuf>,
+    /// int8 / uint8: also write the ranges used (2 × dim float32 .npy), needed to dequantize.
+    #[arg(long)]
+    pub ranges_output: Option<PathBuf>,
 }
 
 /// Runs `sbert encode`.
@@ -43,17 +55,37 @@ pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
         input,
         output,
         progress,
+        precision,
+        ranges,
+        ranges_output,
     } = args;
     let sentences = sbert::data::read_lines(&input)?;
     // Found out before the encoding, not after it.
     sbert::core::fs::check_writable(&output, false)?;
+    let ranges = quantization_ranges(
+        precision,
+        ranges.as_deref(),
+        ranges_output.as_deref(),
+        &output,
+    )?;
     let model = dtype.load(&model)?;
     let opts = EncodeOptions::default()
         .batch_size(batch_size)
         .normalize_embeddings(!no_normalize)
         .show_progress_bar(progress);
     let emb = model.encode(&sentences, &opts)?;
-    sbert::npy::write_npy(&output, &emb)?;
+    match precision {
+        Some(p) => {
+            let q = sbert::util::quantize_embeddings(&emb, p, ranges.as_ref(), None)?;
+            if let (Some(path), Some(r)) = (&ranges_output, q.ranges()) {
+                let matrix = sbert::Embeddings::from_vec2(vec![r.min.clone(), r.max.clone()])?;
+                sbert::npy::write_npy(path, &matrix)?;
+            }
+            sbert::npy::write_atomic(&output, &q.to_npy_bytes())?;
+            eprintln!("{q}");
+        }
+        None => sbert::npy::write_npy(&output, &emb)?,
+    }
     if !emb.truncated().is_empty() {
         eprintln!(
             "note: {} sentence(s) truncated at {} tokens: lines {:?}",
@@ -69,6 +101,57 @@ pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
         output.display()
     );
     Ok(())
+}
+
+/// The checks of `encode --precision`'s options before encoding, and the ranges read from
+/// `--ranges`.
+fn quantization_ranges(
+    precision: Option<sbert::util::Precision>,
+    ranges: Option<&std::path::Path>,
+    ranges_output: Option<&std::path::Path>,
+    output: &std::path::Path,
+) -> sbert::Result<Option<sbert::util::QuantizationRanges>> {
+    let scalar = precision.is_some_and(|p| !p.is_binary());
+    if !scalar && (ranges.is_some() || ranges_output.is_some()) {
+        return Err(sbert::Error::InvalidInput(
+            "--ranges and --ranges-output go with --precision int8 or uint8".into(),
+        ));
+    }
+    if let Some(path) = ranges_output {
+        if same_path(path, output) {
+            return Err(sbert::Error::InvalidInput(
+                "--ranges-output must differ from --output".into(),
+            ));
+        }
+        sbert::core::fs::check_writable(path, false)?;
+    }
+    let Some(path) = ranges else {
+        return Ok(None);
+    };
+    let m = sbert::npy::read_npy(path)?;
+    if m.len() != 2 {
+        return Err(sbert::Error::InvalidInput(format!(
+            "{}: ranges are 2 rows (min, max), found {}",
+            path.display(),
+            m.len()
+        )));
+    }
+    Ok(Some(sbert::util::QuantizationRanges::new(
+        m.row(0)?.to_vec(),
+        m.row(1)?.to_vec(),
+    )?))
+}
+
+/// Whether two paths name the same file (their folders resolved; the files need not exist).
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let full = |p: &std::path::Path| {
+        let dir = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d.canonicalize().ok(),
+            None => std::env::current_dir().ok(),
+        };
+        dir.zip(p.file_name()).map(|(d, f)| d.join(f))
+    };
+    full(a).is_some() && full(a) == full(b)
 }
 
 /// Arguments of `sbert similarity`.

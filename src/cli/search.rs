@@ -48,6 +48,18 @@ pub struct SearchArgs {
     /// logit) over each query's re-ranked hits (W in [0, 1]; choose it on validation queries).
     #[arg(long)]
     pub interpolate: Option<f32>,
+    /// Search the corpus quantized (int8, uint8, binary, ubinary), as Python's
+    /// `semantic_search_usearch(…, corpus_precision=…)`: memory 1/4 (int8) or 1/32 (binary).
+    #[arg(long)]
+    pub corpus_precision: Option<sbert::util::Precision>,
+    /// With --corpus-precision: rescore top_k × this many candidates with the float32 query
+    /// (0: no rescoring).
+    #[arg(long, default_value_t = 4)]
+    pub rescore_multiplier: usize,
+    /// With --corpus-precision: rescore from a copy of the corpus in this precision (e.g. binary
+    /// searched, int8 rescored) instead of the searched values.
+    #[arg(long)]
+    pub rescore_precision: Option<sbert::util::Precision>,
 }
 
 /// The re-ranking step `search --rerank` and `rerank-run` share.
@@ -133,6 +145,9 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         rerank,
         rerank_top,
         interpolate,
+        corpus_precision,
+        rescore_multiplier,
+        rescore_precision,
     } = args;
     let score_function: ScoreFunction = score.parse()?;
     if top_k == 0 {
@@ -167,13 +182,36 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
             .collect(),
         qrels: Default::default(),
     };
+    if corpus_precision.is_none() && rescore_precision.is_some() {
+        return Err(sbert::Error::InvalidInput(
+            "--rescore-precision needs --corpus-precision".into(),
+        ));
+    }
+    if rescore_precision.is_some() && rescore_multiplier == 0 {
+        return Err(sbert::Error::InvalidInput(
+            "--rescore-precision needs rescoring (--rescore-multiplier at least 1)".into(),
+        ));
+    }
     let depth = if rerank.is_some() {
         top_k.max(rerank_top)
     } else {
         top_k
     };
-    let mut ranked =
-        sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?;
+    let mut ranked = match corpus_precision {
+        Some(p) => sbert::evaluation::retrieval::retrieve_quantized(
+            &model,
+            &ds,
+            p,
+            rescore_precision,
+            &sbert::util::QuantizedSearchOptions::default()
+                .top_k(depth)
+                .rescore(rescore_multiplier > 0)
+                .rescore_multiplier(rescore_multiplier.max(1)),
+            score_function,
+            &opts,
+        )?,
+        None => sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?,
+    };
     if interpolate.is_some() && rerank.is_none() {
         return Err(sbert::Error::InvalidInput(
             "--interpolate needs --rerank".into(),

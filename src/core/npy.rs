@@ -1,4 +1,5 @@
-//! Writing and reading float32 `.npy` files (NumPy format 1.0), atomically.
+//! Writing and reading float32 `.npy` files (NumPy format 1.0), atomically; writing int8 / uint8
+//! ones (quantized embeddings).
 
 use std::path::Path;
 
@@ -9,18 +10,33 @@ use super::fs::write_atomic;
 /// The bytes of a float32 `.npy` file of shape `[n, dim]`.
 pub fn to_npy_bytes(e: &Embeddings) -> Vec<u8> {
     let (n, d) = e.shape();
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}");
-    // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + n * d * 4);
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    let mut out = npy_header("<f4", n, d, n * d * 4);
     for v in e.as_slice() {
         out.extend_from_slice(&v.to_le_bytes());
     }
+    out
+}
+
+/// The bytes of a 2-D `.npy` file of one-byte values (`signed`: NumPy int8, else uint8), `data`
+/// row-major `n × d`.
+pub fn byte_npy_bytes(data: &[u8], n: usize, d: usize, signed: bool) -> Vec<u8> {
+    let mut out = npy_header(if signed { "|i1" } else { "|u1" }, n, d, data.len());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64,
+/// ending in \n; capacity for `payload` bytes after it.
+fn npy_header(descr: &str, n: usize, d: usize, payload: usize) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n}, {d}), }}");
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + payload);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
     out
 }
 

@@ -9,7 +9,11 @@ use crate::datasets::run::rerank_head;
 pub use crate::datasets::run::{to_ranked_run, to_run, RankedRun};
 use crate::datasets::{Query, RetrievalDataset};
 use crate::models::{EncodeOptions, SentenceTransformer};
-use crate::util::{semantic_search, ScoreFunction, SearchOptions};
+use crate::util::{
+    quantize_embeddings, semantic_search, semantic_search_quantized,
+    semantic_search_quantized_rescored, Precision, QuantizedSearchOptions, ScoreFunction,
+    SearchOptions,
+};
 
 /// Encodes the corpus and the queries and returns each query's `top_k` documents (exact search).
 pub fn retrieve(
@@ -29,6 +33,50 @@ pub fn retrieve(
             .top_k(top_k)
             .score_function(score_function),
     )?;
+    Ok(to_ranked_run(dataset, &hits))
+}
+
+/// [`retrieve`] over the corpus quantized to `precision` (Python's `semantic_search_usearch` with
+/// `corpus_precision`): the corpus embeddings are quantized (int8 / uint8 ranges calibrated on
+/// the corpus itself) and searched with the f32 queries by
+/// [`semantic_search_quantized`](crate::util::semantic_search_quantized), rescoring as `search`
+/// says — from the searched values (Python's rescoring) or, with `rescore_from`, from a second
+/// copy of the corpus in that precision (binary searched, int8 rescored:
+/// [`semantic_search_quantized_rescored`](crate::util::semantic_search_quantized_rescored)).
+/// Quantized scores are dot products, so for cosine both sides are L2-normalised first.
+pub fn retrieve_quantized(
+    model: &SentenceTransformer,
+    dataset: &RetrievalDataset,
+    precision: Precision,
+    rescore_from: Option<Precision>,
+    search: &QuantizedSearchOptions,
+    score_function: ScoreFunction,
+    encode: &EncodeOptions,
+) -> Result<RankedRun> {
+    dataset.check_unique_ids()?;
+    let encode = match score_function {
+        ScoreFunction::Cosine => encode.clone().normalize_embeddings(true),
+        ScoreFunction::Dot => encode.clone(),
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "a quantized search scores with cosine or dot, not {other}"
+            )))
+        }
+    };
+    let corpus = model.encode(&dataset.corpus_texts(), &encode)?;
+    let queries = model.encode(&dataset.query_texts(), &encode)?;
+    let quantized = quantize_embeddings(&corpus, precision, None, None)?;
+    let hits = match rescore_from {
+        Some(p) => {
+            let copy = quantize_embeddings(&corpus, p, None, None)?;
+            drop(corpus);
+            semantic_search_quantized_rescored(&queries, &quantized, &copy, search)?
+        }
+        None => {
+            drop(corpus);
+            semantic_search_quantized(&queries, &quantized, search)?
+        }
+    };
     Ok(to_ranked_run(dataset, &hits))
 }
 

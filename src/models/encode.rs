@@ -11,6 +11,7 @@ use crate::core::fs::write_atomic;
 use crate::core::npy::{read_npy, write_npy};
 use crate::core::{Embeddings, Error, Result};
 use crate::display::Progress;
+use crate::util::quantization::{quantize_embeddings, Precision, QuantizedEmbeddings};
 
 /// Options of [`SentenceTransformer::encode`], with Python's names and defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,10 @@ pub struct EncodeOptions {
     /// The most bytes of embeddings the cache folder keeps (default 2 GiB): past it, the entries
     /// used longest ago are removed (every evaluation during `fit` makes a new entry).
     pub cache_max_bytes: u64,
+    /// Quantize the output (Python's `precision=`: `"int8"`, `"uint8"`, `"binary"`, `"ubinary"`;
+    /// default none, float32). Quantized output is another type: call
+    /// [`SentenceTransformer::encode_quantized`] (`encode` refuses an options value that sets it).
+    pub precision: Option<Precision>,
 }
 
 /// [`EncodeOptions::cache_max_bytes`]'s default: 2 GiB.
@@ -48,6 +53,7 @@ impl Default for EncodeOptions {
             prompt_name: None,
             cache_dir: None,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            precision: None,
         }
     }
 }
@@ -86,6 +92,11 @@ impl EncodeOptions {
     /// Sets the cache's size limit (see [`EncodeOptions::cache_max_bytes`]).
     pub fn cache_max_bytes(mut self, n: u64) -> Self {
         self.cache_max_bytes = n;
+        self
+    }
+    /// Sets the precision of [`SentenceTransformer::encode_quantized`].
+    pub fn precision(mut self, p: Precision) -> Self {
+        self.precision = Some(p);
         self
     }
 }
@@ -132,8 +143,32 @@ impl SentenceTransformer {
         sentences: &[S],
         opts: &EncodeOptions,
     ) -> Result<Embeddings> {
+        if let Some(p) = opts.precision {
+            return Err(Error::InvalidInput(format!(
+                "encode returns float32 embeddings; for {p} ones call encode_quantized with these options"
+            )));
+        }
         let texts: Vec<String> = sentences.iter().map(|s| s.as_ref().to_string()).collect();
         self.encode_texts(texts, opts)
+    }
+
+    /// Embeds sentences and quantizes them to `opts.precision` (Python's `model.encode(…,
+    /// precision="int8")`): int8 / uint8 ranges are calibrated on these embeddings themselves, as
+    /// Python does; to quantize a corpus encoded in parts alike, encode in float32 and call
+    /// [`quantize_embeddings`](crate::util::quantize_embeddings) with shared ranges.
+    pub fn encode_quantized<S: AsRef<str>>(
+        &self,
+        sentences: &[S],
+        opts: &EncodeOptions,
+    ) -> Result<QuantizedEmbeddings> {
+        let Some(precision) = opts.precision else {
+            return Err(Error::InvalidInput(
+                "encode_quantized needs a precision (EncodeOptions::precision)".into(),
+            ));
+        };
+        let texts: Vec<String> = sentences.iter().map(|s| s.as_ref().to_string()).collect();
+        let embeddings = self.encode_texts(texts, opts)?;
+        quantize_embeddings(&embeddings, precision, None, None)
     }
 
     fn encode_texts(&self, texts: Vec<String>, opts: &EncodeOptions) -> Result<Embeddings> {

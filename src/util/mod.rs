@@ -7,11 +7,16 @@
 
 pub mod mining;
 pub mod pairs;
+pub mod quantization;
 pub mod search;
 pub mod similarity;
 pub(crate) mod topk;
 
 pub use mining::mine_hard_negatives;
 pub use pairs::{top_pairs, ScoredPair, ScoredPairs};
+pub use quantization::{
+    quantize_embeddings, semantic_search_quantized, semantic_search_quantized_rescored, Precision,
+    QuantizationRanges, QuantizedEmbeddings, QuantizedSearchOptions, QuantizedSearchReport,
+};
 pub use search::{semantic_search, Hit, SearchOptions, SearchResults};
 pub use similarity::{cos_sim, dot_score, ScoreFunction, SimilarityFunction, SimilarityMatrix};

@@ -95,7 +95,7 @@ pub struct Hit {
 /// For each query, its hits best first (the result of [`semantic_search`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResults {
-    hits: Vec<Vec<Hit>>,
+    pub(crate) hits: Vec<Vec<Hit>>,
     pub(crate) query_texts: Arc<Vec<String>>,
     pub(crate) corpus_texts: Arc<Vec<String>>,
     /// The score function used.
