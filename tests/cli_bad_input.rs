@@ -231,6 +231,18 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges-output @/o.npy", Error(&["--ranges-output", "--output"])),
         ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges @/lines.txt", Error(&["lines.txt", ".npy"])),
         ("encode --model @/model --input @/lines.txt --output @/o.npy --precision int8 --ranges-output @/a-file/r.npy", Error(&["a-file", "not a folder"])),
+        // encode --output-dir (shards)
+        ("encode --model @/model --input @/lines.txt --output-dir @/shards --shard-size 2", Ok(&[], &["shards"])),
+        ("encode --model @/model --corpus @/corpus.tsv --output-dir @/shards", Ok(&[], &["shards"])),
+        ("encode --model @/model --input @/empty.txt --output-dir @/shards", Ok(&[], &["shards"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --output-dir @/shards", Error(&["--output-dir"])),
+        ("encode --model @/model --input @/lines.txt --output-dir @/shards --shard-size 0", Error(&["shard_size"])),
+        ("encode --model @/model --input @/lines.txt --output-dir @/a-file", Error(&["a-file", "not a folder"])),
+        ("encode --model @/model --input @/lines.txt --output-dir @/out-folder", Error(&["out-folder", "not sbert shards"])),
+        ("encode --model @/model --input @/lines.txt --output-dir @/shards --precision int8", Error(&["--output-dir", "--precision"])),
+        ("encode --model @/model --input @/lines.txt --corpus @/corpus.tsv --output @/o.npy", Error(&["--corpus"])),
+        ("encode --model @/model --output @/o.npy", Error(&["--input"])),
+        ("encode --model @/model --input @/lines.txt --output @/o.npy --shard-size 5", Error(&["--output-dir"])),
         // similarity, pairs
         ("similarity --model @/model --input @/missing.txt", Error(&["missing.txt"])),
         ("similarity --model @/model --input @/empty.txt --json", Ok(&["[]"], &[])),
@@ -238,6 +250,9 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("pairs --model @/model --input @/lines.txt --top-k 0 --json", Ok(&["[]"], &[])),
         ("pairs --model @/model --input @/lines.txt --top-k 99 --json", Ok(&["\"score\""], &[])),
         // search
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-embeddings @/missing", Error(&["missing", "not a shard folder"])),
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-embeddings @/out-folder", Error(&["out-folder", "not a shard folder"])),
+        ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-embeddings @/out-folder --corpus-precision int8", Error(&["--corpus-precision"])),
         ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-precision binary --rescore-precision int8", Ok(&[], &["r.txt"])),
         ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --corpus-precision int8 --rescore-multiplier 0", Ok(&[], &["r.txt"])),
         ("search --model @/model --corpus @/corpus.tsv --queries @/queries.tsv --run @/r.txt --rescore-precision int8", Error(&["--corpus-precision"])),

@@ -240,3 +240,70 @@ fn kill_encode_at_arbitrary_moments() {
     assert_eq!(std::fs::read(&out).unwrap(), new);
     assert!(debris(&dir).is_empty(), "{:?}", debris(&dir));
 }
+
+#[test]
+fn kill_during_sharded_encode_resumes() {
+    // `encode --output-dir` killed right after a shard is written (before the manifest lists it)
+    // and again later: the next run resumes and the folder equals an uninterrupted run's.
+    let dir = temp_dir("kill-shards");
+    let model = tiny_model_dir(true);
+    let lines: Vec<String> = (0..11)
+        .map(|i| format!("w{}0 w{}1", i % 9 + 1, i % 7 + 1))
+        .collect();
+    std::fs::write(dir.join("lines.txt"), lines.join("\n") + "\n").unwrap();
+    let args = |out: &str| -> Vec<String> {
+        [
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            dir.join("lines.txt").to_str().unwrap(),
+            "--output-dir",
+            dir.join(out).to_str().unwrap(),
+            "--shard-size",
+            "3",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
+    };
+    let killed = args("killed");
+    kill_at("shard-written", &refs(&killed));
+    let manifest = std::fs::read_to_string(dir.join("killed").join("sbert-shards.json")).unwrap();
+    assert!(
+        manifest.contains("\"shards\": []"),
+        "killed before the manifest lists shard 0: {manifest}"
+    );
+    assert!(dir.join("killed").join("shard-00000.npy").exists());
+    run_ok(&refs(&killed));
+    let whole = args("whole");
+    run_ok(&refs(&whole));
+    assert_eq!(
+        tree_names(&dir.join("killed")),
+        tree_names(&dir.join("whole"))
+    );
+    for name in ["shard-00000.npy", "shard-00003.npy", "sbert-shards.json"] {
+        let (a, b) = (dir.join("killed").join(name), dir.join("whole").join(name));
+        assert_eq!(
+            std::fs::read(a).unwrap(),
+            std::fs::read(b).unwrap(),
+            "{name}"
+        );
+    }
+    assert!(debris(&dir.join("killed")).is_empty());
+    // Killed once more in a finished folder's re-run: nothing is rewritten, nothing changes.
+    let before = tree(&dir.join("killed"));
+    run_ok(&refs(&killed));
+    assert_eq!(tree(&dir.join("killed")), before);
+}
+
+/// File names under `dir`, sorted (temporaries excluded).
+fn tree_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}

@@ -23,11 +23,27 @@ pub struct EncodeArgs {
     #[arg(long)]
     pub no_normalize: bool,
     /// Input file, one sentence per line ("-" for standard input).
+    #[arg(long, required_unless_present = "corpus", conflicts_with = "corpus")]
+    pub input: Option<PathBuf>,
+    /// Or a corpus of records (BEIR jsonl, `id<TAB>text`): each record's contents (title and
+    /// text), in order — what `sbert search --corpus-embeddings` reads back.
     #[arg(long)]
-    pub input: PathBuf,
+    pub corpus: Option<PathBuf>,
     /// Output .npy file (written atomically).
+    #[arg(
+        long,
+        required_unless_present = "output_dir",
+        conflicts_with = "output_dir"
+    )]
+    pub output: Option<PathBuf>,
+    /// Or a folder of numbered float32 shards and a manifest (for corpora past memory): one shard
+    /// in memory at a time, each written atomically; run the same command again after a kill and
+    /// it resumes at the first missing shard.
     #[arg(long)]
-    pub output: PathBuf,
+    pub output_dir: Option<PathBuf>,
+    /// Rows per shard with --output-dir (default 100,000).
+    #[arg(long)]
+    pub shard_size: Option<usize>,
     /// Show a progress bar.
     #[arg(long)]
     pub progress: bool,
@@ -53,13 +69,53 @@ pub fn encode(args: EncodeArgs) -> sbert::Result<()> {
         batch_size,
         no_normalize,
         input,
+        corpus,
         output,
+        output_dir,
+        shard_size,
         progress,
         precision,
         ranges,
         ranges_output,
     } = args;
-    let sentences = sbert::data::read_lines(&input)?;
+    let sentences = match (&input, &corpus) {
+        (Some(path), _) => sbert::data::read_lines(path)?,
+        (None, Some(path)) => sbert::data::read_records(path)?
+            .iter()
+            .map(|r| r.contents())
+            .collect(),
+        (None, None) => unreachable!("clap requires --input or --corpus"),
+    };
+    if shard_size.is_some() && output_dir.is_none() {
+        return Err(sbert::Error::InvalidInput(
+            "--shard-size goes with --output-dir".into(),
+        ));
+    }
+    if let Some(dir) = output_dir {
+        if precision.is_some() {
+            return Err(sbert::Error::InvalidInput(
+                "--output-dir writes float32 shards; --precision goes with --output".into(),
+            ));
+        }
+        let model = dtype.load(&model)?;
+        let opts = EncodeOptions::default()
+            .batch_size(batch_size)
+            .normalize_embeddings(!no_normalize)
+            .show_progress_bar(progress);
+        let started = std::time::Instant::now();
+        let shards =
+            model.encode_to_shards(&sentences, &dir, shard_size.unwrap_or(100_000), &opts)?;
+        eprintln!(
+            "{} embeddings of dim {} in {} shards in {} ({:.1} s)",
+            shards.len(),
+            shards.dim(),
+            shards.shard_count(),
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let output = output.expect("clap requires --output or --output-dir");
     // Found out before the encoding, not after it.
     sbert::core::fs::check_writable(&output, false)?;
     let ranges = quantization_ranges(

@@ -60,6 +60,10 @@ pub struct SearchArgs {
     /// searched, int8 rescored) instead of the searched values.
     #[arg(long)]
     pub rescore_precision: Option<sbert::util::Precision>,
+    /// The corpus's embeddings from a shard folder (`sbert encode --corpus C --output-dir DIR`,
+    /// same model), memory-mapped and streamed instead of encoding the corpus.
+    #[arg(long, conflicts_with = "corpus_precision")]
+    pub corpus_embeddings: Option<PathBuf>,
 }
 
 /// The re-ranking step `search --rerank` and `rerank-run` share.
@@ -148,6 +152,7 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         corpus_precision,
         rescore_multiplier,
         rescore_precision,
+        corpus_embeddings,
     } = args;
     let score_function: ScoreFunction = score.parse()?;
     if top_k == 0 {
@@ -197,20 +202,58 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
     } else {
         top_k
     };
-    let mut ranked = match corpus_precision {
-        Some(p) => sbert::evaluation::retrieval::retrieve_quantized(
-            &model,
-            &ds,
-            p,
-            rescore_precision,
-            &sbert::util::QuantizedSearchOptions::default()
+    let mut ranked = if let Some(dir) = &corpus_embeddings {
+        let shards = sbert::core::shards::ShardedEmbeddings::open(dir)?;
+        let m = shards.manifest();
+        let texts: Vec<String> = docs.iter().map(|d| d.contents()).collect();
+        if m.rows != docs.len() || m.texts_sha256 != sbert::core::shards::texts_sha256(&texts) {
+            return Err(sbert::Error::InvalidInput(format!(
+                "{} holds the embeddings of another corpus ({} rows) than {} ({} records)",
+                dir.display(),
+                m.rows,
+                corpus.display(),
+                docs.len()
+            )));
+        }
+        // Made with this model? (With or without the final normalisation: cosine needs neither.)
+        let fingerprints = [
+            model.fingerprint(&opts.clone().normalize_embeddings(true))?,
+            model.fingerprint(&opts.clone().normalize_embeddings(false))?,
+        ];
+        if !fingerprints.contains(&m.fingerprint) {
+            return Err(sbert::Error::InvalidInput(format!(
+                "{} was encoded with another model or options ({}) than --model",
+                dir.display(),
+                m.model
+            )));
+        }
+        let q = model.encode(&ds.query_texts(), &opts)?;
+        let hits = sbert::util::semantic_search_sharded(
+            &q,
+            &shards,
+            &SearchOptions::default()
                 .top_k(depth)
-                .rescore(rescore_multiplier > 0)
-                .rescore_multiplier(rescore_multiplier.max(1)),
-            score_function,
-            &opts,
-        )?,
-        None => sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?,
+                .score_function(score_function),
+        )?;
+        sbert::datasets::run::to_ranked_run(&ds, &hits)
+    } else {
+        match corpus_precision {
+            Some(p) => sbert::evaluation::retrieval::retrieve_quantized(
+                &model,
+                &ds,
+                p,
+                rescore_precision,
+                &sbert::util::QuantizedSearchOptions::default()
+                    .top_k(depth)
+                    .rescore(rescore_multiplier > 0)
+                    .rescore_multiplier(rescore_multiplier.max(1)),
+                score_function,
+                &opts,
+            )?,
+            None => {
+                sbert::evaluation::retrieval::retrieve(&model, &ds, depth, score_function, &opts)?
+            }
+        }
     };
     if interpolate.is_some() && rerank.is_none() {
         return Err(sbert::Error::InvalidInput(

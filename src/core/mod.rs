@@ -15,6 +15,7 @@ pub mod pth;
 pub(crate) mod qgemm;
 pub mod rng;
 pub mod safetensors;
+pub mod shards;
 
 pub use dtype::Dtype;
 pub use embeddings::{AsEmbeddings, Embeddings};

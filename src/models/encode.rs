@@ -230,6 +230,42 @@ impl SentenceTransformer {
         opts: &EncodeOptions,
     ) -> Result<String> {
         use std::hash::{Hash, Hasher};
+        let mut hashers = self.model_hashers(opts)?;
+        for e in encodings {
+            let cut = !e.get_overflowing().is_empty();
+            (e.get_ids(), cut).hash(&mut hashers[0]);
+            (e.get_ids(), cut).hash(&mut hashers[1]);
+        }
+        Ok(format!(
+            "emb-{:016x}{:016x}",
+            hashers[0].finish(),
+            hashers[1].finish()
+        ))
+    }
+
+    /// A fingerprint of what decides the embeddings besides the texts: the model's weights and
+    /// pipeline, its dtype and max_seq_length, and the options that change the numbers (the
+    /// normalisation and the prompt). Two encodings with equal fingerprints of equal texts are
+    /// equal.
+    pub fn fingerprint(&self, opts: &EncodeOptions) -> Result<String> {
+        use std::hash::Hasher;
+        let mut hashers = self.model_hashers(opts)?;
+        let prompt = self.prompt(opts)?.unwrap_or_default();
+        hashers.iter_mut().for_each(|h| {
+            h.write(&(prompt.len() as u64).to_le_bytes());
+            h.write(prompt.as_bytes())
+        });
+        Ok(format!(
+            "{:016x}{:016x}",
+            hashers[0].finish(),
+            hashers[1].finish()
+        ))
+    }
+
+    /// Two hashers fed with the model's weights and pipeline and the options that change the
+    /// numbers (the embedding cache adds the token ids).
+    fn model_hashers(&self, opts: &EncodeOptions) -> Result<[std::hash::DefaultHasher; 2]> {
+        use std::hash::Hasher;
         let mut hashers = [
             std::hash::DefaultHasher::new(),
             std::hash::DefaultHasher::new(),
@@ -265,16 +301,7 @@ impl SentenceTransformer {
             let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
             feed(&bytes);
         }
-        for e in encodings {
-            let cut = !e.get_overflowing().is_empty();
-            (e.get_ids(), cut).hash(&mut hashers[0]);
-            (e.get_ids(), cut).hash(&mut hashers[1]);
-        }
-        Ok(format!(
-            "emb-{:016x}{:016x}",
-            hashers[0].finish(),
-            hashers[1].finish()
-        ))
+        Ok(hashers)
     }
 
     /// Runs the model on `encodings` (the tokenized `texts`, prompt included).

@@ -7,6 +7,7 @@ pub mod added_tokens;
 pub mod config;
 pub mod dense;
 pub mod encode;
+pub mod encode_shards;
 pub mod hub;
 pub mod load_options;
 pub mod module;

@@ -18,5 +18,5 @@ pub use quantization::{
     quantize_embeddings, semantic_search_quantized, semantic_search_quantized_rescored, Precision,
     QuantizationRanges, QuantizedEmbeddings, QuantizedSearchOptions, QuantizedSearchReport,
 };
-pub use search::{semantic_search, Hit, SearchOptions, SearchResults};
+pub use search::{semantic_search, semantic_search_sharded, Hit, SearchOptions, SearchResults};
 pub use similarity::{cos_sim, dot_score, ScoreFunction, SimilarityFunction, SimilarityMatrix};

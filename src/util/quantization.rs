@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::search::{Hit, SearchResults};
+use super::search::{hits_of, Hit, SearchResults};
 use super::similarity::ScoreFunction;
 use super::topk::{offer_scaled, Candidate, TopK};
 use crate::core::compute::{compute_lock, matmul_nt};
@@ -569,36 +569,30 @@ fn search<Q: AsEmbeddings + ?Sized>(
         .map_init(
             || vec![0f32; d],
             |deq, (qi, top)| {
-                let mut best = top.into_sorted();
-                if options.rescore {
-                    let qv = &q.as_slice()[qi * d..(qi + 1) * d];
-                    let mut exact = TopK::new(k);
-                    for c in best {
-                        let id = c.id as usize;
-                        rescore_from.dequantize_into(
-                            &rescore_from.data[id * rb..(id + 1) * rb],
-                            steps.as_deref(),
-                            deq,
-                        );
-                        // f64 sums, as NumPy's einsum of float32 by float64 values.
-                        let dot: f64 = qv
-                            .iter()
-                            .zip(deq.iter())
-                            .map(|(a, b)| *a as f64 * *b as f64)
-                            .sum();
-                        exact.push(Candidate {
-                            score: dot as f32,
-                            id: c.id,
-                        });
-                    }
-                    best = exact.into_sorted();
+                if !options.rescore {
+                    return hits_of(top);
                 }
-                best.into_iter()
-                    .map(|c| Hit {
-                        corpus_id: c.id as usize,
-                        score: c.score,
-                    })
-                    .collect()
+                let qv = &q.as_slice()[qi * d..(qi + 1) * d];
+                let mut exact = TopK::new(k);
+                for c in top.into_sorted() {
+                    let id = c.id as usize;
+                    rescore_from.dequantize_into(
+                        &rescore_from.data[id * rb..(id + 1) * rb],
+                        steps.as_deref(),
+                        deq,
+                    );
+                    // f64 sums, as NumPy's einsum of float32 by float64 values.
+                    let dot: f64 = qv
+                        .iter()
+                        .zip(deq.iter())
+                        .map(|(a, b)| *a as f64 * *b as f64)
+                        .sum();
+                    exact.push(Candidate {
+                        score: dot as f32,
+                        id: c.id,
+                    });
+                }
+                hits_of(exact)
             },
         )
         .collect();

@@ -10,7 +10,8 @@ use crate::core::compute::{compute_lock, matmul_nt, normalize_rows};
 use crate::core::dtype::Dtype;
 use crate::core::isa::Isa;
 use crate::core::qgemm::{Activations, PackedLinear};
-use crate::core::{AsEmbeddings, Error, Result};
+use crate::core::shards::ShardedEmbeddings;
+use crate::core::{AsEmbeddings, Embeddings, Error, Result};
 use crate::display::{fmt_score, impl_display, shorten, Section, Tabular, MAX_ROWS, TEXT_WIDTH};
 
 /// Options of [`semantic_search`], with Python's names and defaults.
@@ -162,6 +163,64 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
     let q = queries.as_embeddings()?;
     let c = corpus.as_embeddings()?;
     check_dims(&q, &c)?;
+    let hits = search_rows(&q, c.as_slice(), c.len(), options)?;
+    Ok(SearchResults {
+        hits,
+        query_texts: q.texts_arc(),
+        corpus_texts: c.texts_arc(),
+        score_function: options.score_function,
+    })
+}
+
+/// [`semantic_search`] over a corpus stored in shards on disk ([`ShardedEmbeddings`], from
+/// `encode_to_shards` or `sbert encode --output-dir`): each memory-mapped shard is streamed
+/// through the same chunked top-k and the per-shard hits merged, so the corpus is never loaded —
+/// memory stays at one shard's pages in the cache plus the search's chunks. The hits equal
+/// [`semantic_search`] over the whole corpus (same scores, same tie rule: lower `corpus_id`
+/// first); `corpus_id` counts rows from the first shard.
+pub fn semantic_search_sharded<Q: AsEmbeddings + ?Sized>(
+    queries: &Q,
+    corpus: &ShardedEmbeddings,
+    options: &SearchOptions,
+) -> Result<SearchResults> {
+    let q = queries.as_embeddings()?;
+    if q.dim() != corpus.dim() && !q.is_empty() && !corpus.is_empty() {
+        return Err(Error::DimensionMismatch {
+            what: "embedding dimension".into(),
+            left: q.dim(),
+            right: corpus.dim(),
+        });
+    }
+    let k = options.top_k.min(corpus.len());
+    let mut tops: Vec<TopK> = (0..q.len()).map(|_| TopK::new(k)).collect();
+    for i in 0..corpus.shard_count() {
+        let (start, values) = corpus.shard(i).expect("a shard of the folder");
+        let rows = values.len() / corpus.dim().max(1);
+        for (top, hits) in tops.iter_mut().zip(search_rows(&q, values, rows, options)?) {
+            for h in hits {
+                top.push(Candidate {
+                    score: h.score,
+                    id: (start + h.corpus_id) as u64,
+                });
+            }
+        }
+    }
+    Ok(SearchResults {
+        hits: tops.into_iter().map(hits_of).collect(),
+        query_texts: q.texts_arc(),
+        corpus_texts: Arc::new(Vec::new()),
+        score_function: options.score_function,
+    })
+}
+
+/// The search itself, over `nc` corpus rows given as one row-major slice.
+fn search_rows(
+    q: &Embeddings,
+    corpus: &[f32],
+    nc: usize,
+    options: &SearchOptions,
+) -> Result<Vec<Vec<Hit>>> {
+    let c_slice = corpus;
     if options.query_chunk_size == 0 || options.corpus_chunk_size == 0 {
         return Err(Error::InvalidInput(
             "query_chunk_size and corpus_chunk_size must be at least 1".into(),
@@ -173,7 +232,7 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
         ));
     }
     let d = q.dim();
-    let (nq, nc) = (q.len(), c.len());
+    let nq = q.len();
     let k = options.top_k.min(nc);
     let cosine = match options.score_function {
         ScoreFunction::Cosine => true,
@@ -186,7 +245,11 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
     };
     // For cosine: queries are normalised, corpus rows are scaled by their inverse norms afterwards.
     let inv_norms: Vec<f32> = if cosine {
-        c.norms().into_iter().map(|n| 1.0 / n.max(1e-12)).collect()
+        c_slice
+            .chunks(d.max(1))
+            .take(nc)
+            .map(|r| 1.0 / r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12))
+            .collect()
     } else {
         Vec::new()
     };
@@ -229,7 +292,7 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
         blocks
             .par_iter()
             .map(|&(b_start, bn)| {
-                let cblock = &c.as_slice()[b_start * d..(b_start + bn) * d];
+                let cblock = &c_slice[b_start * d..(b_start + bn) * d];
                 PackedLinear::new(cblock, bn, d, &zeros[..bn], options.precision)
             })
             .collect::<Result<_>>()?
@@ -263,7 +326,7 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
                 match &acts {
                     Some(a) => packed[bi].forward_converted(isa, a, out)?,
                     None => {
-                        let cblock = &c.as_slice()[b_start * d..(b_start + bn) * d];
+                        let cblock = &c_slice[b_start * d..(b_start + bn) * d];
                         matmul_nt(&qchunk, qn, cblock, bn, d, out);
                     }
                 }
@@ -292,7 +355,7 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
                     let mut exact = TopK::new(k);
                     for cand in candidates.into_sorted() {
                         let id = cand.id as usize;
-                        let row = &c.as_slice()[id * d..(id + 1) * d];
+                        let row = &c_slice[id * d..(id + 1) * d];
                         let dot: f32 = qv.iter().zip(row).map(|(a, b)| a * b).sum();
                         exact.push(Candidate {
                             score: if cosine { dot * inv_norms[id] } else { dot },
@@ -303,22 +366,20 @@ pub fn semantic_search<Q: AsEmbeddings + ?Sized, C: AsEmbeddings + ?Sized>(
                 })
                 .collect();
         }
-        all_hits.extend(tops.into_iter().map(|t| {
-            t.into_sorted()
-                .into_iter()
-                .map(|r| Hit {
-                    corpus_id: r.id as usize,
-                    score: r.score,
-                })
-                .collect()
-        }));
+        all_hits.extend(tops.into_iter().map(hits_of));
     }
-    Ok(SearchResults {
-        hits: all_hits,
-        query_texts: q.texts_arc(),
-        corpus_texts: c.texts_arc(),
-        score_function: options.score_function,
-    })
+    Ok(all_hits)
+}
+
+/// A query's kept candidates as hits, best first.
+pub(crate) fn hits_of(top: TopK) -> Vec<Hit> {
+    top.into_sorted()
+        .into_iter()
+        .map(|c| Hit {
+            corpus_id: c.id as usize,
+            score: c.score,
+        })
+        .collect()
 }
 
 impl_display!(SearchResults);
