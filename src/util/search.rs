@@ -195,7 +195,7 @@ pub fn semantic_search_sharded<Q: AsEmbeddings + ?Sized>(
     let mut tops: Vec<TopK> = (0..q.len()).map(|_| TopK::new(k)).collect();
     for i in 0..corpus.shard_count() {
         let (start, values) = corpus.shard(i).expect("a shard of the folder");
-        let rows = values.len() / corpus.dim().max(1);
+        let rows = corpus.manifest().shards[i].rows;
         for (top, hits) in tops.iter_mut().zip(search_rows(&q, values, rows, options)?) {
             for h in hits {
                 top.push(Candidate {
@@ -245,9 +245,9 @@ fn search_rows(
     };
     // For cosine: queries are normalised, corpus rows are scaled by their inverse norms afterwards.
     let inv_norms: Vec<f32> = if cosine {
-        c_slice
-            .chunks(d.max(1))
-            .take(nc)
+        // Row by row (not `chunks(d)`: at dimension 0 every row is there, empty).
+        (0..nc)
+            .map(|i| &c_slice[i * d..(i + 1) * d])
             .map(|r| 1.0 / r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12))
             .collect()
     } else {
