@@ -25,6 +25,7 @@ LAYERS = [
     "core",
     "display",
     "util",
+    "ann",
     "encoder",
     "models",
     "datasets",

@@ -53,14 +53,16 @@
 //! ## Layout
 //!
 //! One folder per layer, each importing only from the layers below it: [`core`] → [`display`] →
-//! [`util`] → [`encoder`] → [`models`] → [`datasets`] → `bm25` → [`evaluation`] → [`losses`] → [`train`] →
+//! [`util`] → `ann` → [`encoder`] → [`models`] → [`datasets`] → `bm25` → [`evaluation`] → [`losses`] → [`train`] →
 //! [`cross_encoder`]. The repository's `ARCHITECTURE.md` walks through them.
 
 #![warn(missing_docs)]
 
-// The layers, lowest first: core, display, util, encoder, models, datasets, bm25, evaluation, losses,
+// The layers, lowest first: core, display, util, ann, encoder, models, datasets, bm25, evaluation, losses,
 // train, cross_encoder (then prelude and this file). Each imports only from the layers before it
 // (ARCHITECTURE.md; checked by scripts/check_layers.py).
+#[cfg(feature = "ann")]
+pub mod ann;
 #[cfg(feature = "bm25")]
 pub mod bm25;
 pub mod core;

@@ -20,7 +20,8 @@ use crate::core::{AsEmbeddings, Embeddings, Error, Result};
 use crate::display::impl_display;
 
 /// The precision of quantized embeddings, with Python's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// One signed byte per dimension: `floor((x − min) / step) − 128`, `step = (max − min) / 255`.
     Int8,
@@ -531,19 +532,7 @@ fn search<Q: AsEmbeddings + ?Sized>(
     rescore_from: &QuantizedEmbeddings,
     options: &QuantizedSearchOptions,
 ) -> Result<SearchResults> {
-    let q = queries.as_embeddings()?;
-    if q.dim() != corpus.dim() && !q.is_empty() {
-        return Err(Error::DimensionMismatch {
-            what: "query vs corpus embedding dimension".into(),
-            left: q.dim(),
-            right: corpus.dim(),
-        });
-    }
-    if let Some(i) = q.rows().position(|r| r.iter().any(|v| !v.is_finite())) {
-        return Err(Error::InvalidInput(format!(
-            "query {i} has a NaN or infinite value"
-        )));
-    }
+    let q = checked_queries(queries, corpus.dim())?;
     if options.rescore && options.rescore_multiplier == 0 {
         return Err(Error::InvalidInput(
             "rescore_multiplier must be at least 1 (the candidates rescored per hit)".into(),
@@ -561,27 +550,72 @@ fn search<Q: AsEmbeddings + ?Sized>(
     } else {
         dequantized_candidates(&q, corpus, kept)?
     };
-    let (d, rb) = (corpus.dim(), rescore_from.row_bytes());
+    let hits = if options.rescore {
+        rescore(
+            &q,
+            candidates.into_iter().map(hits_of).collect(),
+            rescore_from,
+            k,
+        )
+    } else {
+        candidates.into_iter().map(hits_of).collect()
+    };
+    Ok(SearchResults {
+        hits,
+        query_texts: q.texts_arc(),
+        corpus_texts: corpus.texts.clone(),
+        score_function: ScoreFunction::Dot,
+    })
+}
+
+/// The queries, checked for a search of a corpus of dimension `dim`: the same dimension (or no
+/// query) and no NaN or infinite value.
+pub(crate) fn checked_queries<Q: AsEmbeddings + ?Sized>(
+    queries: &Q,
+    dim: usize,
+) -> Result<std::borrow::Cow<'_, Embeddings>> {
+    let q = queries.as_embeddings()?;
+    if q.dim() != dim && !q.is_empty() {
+        return Err(Error::DimensionMismatch {
+            what: "query vs corpus embedding dimension".into(),
+            left: q.dim(),
+            right: dim,
+        });
+    }
+    if let Some(i) = q.rows().position(|r| r.iter().any(|v| !v.is_finite())) {
+        return Err(Error::InvalidInput(format!(
+            "query {i} has a NaN or infinite value"
+        )));
+    }
+    Ok(q)
+}
+
+/// Each query's candidates rescored by the f32 query's dot product with their rows of
+/// `rescore_from` (dequantized; binary: their 0/1 bits), in f64 as NumPy's einsum, the best `k`
+/// kept (ties: lower id first).
+pub(crate) fn rescore(
+    q: &Embeddings,
+    candidates: Vec<Vec<Hit>>,
+    rescore_from: &QuantizedEmbeddings,
+    k: usize,
+) -> Vec<Vec<Hit>> {
+    let (d, rb) = (rescore_from.dim(), rescore_from.row_bytes());
     let steps = rescore_from.ranges.as_ref().map(QuantizationRanges::steps);
-    let hits: Vec<Vec<Hit>> = candidates
+    candidates
         .into_par_iter()
         .enumerate()
         .map_init(
             || vec![0f32; d],
-            |deq, (qi, top)| {
-                if !options.rescore {
-                    return hits_of(top);
-                }
+            |deq, (qi, cands)| {
                 let qv = &q.as_slice()[qi * d..(qi + 1) * d];
                 let mut exact = TopK::new(k);
-                for c in top.into_sorted() {
-                    let id = c.id as usize;
+                for c in cands {
+                    let id = c.corpus_id;
                     rescore_from.dequantize_into(
                         &rescore_from.data[id * rb..(id + 1) * rb],
                         steps.as_deref(),
                         deq,
                     );
-                    // f64 sums, as NumPy's einsum of float32 by float64 values.
                     let dot: f64 = qv
                         .iter()
                         .zip(deq.iter())
@@ -589,19 +623,13 @@ fn search<Q: AsEmbeddings + ?Sized>(
                         .sum();
                     exact.push(Candidate {
                         score: dot as f32,
-                        id: c.id,
+                        id: id as u64,
                     });
                 }
                 hits_of(exact)
             },
         )
-        .collect();
-    Ok(SearchResults {
-        hits,
-        query_texts: q.texts_arc(),
-        corpus_texts: corpus.texts.clone(),
-        score_function: ScoreFunction::Dot,
-    })
+        .collect()
 }
 
 /// Each query's best `kept` rows by equal bits, the queries split among the threads, each thread

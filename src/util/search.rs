@@ -104,6 +104,20 @@ pub struct SearchResults {
 }
 
 impl SearchResults {
+    /// Results assembled elsewhere (an ANN index, a rescoring), without corpus texts.
+    pub(crate) fn from_hits(
+        hits: Vec<Vec<Hit>>,
+        query_texts: Vec<String>,
+        score_function: ScoreFunction,
+    ) -> Self {
+        Self {
+            hits,
+            query_texts: Arc::new(query_texts),
+            corpus_texts: Arc::new(Vec::new()),
+            score_function,
+        }
+    }
+
     /// Texts of the queries (may be empty).
     pub fn query_texts(&self) -> &[String] {
         &self.query_texts
