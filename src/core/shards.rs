@@ -54,6 +54,19 @@ pub struct ShardEntry {
     pub sha256: String,
 }
 
+impl ShardEntry {
+    /// An error unless `bytes` (this shard's file in `dir`) have the sha256 the manifest lists.
+    fn check(&self, dir: &Path, bytes: &[u8]) -> Result<()> {
+        if sha256_hex(bytes) != self.sha256 {
+            return Err(Error::InvalidInput(format!(
+                "{} changed since it was written (sha256 differs from {MANIFEST_FILE}): remove the folder to encode again",
+                dir.join(&self.file).display()
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl ShardManifest {
     /// Rows written so far.
     pub fn rows_written(&self) -> usize {
@@ -159,12 +172,7 @@ impl ShardWriter {
                 let bytes = std::fs::read(dir.join(&s.file)).map_err(|e| {
                     Error::io(format!("reading {}", dir.join(&s.file).display()), e)
                 })?;
-                if sha256_hex(&bytes) != s.sha256 {
-                    return Err(Error::InvalidInput(format!(
-                        "{} changed since it was written (sha256 differs from {MANIFEST_FILE}): remove the folder to encode again",
-                        dir.join(&s.file).display()
-                    )));
-                }
+                s.check(dir, &bytes)?;
             }
             header.shards = old.shards;
             return Ok(Self {
@@ -320,12 +328,7 @@ impl ShardedEmbeddings {
     /// Checks every shard's sha256 against the manifest.
     pub fn verify(&self) -> Result<()> {
         for (s, (map, _)) in self.manifest.shards.iter().zip(&self.maps) {
-            if sha256_hex(map) != s.sha256 {
-                return Err(Error::InvalidInput(format!(
-                    "{} changed since it was written (sha256 differs)",
-                    self.dir.join(&s.file).display()
-                )));
-            }
+            s.check(&self.dir, map)?;
         }
         Ok(())
     }

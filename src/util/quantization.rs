@@ -171,6 +171,8 @@ pub struct QuantizedEmbeddings {
     n: usize,
     data: Vec<u8>,
     ranges: Option<QuantizationRanges>,
+    /// The ranges' steps, derived once (empty for binary).
+    steps: Vec<f32>,
     texts: Arc<Vec<String>>,
 }
 
@@ -205,12 +207,16 @@ impl QuantizedEmbeddings {
             }
             _ => {}
         }
+        let ranges = if precision.is_binary() { None } else { ranges };
         Ok(Self {
             precision,
             dim,
             n: data.len() / row,
             data,
-            ranges: if precision.is_binary() { None } else { ranges },
+            steps: ranges
+                .as_ref()
+                .map_or_else(Vec::new, QuantizationRanges::steps),
+            ranges,
             texts: Arc::new(Vec::new()),
         })
     }
@@ -283,8 +289,7 @@ impl QuantizedEmbeddings {
     /// min`), binary as its bits (0.0 or 1.0).
     pub fn dequantize_row(&self, i: usize) -> Result<Vec<f32>> {
         let mut out = vec![0f32; self.dim];
-        let steps = self.ranges.as_ref().map(QuantizationRanges::steps);
-        self.dequantize_into(self.row(i)?, steps.as_deref(), &mut out);
+        self.dequantize_into(self.row(i)?, &mut out);
         Ok(out)
     }
 
@@ -295,9 +300,9 @@ impl QuantizedEmbeddings {
         })
     }
 
-    fn dequantize_into(&self, row: &[u8], steps: Option<&[f32]>, out: &mut [f32]) {
-        match (self.precision, &self.ranges, steps) {
-            (Precision::Binary | Precision::Ubinary, _, _) => {
+    fn dequantize_into(&self, row: &[u8], out: &mut [f32]) {
+        match (self.precision, &self.ranges) {
+            (Precision::Binary | Precision::Ubinary, _) => {
                 let flip = if self.precision == Precision::Binary {
                     0x80
                 } else {
@@ -308,14 +313,14 @@ impl QuantizedEmbeddings {
                     *o = f32::from((byte >> (7 - j % 8)) & 1);
                 }
             }
-            (p, Some(r), Some(steps)) => {
+            (p, Some(r)) => {
                 for (j, o) in out.iter_mut().enumerate() {
                     let v = if p == Precision::Int8 {
                         row[j] as i8 as f32 + 128.0
                     } else {
                         row[j] as f32
                     };
-                    *o = v * steps[j] + r.min[j];
+                    *o = v * self.steps[j] + r.min[j];
                 }
             }
             _ => unreachable!("int8 / uint8 embeddings always hold their ranges"),
@@ -600,7 +605,6 @@ pub(crate) fn rescore(
     k: usize,
 ) -> Vec<Vec<Hit>> {
     let (d, rb) = (rescore_from.dim(), rescore_from.row_bytes());
-    let steps = rescore_from.ranges.as_ref().map(QuantizationRanges::steps);
     candidates
         .into_par_iter()
         .enumerate()
@@ -611,11 +615,7 @@ pub(crate) fn rescore(
                 let mut exact = TopK::new(k);
                 for c in cands {
                     let id = c.corpus_id;
-                    rescore_from.dequantize_into(
-                        &rescore_from.data[id * rb..(id + 1) * rb],
-                        steps.as_deref(),
-                        deq,
-                    );
+                    rescore_from.dequantize_into(&rescore_from.data[id * rb..(id + 1) * rb], deq);
                     let dot: f64 = qv
                         .iter()
                         .zip(deq.iter())
@@ -719,7 +719,6 @@ fn dequantized_candidates(
     kept: usize,
 ) -> Result<Vec<TopK>> {
     let (d, rb, nc, nq) = (corpus.dim(), corpus.row_bytes(), corpus.len(), q.len());
-    let steps = corpus.ranges.as_ref().map(QuantizationRanges::steps);
     let block = DEQUANT_BLOCK.min(nc.max(1));
     let mut deq = crate::core::embeddings::zeroed(block * d)?;
     let mut scores = crate::core::embeddings::zeroed(QUERY_CHUNK.min(nq.max(1)) * block)?;
@@ -736,7 +735,7 @@ fn dequantized_candidates(
                 deq[..bn * d]
                     .par_chunks_mut(d)
                     .zip(corpus.data[start * rb..(start + bn) * rb].par_chunks(rb))
-                    .for_each(|(out, row)| corpus.dequantize_into(row, steps.as_deref(), out));
+                    .for_each(|(out, row)| corpus.dequantize_into(row, out));
                 let out = &mut scores[..qn * bn];
                 matmul_nt(qchunk, qn, &deq[..bn * d], bn, d, out);
                 out.par_chunks(bn)

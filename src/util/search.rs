@@ -230,11 +230,10 @@ pub fn semantic_search_sharded<Q: AsEmbeddings + ?Sized>(
 /// The search itself, over `nc` corpus rows given as one row-major slice.
 fn search_rows(
     q: &Embeddings,
-    corpus: &[f32],
+    c_slice: &[f32],
     nc: usize,
     options: &SearchOptions,
 ) -> Result<Vec<Vec<Hit>>> {
-    let c_slice = corpus;
     if options.query_chunk_size == 0 || options.corpus_chunk_size == 0 {
         return Err(Error::InvalidInput(
             "query_chunk_size and corpus_chunk_size must be at least 1".into(),
