@@ -104,7 +104,8 @@ pub struct SearchResults {
 }
 
 impl SearchResults {
-    /// Results assembled elsewhere (an ANN index, a rescoring), without corpus texts.
+    /// Results assembled elsewhere (an ANN index), without corpus texts.
+    #[cfg(feature = "ann")]
     pub(crate) fn from_hits(
         hits: Vec<Vec<Hit>>,
         query_texts: Vec<String>,
