@@ -130,3 +130,180 @@ fn bad_input_is_an_error() {
     assert_eq!(index.search(&e, 100).unwrap()[0].len(), 20);
     assert!(index.search(&e, 0).unwrap()[0].is_empty());
 }
+
+/// The ids of `q`'s documents in `run`, best first.
+fn ranked_ids(run: &sbert::evaluation::Run, q: &str) -> Vec<(String, f64)> {
+    let mut docs: Vec<(String, f64)> = run[q].iter().map(|(d, s)| (d.clone(), *s)).collect();
+    docs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    docs
+}
+
+#[test]
+fn cli_index_build_and_search_rank_as_exact_search() {
+    // 500 SciFact titles as the corpus, 50 claims as queries, through the command line.
+    let dir = common::temp_dir("ann-cli");
+    let ds =
+        sbert::datasets::scifact::load_test(&common::shared().join("data/beir-scifact")).unwrap();
+    let corpus: String = ds.corpus[..500]
+        .iter()
+        .map(|d| format!("{}\t{}\n", d.id, d.title))
+        .collect();
+    let queries: String = ds.queries[..50]
+        .iter()
+        .map(|q| format!("{}\t{}\n", q.id, q.text))
+        .collect();
+    std::fs::write(dir.join("corpus.tsv"), corpus).unwrap();
+    std::fs::write(dir.join("queries.tsv"), queries).unwrap();
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let ok = |args: &[&str]| {
+        let out = common::sbert(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (c, q) = (p("corpus.tsv"), p("queries.tsv"));
+    ok(&[
+        "search",
+        "--corpus",
+        &c,
+        "--queries",
+        &q,
+        "--run",
+        &p("exact.run"),
+    ]);
+    let built = ok(&["index", "build", "--corpus", &c, "--index", &p("f32")]);
+    assert!(built.contains("\"documents\": 500"), "{built}");
+    ok(&[
+        "index",
+        "search",
+        "--index",
+        &p("f32"),
+        "--queries",
+        &q,
+        "--run",
+        &p("f32.run"),
+    ]);
+    ok(&[
+        "index",
+        "build",
+        "--corpus",
+        &c,
+        "--index",
+        &p("bin"),
+        "--precision",
+        "binary",
+        "--rescore-precision",
+        "int8",
+    ]);
+    ok(&[
+        "index",
+        "search",
+        "--index",
+        &p("bin"),
+        "--queries",
+        &q,
+        "--run",
+        &p("bin.run"),
+        "--rescore-multiplier",
+        "10",
+    ]);
+    let read = |name: &str| sbert::datasets::trec::read_run(&dir.join(name)).unwrap();
+    let (exact, f32_run, bin_run) = (read("exact.run"), read("f32.run"), read("bin.run"));
+    // Recall of the exact top 10 (by document id: the index maps its rows back to the corpus's
+    // ids), and the same cosine for a document both found (the binary graph's rescored from int8).
+    let compare = |run: &sbert::evaluation::Run, tolerance: f64| {
+        let mut found = 0;
+        for q in &ds.queries[..50] {
+            let want = ranked_ids(&exact, &q.id);
+            let got = ranked_ids(run, &q.id);
+            assert_eq!(got.len(), 10);
+            for (d, s) in &got {
+                if let Some((_, w)) = want.iter().find(|(e, _)| e == d) {
+                    found += 1;
+                    assert!((s - w).abs() < tolerance, "{}: {d} {s} vs {w}", q.id);
+                }
+            }
+        }
+        found as f64 / 500.0
+    };
+    let r = compare(&f32_run, 1e-4);
+    assert!(r >= 0.97, "float32 index recall@10 {r}");
+    let r = compare(&bin_run, 0.02);
+    assert!(r >= 0.85, "binary index + int8 rescoring x10 recall@10 {r}");
+    // The folder keeps the ids, the rescoring copy and the model.
+    let index = AnnIndex::load(&dir.join("bin")).unwrap();
+    let ids: Vec<&str> = ds.corpus[..500].iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(index.ids().unwrap(), ids.as_slice());
+    assert_eq!(index.rescoring().unwrap().precision(), Precision::Int8);
+    assert_eq!(index.model().unwrap().name, "all-MiniLM-L6-v2");
+    // Another model's queries are refused, and nothing is written.
+    let out = common::sbert(&[
+        "index",
+        "search",
+        "--index",
+        &p("f32"),
+        "--queries",
+        &q,
+        "--run",
+        &p("other.run"),
+        "--model",
+        "all-mpnet-base-v2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was built with the model"));
+    assert!(!dir.join("other.run").exists());
+}
+
+#[test]
+fn ids_model_and_rescoring_copy_round_trip() {
+    let e = Embeddings::random_unit(300, 32, 5).unwrap();
+    let q = Embeddings::random_unit(10, 32, 6).unwrap();
+    let mut index = AnnIndex::build(
+        &e,
+        &AnnOptions::default().precision(Some(Precision::Binary)),
+    )
+    .unwrap();
+    let int8 = quantize_embeddings(&e, Precision::Int8, None, None).unwrap();
+    let ids: Vec<String> = (0..300).map(|i| format!("doc-{i}")).collect();
+    assert!(index.set_ids(ids[..299].to_vec()).is_err());
+    assert!(index
+        .set_ids(vec!["a\nb".to_string(); 300])
+        .unwrap_err()
+        .to_string()
+        .contains("line break"));
+    assert!(index.search_rescored_stored(&q, 5, 4).is_err());
+    index.set_ids(ids.clone()).unwrap();
+    index.set_rescoring(int8.clone()).unwrap();
+    index.set_model(sbert::ann::ModelStamp {
+        name: "m".into(),
+        fingerprint: "f".into(),
+    });
+    let want = index.search_rescored(&q, 5, 4, &int8).unwrap().into_vec();
+    assert_eq!(
+        index.search_rescored_stored(&q, 5, 4).unwrap().into_vec(),
+        want
+    );
+    let dir = common::temp_dir("ann-round-trip").join("index");
+    index.save(&dir).unwrap();
+    let loaded = AnnIndex::load(&dir).unwrap();
+    assert_eq!(loaded.ids().unwrap(), ids.as_slice());
+    assert!(loaded.rescoring().unwrap() == &int8);
+    assert_eq!(loaded.model(), index.model());
+    assert_eq!(
+        loaded.search_rescored_stored(&q, 5, 4).unwrap().into_vec(),
+        want
+    );
+    // A damaged ids file or copy is a clear error.
+    std::fs::write(dir.join("ids.txt"), "doc-0\n").unwrap();
+    let err = AnnIndex::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("ids.txt") && err.contains("1 ids for 300"),
+        "{err}"
+    );
+    index.save(&dir).unwrap();
+    std::fs::write(dir.join("rescore.bin"), [0u8; 7]).unwrap();
+    assert!(AnnIndex::load(&dir).is_err());
+}

@@ -178,6 +178,32 @@ impl Sandbox {
             c["model_type"] = "gpt2".into();
             std::fs::write(d.join("config.json"), c.to_string()).unwrap()
         });
+        // ANN indexes: one built by the CLI (ids, model), one without ids, one broken.
+        let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        for (name, extra) in [
+            ("ann-index", None),
+            ("ann-broken", None),
+            ("ann-bin", Some("binary")),
+        ] {
+            let (model, corpus, index) = (path("model"), path("corpus.tsv"), path(name));
+            let mut args = vec!["index", "build", "--model", &model];
+            args.extend(["--corpus", &corpus, "--index", &index]);
+            if let Some(p) = extra {
+                args.extend(["--precision", p, "--rescore-precision", "int8"]);
+            }
+            let out = sbert(&args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        w("ann-broken/sbert-ann.json", b"{");
+        let e = sbert::Embeddings::from_flat(vec![1.0, 0.0, 0.0, 1.0], 2, 2).unwrap();
+        sbert::ann::AnnIndex::build(&e, &Default::default())
+            .unwrap()
+            .save(&dir.join("ann-noids"))
+            .unwrap();
         Self { dir }
     }
 }
@@ -334,6 +360,32 @@ fn cases() -> Vec<(&'static str, Ends)> {
         ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/b.run --top-k 0", Error(&["top_k"])),
         ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/out-folder", Error(&["out-folder", "is a folder"])),
         ("bm25 search --index @/bm25-index --queries @/queries.tsv --run @/b.run", Ok(&[], &["b.run"])),
+        // index (ANN)
+        ("index build --model @/model --corpus @/missing.tsv --index @/ix", Error(&["missing.tsv"])),
+        ("index build --model @/model --corpus @/dup.tsv --index @/ix", Error(&["dup.tsv"])),
+        ("index build --model @/model --corpus @/empty.txt --index @/ix", Error(&["no records"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/ix --precision float16", Error(&["float16", "float32"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/ix --precision ubinary", Error(&["float32, int8 or binary"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/ix --rescore-precision binary", Error(&["--rescore-precision"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/ix --connectivity 1", Error(&["connectivity"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/ix --corpus-embeddings @/nowhere", Error(&["nowhere"])),
+        ("index build --model @/nowhere --corpus @/corpus.tsv --index @/ix", Error(&["nowhere"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/a-file", Error(&["a-file", "not a folder"])),
+        ("index search --index @/nowhere --model @/model --queries @/queries.tsv --run @/a.run", Error(&["nowhere", "not an ANN index"])),
+        ("index search --index @/out-folder --model @/model --queries @/queries.tsv --run @/a.run", Error(&["out-folder", "not an ANN index"])),
+        ("index search --index @/ann-broken --model @/model --queries @/queries.tsv --run @/a.run", Error(&["sbert-ann.json"])),
+        ("index search --index @/ann-noids --model @/model --queries @/queries.tsv --run @/a.run", Error(&["no document ids"])),
+        ("index search --index @/ann-index --model @/model --queries @/queries.tsv --run @/a.run --rescore-multiplier 4", Error(&["no rescoring copy"])),
+        ("index search --index @/ann-bin --model @/model --queries @/queries.tsv --run @/a.run --rescore-multiplier 0", Error(&["rescore_multiplier"])),
+        ("index search --index @/ann-index --model @/model --queries @/missing.tsv --run @/a.run", Error(&["missing.tsv"])),
+        ("index search --index @/ann-index --model @/model --queries @/empty.txt --run @/a.run", Error(&["no queries"])),
+        ("index search --index @/ann-index --model @/model --queries @/queries.tsv --run @/a.run --top-k 0", Error(&["--top-k"])),
+        ("index search --index @/ann-index --model @/model --queries @/queries.tsv --run @/a.run --expansion-search 0", Error(&["expansion_search"])),
+        ("index search --index @/ann-index --model @/model --queries @/queries.tsv --run @/out-folder", Error(&["out-folder", "is a folder"])),
+        ("index search --index @/ann-index --model @/model --queries @/queries.tsv --run @/a.run", Ok(&[], &["a.run"])),
+        ("index search --index @/ann-bin --model @/model --queries @/queries.tsv --run @/a.run --rescore-multiplier 2", Ok(&[], &["a.run"])),
+        ("index build --model @/model --corpus @/corpus.tsv --index @/not-index", Ok(&["\"documents\": 3"], &["not-index/sbert-ann.json", "not-index/index.usearch", "not-index/ids.txt"])),
+        ("index build --model @/model --corpus @/corpus.jsonl --index @/ann-broken", Ok(&["\"documents\": 2"], &["ann-broken"])),
         // fuse
         ("fuse --run @/f.run @/run.txt @/missing.txt", Error(&["missing.txt"])),
         ("fuse --run @/f.run @/run.txt @/run-nan.txt", Error(&["run-nan.txt:1"])),

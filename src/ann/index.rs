@@ -8,13 +8,16 @@ use serde::{Deserialize, Serialize};
 use crate::core::fs::{read_json, write_dir_atomic, DirOwnership};
 use crate::core::{AsEmbeddings, Embeddings, Error, Result};
 use crate::util::quantization::{
-    checked_queries, quantize_embeddings, rescore, Precision, QuantizedEmbeddings,
+    checked_queries, quantize_embeddings, rescore, Precision, QuantizationRanges,
+    QuantizedEmbeddings,
 };
 use crate::util::{Hit, ScoreFunction, SearchResults};
 
 /// The file that marks a folder as an sbert ANN index (options and size).
 pub const ANN_INFO_FILE: &str = "sbert-ann.json";
 const GRAPH_FILE: &str = "index.usearch";
+const IDS_FILE: &str = "ids.txt";
+const RESCORE_FILE: &str = "rescore.bin";
 const FORMAT: u32 = 1;
 
 /// Options of [`AnnIndex::build`], with USearch's names and defaults.
@@ -84,13 +87,46 @@ struct AnnInfo {
     dim: usize,
     len: usize,
     options: AnnOptions,
+    /// Whether `ids.txt` holds the rows' ids.
+    #[serde(default)]
+    ids: bool,
+    /// The rescoring copy in `rescore.bin`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rescore: Option<RescoreInfo>,
+    /// The model that made the vectors, if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<ModelStamp>,
 }
 
-/// An HNSW index of `len` embeddings (keys 0 … len − 1, the rows they were built from).
+/// The model an index's vectors came from: its name and
+/// [`SentenceTransformer::fingerprint`](crate::SentenceTransformer::fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelStamp {
+    /// The name or path the model was loaded by.
+    pub name: String,
+    /// Its weights' and options' fingerprint.
+    pub fingerprint: String,
+}
+
+/// How `rescore.bin` was quantized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RescoreInfo {
+    precision: Precision,
+    /// Per-dimension ranges (int8 / uint8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max: Option<Vec<f32>>,
+}
+
+/// An HNSW index of `len` embeddings (keys 0 … len − 1, the rows they were built from), with
+/// optionally the rows' ids and a quantized copy to rescore from, both saved with it.
 pub struct AnnIndex {
     index: usearch::Index,
     info: AnnInfo,
     path: Option<PathBuf>,
+    ids: Option<Vec<String>>,
+    rescore: Option<QuantizedEmbeddings>,
 }
 
 impl std::fmt::Debug for AnnIndex {
@@ -162,8 +198,13 @@ impl AnnIndex {
                 dim: e.dim(),
                 len: e.len(),
                 options: options.clone(),
+                ids: false,
+                rescore: None,
+                model: None,
             },
             path: None,
+            ids: None,
+            rescore: None,
         })
     }
 
@@ -181,6 +222,70 @@ impl AnnIndex {
         usearch::Index::new(&opts).map_err(engine("creating the index".into()))
     }
 
+    /// Records the model the vectors came from (saved with the index), so that a search can
+    /// check that its queries are embedded by the same model.
+    pub fn set_model(&mut self, stamp: ModelStamp) {
+        self.info.model = Some(stamp);
+    }
+    /// The model recorded by [`AnnIndex::set_model`].
+    pub fn model(&self) -> Option<&ModelStamp> {
+        self.info.model.as_ref()
+    }
+
+    /// Keeps the rows' ids (row i's id at i; e.g. the corpus's document ids), saved with the
+    /// index: one per line, so an id may not hold a line break.
+    pub fn set_ids(&mut self, ids: Vec<String>) -> Result<()> {
+        if ids.len() != self.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} ids for an index of {} rows",
+                ids.len(),
+                self.len()
+            )));
+        }
+        if let Some(id) = ids.iter().find(|id| id.contains(['\n', '\r'])) {
+            return Err(Error::InvalidInput(format!(
+                "the id {id:?} holds a line break"
+            )));
+        }
+        self.ids = Some(ids);
+        self.info.ids = true;
+        Ok(())
+    }
+    /// The rows' ids, if set.
+    pub fn ids(&self) -> Option<&[String]> {
+        self.ids.as_deref()
+    }
+
+    /// Keeps a quantized copy of the indexed rows (e.g. int8 beside a binary graph) for
+    /// [`AnnIndex::search_rescored_stored`], saved with the index.
+    pub fn set_rescoring(&mut self, copy: QuantizedEmbeddings) -> Result<()> {
+        self.check_copy(&copy)?;
+        self.info.rescore = Some(RescoreInfo {
+            precision: copy.precision(),
+            min: copy.ranges().map(|r| r.min.clone()),
+            max: copy.ranges().map(|r| r.max.clone()),
+        });
+        self.rescore = Some(copy);
+        Ok(())
+    }
+    /// The stored rescoring copy, if any.
+    pub fn rescoring(&self) -> Option<&QuantizedEmbeddings> {
+        self.rescore.as_ref()
+    }
+
+    fn check_copy(&self, copy: &QuantizedEmbeddings) -> Result<()> {
+        if copy.len() != self.len() || copy.dim() != self.dim() {
+            return Err(Error::InvalidInput(format!(
+                "the rescoring copy ({} × {}) is not the indexed corpus's shape ({} × {})",
+                copy.len(),
+                copy.dim(),
+                self.len(),
+                self.dim()
+            )));
+        }
+        Ok(())
+    }
+
     /// Saves the index into the folder `dir` (written atomically: an index folder there is
     /// replaced whole, other files are kept; a folder of other files that an index would
     /// overwrite is refused).
@@ -190,6 +295,14 @@ impl AnnIndex {
             self.index
                 .save(&graph.to_string_lossy())
                 .map_err(engine(format!("saving {}", dir.display())))?;
+            let io = |e| Error::io(format!("writing {}", dir.display()), e);
+            if let Some(ids) = &self.ids {
+                let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+                std::fs::write(tmp.join(IDS_FILE), text).map_err(io)?;
+            }
+            if let Some(copy) = &self.rescore {
+                std::fs::write(tmp.join(RESCORE_FILE), copy.as_bytes()).map_err(io)?;
+            }
             let json =
                 serde_json::to_vec_pretty(&self.info).map_err(|source| Error::Serialize {
                     what: ANN_INFO_FILE.into(),
@@ -235,10 +348,59 @@ impl AnnIndex {
                 info.dim
             )));
         }
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))
+        };
+        let ids = if info.ids {
+            let text = String::from_utf8(read(IDS_FILE)?).map_err(|_| {
+                Error::InvalidInput(format!("{}/{IDS_FILE} is not UTF-8", dir.display()))
+            })?;
+            let ids: Vec<String> = text.lines().map(str::to_string).collect();
+            if ids.len() != info.len {
+                return Err(Error::InvalidInput(format!(
+                    "{}/{IDS_FILE} holds {} ids for {} rows",
+                    dir.display(),
+                    ids.len(),
+                    info.len
+                )));
+            }
+            Some(ids)
+        } else {
+            None
+        };
+        let rescore = match &info.rescore {
+            Some(r) => {
+                let ranges = match (&r.min, &r.max) {
+                    (Some(min), Some(max)) => {
+                        Some(QuantizationRanges::new(min.clone(), max.clone())?)
+                    }
+                    _ => None,
+                };
+                let copy = QuantizedEmbeddings::from_raw(
+                    r.precision,
+                    info.dim,
+                    read(RESCORE_FILE)?,
+                    ranges,
+                )?;
+                if copy.len() != info.len {
+                    return Err(Error::InvalidInput(format!(
+                        "{}/{RESCORE_FILE} holds {} rows for {}",
+                        dir.display(),
+                        copy.len(),
+                        info.len
+                    )));
+                }
+                Some(copy)
+            }
+            None => None,
+        };
         Ok(Self {
             index,
             info,
             path: Some(dir.to_path_buf()),
+            ids,
+            rescore,
         })
     }
 
@@ -309,15 +471,7 @@ impl AnnIndex {
                 "rescore_multiplier must be at least 1".into(),
             ));
         }
-        if rescore_from.len() != self.len() || rescore_from.dim() != self.dim() {
-            return Err(Error::InvalidInput(format!(
-                "the rescoring copy ({} × {}) is not the indexed corpus's shape ({} × {})",
-                rescore_from.len(),
-                rescore_from.dim(),
-                self.len(),
-                self.dim()
-            )));
-        }
+        self.check_copy(rescore_from)?;
         let q = checked_queries(queries, self.dim())?;
         let candidates = self.candidates(&q, top_k.saturating_mul(rescore_multiplier))?;
         let hits = rescore(&q, candidates, rescore_from, top_k.min(self.len()));
@@ -326,6 +480,19 @@ impl AnnIndex {
             q.texts().to_vec(),
             ScoreFunction::Dot,
         ))
+    }
+
+    /// [`AnnIndex::search_rescored`] from the copy [`AnnIndex::set_rescoring`] stored.
+    pub fn search_rescored_stored<Q: AsEmbeddings + ?Sized>(
+        &self,
+        queries: &Q,
+        top_k: usize,
+        rescore_multiplier: usize,
+    ) -> Result<SearchResults> {
+        let copy = self.rescore.as_ref().ok_or_else(|| {
+            Error::InvalidInput("this index holds no rescoring copy (set_rescoring)".into())
+        })?;
+        self.search_rescored(queries, top_k, rescore_multiplier, copy)
     }
 
     fn candidates(&self, q: &Embeddings, count: usize) -> Result<Vec<Vec<Hit>>> {
@@ -370,7 +537,7 @@ impl AnnIndex {
 
 /// The files an ANN index folder owns.
 fn owned_by_index(name: &str) -> bool {
-    name == ANN_INFO_FILE || name == GRAPH_FILE
+    [ANN_INFO_FILE, GRAPH_FILE, IDS_FILE, RESCORE_FILE].contains(&name)
 }
 
 const OWNERSHIP: DirOwnership = DirOwnership {

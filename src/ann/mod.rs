@@ -9,4 +9,4 @@
 
 pub mod index;
 
-pub use index::{AnnIndex, AnnOptions, ANN_INFO_FILE};
+pub use index::{AnnIndex, AnnOptions, ModelStamp, ANN_INFO_FILE};

@@ -42,6 +42,16 @@ pub struct BenchSearchArgs {
     /// Also run the f32 search and report the share of its hits the reduced-precision one found.
     #[arg(long)]
     pub recall: bool,
+    /// Search an approximate index (USearch HNSW) instead: built over the corpus in
+    /// --corpus-precision (float32 without it; int8 or binary), with --rescore-precision's copy
+    /// rescoring --rescore-multiplier × top_k candidates; its build time reported apart.
+    #[cfg(feature = "ann")]
+    #[arg(long)]
+    pub ann: bool,
+    /// With --ann: candidates explored per search (ef).
+    #[cfg(feature = "ann")]
+    #[arg(long, default_value_t = sbert::ann::AnnOptions::default().expansion_search)]
+    pub expansion_search: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -61,8 +71,14 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         corpus_precision,
         rescore_precision,
         recall,
+        #[cfg(feature = "ann")]
+        ann,
+        #[cfg(feature = "ann")]
+        expansion_search,
         json,
     } = args;
+    #[cfg(not(feature = "ann"))]
+    let ann = false;
     for (name, v) in [
         ("--corpus-size", corpus_size),
         ("--queries", queries),
@@ -93,6 +109,7 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
     }
     let t = Instant::now();
     let quantized = corpus_precision
+        .filter(|_| !ann)
         .map(|p| sbert::util::quantize_embeddings(&corpus, p, None, None))
         .transpose()?;
     let rescore_copy = rescore_precision
@@ -103,8 +120,33 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         .top_k(top_k)
         .rescore(rescore_multiplier > 0)
         .rescore_multiplier(rescore_multiplier.max(1));
+    // An ANN graph: built before the timing (reported as build_s), searched in it.
+    #[cfg(feature = "ann")]
+    let (graph, build_s) = if ann {
+        let t = Instant::now();
+        let options = sbert::ann::AnnOptions::default()
+            .precision(corpus_precision)
+            .expansion_search(expansion_search);
+        let g = sbert::ann::AnnIndex::build(&corpus, &options)?;
+        (Some(g), Some(t.elapsed().as_secs_f64()))
+    } else {
+        (None, None)
+    };
+    #[cfg(not(feature = "ann"))]
+    let build_s: Option<f64> = None;
     let t1 = Instant::now();
+    #[cfg(feature = "ann")]
+    let ann_hits = match (&graph, &rescore_copy) {
+        (Some(g), Some(copy)) => {
+            Some(g.search_rescored(&q, top_k, rescore_multiplier.max(1), copy)?)
+        }
+        (Some(g), None) => Some(g.search(&q, top_k)?),
+        _ => None,
+    };
+    #[cfg(not(feature = "ann"))]
+    let ann_hits: Option<sbert::util::SearchResults> = None;
     let hits = match (&quantized, &rescore_copy) {
+        _ if ann_hits.is_some() => ann_hits.expect("checked"),
         (Some(qc), Some(copy)) => {
             sbert::util::semantic_search_quantized_rescored(&q, qc, copy, &qopts)?
         }
@@ -112,9 +154,15 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         _ => semantic_search(&q, &corpus, &opts)?,
     };
     let secs = t1.elapsed().as_secs_f64();
-    let corpus_bytes = quantized
-        .as_ref()
-        .map_or(corpus_size * dim * 4, |qc| qc.memory_bytes());
+    #[cfg(feature = "ann")]
+    let graph_bytes = graph.as_ref().map(sbert::ann::AnnIndex::memory_bytes);
+    #[cfg(not(feature = "ann"))]
+    let graph_bytes: Option<usize> = None;
+    let corpus_bytes = graph_bytes.unwrap_or_else(|| {
+        quantized
+            .as_ref()
+            .map_or(corpus_size * dim * 4, |qc| qc.memory_bytes())
+    });
     let peak = peak_rss_mib();
     // The share of the exact (f32) hits found, when asked (after the timing and the peak RSS).
     let recall_at_k = if recall {
@@ -132,6 +180,7 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         "corpus_precision": corpus_precision.map(|p| p.name()), "quantize_s": quantize_s,
         "rescore_precision": rescore_precision.map(|p| p.name()),
         "corpus_mib": corpus_bytes as f64 / 1048576.0,
+        "ann": ann, "ann_build_s": build_s,
     });
     let report = with_code_path(report, precision);
     if json {
@@ -142,7 +191,13 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
             "semantic_search: {queries} queries × {corpus_size} docs × dim {dim}, top-{top_k}: {secs:.2} s ({} threads); peak RSS {} MiB (data {:.0} MiB)",
             rayon::current_num_threads(), peak.map_or("?".into(), |m| format!("{m:.0}")), report["data_mib"].as_f64().unwrap_or(0.0)
         );
-        if let Some(p) = corpus_precision {
+        if let Some(b) = build_s {
+            println!(
+                "ANN graph ({}): built in {b:.1} s, {:.1} MiB",
+                corpus_precision.map_or("float32", |p| p.name()),
+                corpus_bytes as f64 / 1048576.0
+            );
+        } else if let Some(p) = corpus_precision {
             println!(
                 "corpus stored as {p}: {:.1} MiB (f32 {:.1} MiB), quantized in {:.2} s",
                 corpus_bytes as f64 / 1048576.0,

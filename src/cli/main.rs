@@ -6,6 +6,8 @@ mod bm25;
 mod convert;
 mod embed;
 mod evaluate;
+#[cfg(feature = "ann")]
+mod index;
 mod load;
 mod output;
 mod search;
@@ -44,6 +46,12 @@ enum Command {
     Bm25 {
         #[command(subcommand)]
         what: bm25::Bm25Command,
+    },
+    /// Approximate nearest-neighbour index (USearch HNSW): build from a corpus, search into a TREC run.
+    #[cfg(feature = "ann")]
+    Index {
+        #[command(subcommand)]
+        what: index::IndexCommand,
     },
     /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
     Rerank(search::RerankArgs),
@@ -96,6 +104,8 @@ fn run(cli: Cli) -> sbert::Result<()> {
         Command::Pairs(args) => embed::pairs(args),
         Command::Search(args) => search::search(args),
         Command::Bm25 { what } => bm25::bm25(what),
+        #[cfg(feature = "ann")]
+        Command::Index { what } => index::index(what),
         Command::Rerank(args) => search::rerank(args),
         Command::RerankRun(args) => search::rerank_run(args),
         Command::Evaluate(args) => evaluate::evaluate(args),

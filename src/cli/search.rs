@@ -203,30 +203,7 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         top_k
     };
     let mut ranked = if let Some(dir) = &corpus_embeddings {
-        let shards = sbert::core::shards::ShardedEmbeddings::open(dir)?;
-        let m = shards.manifest();
-        let texts: Vec<String> = docs.iter().map(|d| d.contents()).collect();
-        if m.rows != docs.len() || m.texts_sha256 != sbert::core::shards::texts_sha256(&texts) {
-            return Err(sbert::Error::InvalidInput(format!(
-                "{} holds the embeddings of another corpus ({} rows) than {} ({} records)",
-                dir.display(),
-                m.rows,
-                corpus.display(),
-                docs.len()
-            )));
-        }
-        // Made with this model? (With or without the final normalisation: cosine needs neither.)
-        let fingerprints = [
-            model.fingerprint(&opts.clone().normalize_embeddings(true))?,
-            model.fingerprint(&opts.clone().normalize_embeddings(false))?,
-        ];
-        if !fingerprints.contains(&m.fingerprint) {
-            return Err(sbert::Error::InvalidInput(format!(
-                "{} was encoded with another model or options ({}) than --model",
-                dir.display(),
-                m.model
-            )));
-        }
+        let shards = open_corpus_shards(dir, &corpus, &docs, &model, &opts)?;
         let q = model.encode(&ds.query_texts(), &opts)?;
         let hits = sbert::util::semantic_search_sharded(
             &q,
@@ -280,6 +257,41 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         run.display()
     );
     Ok(())
+}
+
+/// The shard folder `dir` holding `docs`' embeddings by `model` (checked: the same texts, and a
+/// fingerprint of this model and options, with or without the final normalisation).
+pub(super) fn open_corpus_shards(
+    dir: &std::path::Path,
+    corpus: &std::path::Path,
+    docs: &[sbert::datasets::Document],
+    model: &SentenceTransformer,
+    opts: &EncodeOptions,
+) -> sbert::Result<sbert::core::shards::ShardedEmbeddings> {
+    let shards = sbert::core::shards::ShardedEmbeddings::open(dir)?;
+    let m = shards.manifest();
+    let texts: Vec<String> = docs.iter().map(|d| d.contents()).collect();
+    if m.rows != docs.len() || m.texts_sha256 != sbert::core::shards::texts_sha256(&texts) {
+        return Err(sbert::Error::InvalidInput(format!(
+            "{} holds the embeddings of another corpus ({} rows) than {} ({} records)",
+            dir.display(),
+            m.rows,
+            corpus.display(),
+            docs.len()
+        )));
+    }
+    let fingerprints = [
+        model.fingerprint(&opts.clone().normalize_embeddings(true))?,
+        model.fingerprint(&opts.clone().normalize_embeddings(false))?,
+    ];
+    if !fingerprints.contains(&m.fingerprint) {
+        return Err(sbert::Error::InvalidInput(format!(
+            "{} was encoded with another model or options ({}) than --model",
+            dir.display(),
+            m.model
+        )));
+    }
+    Ok(shards)
 }
 
 /// Arguments of `sbert rerank`.
