@@ -46,7 +46,7 @@ opt_level = "2"
 prelude = "use sbert::prelude::*;"
 
 [dependencies]
-sbert = { path = "$ROOT", default-features = false, features = ["hub", "bm25"] }
+sbert = { path = "$ROOT", default-features = false, features = ["hub", "bm25", "ann"] }
 TOML
 
 # evcxr's Cargo.toml turns debug assertions and overflow checks on for every crate, the

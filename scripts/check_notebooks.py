@@ -26,7 +26,8 @@ EXPECT = {
                          ("text", r"\\begin\{tabular\}"), ("text", r"paired randomization test: mean difference"), ("text/html", r"gm_map"),
                          ("text/html", r"bm25-top10_ndcg@10"), ("text", r"2 tokens added, vocabulary 30524"), ("text", r"activation from the config: Sigmoid"), (r"image/svg\+xml", r"CoSENTLoss")],
     "08_large_corpora": [("text", r"5183 binary embeddings of dimension 384: 248784 bytes \(32\.0× smaller than float32\)"), ("text", r"(?m)^binary, int8-rescored ×10 +0\.2 +0\.9\d{3} "),
-                         ("text/html", r"ndcg_cut_10"), ("text", r"binary, int8-rescored ×10: \d+\.\d\d s, 48 MB in memory")],
+                         ("text/html", r"ndcg_cut_10"), ("text", r"binary, int8-rescored ×10: \d+\.\d\d s, 48 MB in memory"),
+                         ("text", r"(?m)^HNSW float32 +\d+\.\d\d +0\.9[89]\d{2} ")],
     "07_model_families": [("text", r"MPNetModel \(12 layers\)"), ("text/html", r"A cheetah is running behind its prey"), ("text", r"all-MiniLM-L6-v2 \| bert \| 384 \| 0\.820\d"), ("text", r"all-mpnet-base-v2 \| mpnet \| 768 \| 0\.83[34]\d")],
 }
 

@@ -424,9 +424,14 @@ impl AnnIndex {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
-    /// Bytes of memory the graph and its vectors take.
+    /// Bytes of memory USearch holds for the graph and its vectors, its reserved capacity
+    /// included (so small indexes show its minimum arenas).
     pub fn memory_bytes(&self) -> usize {
         self.index.memory_usage()
+    }
+    /// Bytes of the graph and its vectors as saved (`index.usearch`): what the index itself takes.
+    pub fn size_bytes(&self) -> usize {
+        self.index.serialized_length()
     }
     /// Sets ef, the candidates explored per search.
     pub fn set_expansion_search(&mut self, ef: usize) -> Result<()> {

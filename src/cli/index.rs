@@ -201,6 +201,7 @@ fn build(args: BuildArgs) -> sbert::Result<()> {
         "expansion_search": expansion_search,
         "encode_seconds": if corpus_embeddings.is_some() { None } else { Some(encode_s) },
         "build_seconds": build_s,
+        "size_bytes": index.size_bytes(),
         "memory_bytes": index.memory_bytes(),
     }))
 }
