@@ -135,15 +135,7 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
     } = args;
     let options = Bm25Options { top_k, k1, b };
     let bm25 = Bm25Index::open(&index)?;
-    let qs: Vec<sbert::datasets::Query> = sbert::data::read_query_records(&queries)?;
-    if qs.is_empty() {
-        return Err(sbert::Error::InvalidInput(format!(
-            "{} has no queries",
-            queries.display()
-        )));
-    }
-    sbert::datasets::trec::check_run_ids(&tag, qs.iter().map(|q| q.id.as_str()))?;
-    sbert::core::fs::check_writable(&run, false)?;
+    let qs = super::runs::read_queries(&queries, &tag, &run)?;
     let start = Instant::now();
     let ranked = bm25.search_all(&qs, &options)?;
     let seconds = start.elapsed().as_secs_f64();

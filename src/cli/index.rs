@@ -11,6 +11,7 @@ use sbert::util::Precision;
 
 use super::load::DtypeArg;
 use super::output::print_json;
+use super::runs::{CorpusArgs, CorpusEmbeddings, LoadedCorpus};
 
 /// `sbert index …`.
 #[derive(Subcommand)]
@@ -24,17 +25,8 @@ pub enum IndexCommand {
 /// Arguments of `sbert index build`.
 #[derive(Args)]
 pub struct BuildArgs {
-    #[arg(long, default_value = "all-MiniLM-L6-v2")]
-    pub model: String,
     #[command(flatten)]
-    pub dtype: DtypeArg,
-    /// Corpus: BEIR jsonl ({"_id","title","text"}) or id<TAB>text; its ids are kept in the index.
-    #[arg(long)]
-    pub corpus: PathBuf,
-    /// The corpus's embeddings from a shard folder (`sbert encode --corpus C --output-dir DIR`,
-    /// same model) instead of encoding the corpus.
-    #[arg(long)]
-    pub corpus_embeddings: Option<PathBuf>,
+    pub source: CorpusArgs,
     /// The index folder (written atomically; an index folder there is replaced whole).
     #[arg(long)]
     pub index: PathBuf,
@@ -54,10 +46,6 @@ pub struct BuildArgs {
     /// Candidates explored per search (ef), saved as the index's default.
     #[arg(long, default_value_t = AnnOptions::default().expansion_search)]
     pub expansion_search: usize,
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    #[arg(long)]
-    pub progress: bool,
 }
 
 /// Arguments of `sbert index search`.
@@ -126,18 +114,13 @@ fn encode_options(batch_size: usize, progress: bool) -> EncodeOptions {
 
 fn build(args: BuildArgs) -> sbert::Result<()> {
     let BuildArgs {
-        model: model_name,
-        dtype,
-        corpus,
-        corpus_embeddings,
+        source,
         index: dir,
         precision,
         rescore_precision,
         connectivity,
         expansion_add,
         expansion_search,
-        batch_size,
-        progress,
     } = args;
     let options = AnnOptions {
         precision: graph_precision(&precision)?,
@@ -150,35 +133,23 @@ fn build(args: BuildArgs) -> sbert::Result<()> {
             "--rescore-precision is int8 or uint8 (a copy finer than the graph's bits)".into(),
         ));
     }
-    let docs = sbert::data::read_records(&corpus)?;
-    if docs.is_empty() {
-        return Err(sbert::Error::InvalidInput(format!(
-            "{} has no records",
-            corpus.display()
-        )));
-    }
-    sbert::datasets::trec::check_run_ids("ann", docs.iter().map(|d| d.id.as_str()))?;
-    let model = dtype.load(&model_name)?;
-    let opts = encode_options(batch_size, progress);
     let start = Instant::now();
-    let embeddings = match &corpus_embeddings {
-        Some(shards_dir) => {
-            let shards =
-                super::search::open_corpus_shards(shards_dir, &corpus, &docs, &model, &opts)?;
-            shards.rows(0..shards.len())?.normalized()
-        }
-        None => {
-            let texts: Vec<String> = docs.iter().map(|d| d.contents()).collect();
-            model.encode(&texts, &opts)?
-        }
+    let LoadedCorpus {
+        docs,
+        model,
+        opts,
+        embeddings,
+    } = source.load("ann")?;
+    let (embeddings, encode_s) = match embeddings {
+        CorpusEmbeddings::Encoded(e) => (e, Some(start.elapsed().as_secs_f64())),
+        CorpusEmbeddings::Shards(s) => (s.rows(0..s.len())?.normalized(), None),
     };
-    let encode_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let mut index = AnnIndex::build(&embeddings, &options)?;
     let build_s = start.elapsed().as_secs_f64();
     index.set_ids(docs.iter().map(|d| d.id.clone()).collect())?;
     index.set_model(ModelStamp {
-        name: model_name,
+        name: source.model.clone(),
         fingerprint: model.fingerprint(&opts)?,
     });
     if let Some(p) = rescore_precision {
@@ -199,7 +170,7 @@ fn build(args: BuildArgs) -> sbert::Result<()> {
         "connectivity": connectivity,
         "expansion_add": expansion_add,
         "expansion_search": expansion_search,
-        "encode_seconds": if corpus_embeddings.is_some() { None } else { Some(encode_s) },
+        "encode_seconds": encode_s,
         "build_seconds": build_s,
         "size_bytes": index.size_bytes(),
         "memory_bytes": index.memory_bytes(),
@@ -241,21 +212,13 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
     if let Some(ef) = expansion_search {
         index.set_expansion_search(ef)?;
     }
-    let qs: Vec<sbert::datasets::Query> = sbert::data::read_query_records(&queries)?;
-    if qs.is_empty() {
-        return Err(sbert::Error::InvalidInput(format!(
-            "{} has no queries",
-            queries.display()
-        )));
-    }
-    sbert::datasets::trec::check_run_ids(&tag, qs.iter().map(|q| q.id.as_str()))?;
-    sbert::core::fs::check_writable(&run, false)?;
+    let qs = super::runs::read_queries(&queries, &tag, &run)?;
     let model = dtype.load(&model_name)?;
     let opts = encode_options(batch_size, progress);
     if let Some(stamp) = index.model() {
         if stamp.fingerprint != model.fingerprint(&opts)? {
             return Err(sbert::Error::InvalidInput(format!(
-                "{} was built with the model {}, not --model {model_name}",
+                "{} was built with the model {}, not --model {model_name} (or with another --dtype)",
                 dir.display(),
                 stamp.name
             )));
@@ -269,17 +232,7 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
         None => index.search(&q, top_k)?,
     };
     let seconds = start.elapsed().as_secs_f64();
-    let ranked: sbert::datasets::run::RankedRun = qs
-        .iter()
-        .zip(hits.iter())
-        .map(|(query, hs)| {
-            let docs = hs
-                .iter()
-                .map(|h| (ids[h.corpus_id].clone(), h.score))
-                .collect();
-            (query.id.clone(), docs)
-        })
-        .collect();
+    let ranked = super::runs::ranked_by_ids(&qs, &hits, &ids);
     sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
     eprintln!(
         "ANN ({}): {} queries in {} documents in {seconds:.3} s; wrote {}",

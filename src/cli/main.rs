@@ -10,6 +10,7 @@ mod evaluate;
 mod index;
 mod load;
 mod output;
+mod runs;
 mod search;
 mod train;
 
