@@ -26,6 +26,7 @@ LAYERS = [
     "display",
     "util",
     "ann",
+    "vectordb",
     "encoder",
     "models",
     "datasets",

@@ -53,12 +53,12 @@
 //! ## Layout
 //!
 //! One folder per layer, each importing only from the layers below it: [`core`] → [`display`] →
-//! [`util`] → `ann` → [`encoder`] → [`models`] → [`datasets`] → `bm25` → [`evaluation`] → [`losses`] → [`train`] →
+//! [`util`] → `ann` → `vectordb` → [`encoder`] → [`models`] → [`datasets`] → `bm25` → [`evaluation`] → [`losses`] → [`train`] →
 //! [`cross_encoder`]. The repository's `ARCHITECTURE.md` walks through them.
 
 #![warn(missing_docs)]
 
-// The layers, lowest first: core, display, util, ann, encoder, models, datasets, bm25, evaluation, losses,
+// The layers, lowest first: core, display, util, ann, vectordb, encoder, models, datasets, bm25, evaluation, losses,
 // train, cross_encoder (then prelude and this file). Each imports only from the layers before it
 // (ARCHITECTURE.md; checked by scripts/check_layers.py).
 #[cfg(feature = "ann")]
@@ -76,6 +76,8 @@ pub mod models;
 pub mod prelude;
 pub mod train;
 pub mod util;
+#[cfg(feature = "lancedb")]
+pub mod vectordb;
 
 // Paths of earlier versions, kept for existing code and notebooks.
 /// The instruction set sbert's CPU kernels run on (detected; `SBERT_ISA` or [`cpu::set_isa`] force a lower one).

@@ -8,6 +8,8 @@ mod embed;
 mod evaluate;
 #[cfg(feature = "ann")]
 mod index;
+#[cfg(feature = "lancedb")]
+mod lancedb;
 mod load;
 mod output;
 mod runs;
@@ -53,6 +55,12 @@ enum Command {
     Index {
         #[command(subcommand)]
         what: index::IndexCommand,
+    },
+    /// A corpus in a LanceDB table (feature lancedb): ingest ids, texts and embeddings; search into a TREC run.
+    #[cfg(feature = "lancedb")]
+    Lancedb {
+        #[command(subcommand)]
+        what: lancedb::LancedbCommand,
     },
     /// Score documents against a query with a cross-encoder (CrossEncoder.rank): best first.
     Rerank(search::RerankArgs),
@@ -107,6 +115,8 @@ fn run(cli: Cli) -> sbert::Result<()> {
         Command::Bm25 { what } => bm25::bm25(what),
         #[cfg(feature = "ann")]
         Command::Index { what } => index::index(what),
+        #[cfg(feature = "lancedb")]
+        Command::Lancedb { what } => lancedb::lancedb(what),
         Command::Rerank(args) => search::rerank(args),
         Command::RerankRun(args) => search::rerank_run(args),
         Command::Evaluate(args) => evaluate::evaluate(args),

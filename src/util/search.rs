@@ -104,8 +104,8 @@ pub struct SearchResults {
 }
 
 impl SearchResults {
-    /// Results assembled elsewhere (an ANN index), without corpus texts.
-    #[cfg(feature = "ann")]
+    /// Results assembled elsewhere (an ANN index, a vector database), without corpus texts.
+    #[cfg(any(feature = "ann", feature = "lancedb"))]
     pub(crate) fn from_hits(
         hits: Vec<Vec<Hit>>,
         query_texts: Vec<String>,
