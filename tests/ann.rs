@@ -144,27 +144,9 @@ fn cli_index_build_and_search_rank_as_exact_search() {
     let dir = common::temp_dir("ann-cli");
     let ds =
         sbert::datasets::scifact::load_test(&common::shared().join("data/beir-scifact")).unwrap();
-    let corpus: String = ds.corpus[..500]
-        .iter()
-        .map(|d| format!("{}\t{}\n", d.id, d.title))
-        .collect();
-    let queries: String = ds.queries[..50]
-        .iter()
-        .map(|q| format!("{}\t{}\n", q.id, q.text))
-        .collect();
-    std::fs::write(dir.join("corpus.tsv"), corpus).unwrap();
-    std::fs::write(dir.join("queries.tsv"), queries).unwrap();
+    let (c, q) = common::write_scifact_titles(&ds, &dir, 500, 50);
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let ok = |args: &[&str]| {
-        let out = common::sbert(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let (c, q) = (p("corpus.tsv"), p("queries.tsv"));
+    let ok = common::sbert_ok;
     ok(&[
         "search",
         "--corpus",

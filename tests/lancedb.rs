@@ -96,27 +96,10 @@ fn cli_ingest_search_evaluate_equals_plain_search() {
     let dir = common::temp_dir("lancedb-cli");
     let ds =
         sbert::datasets::scifact::load_test(&common::shared().join("data/beir-scifact")).unwrap();
-    let corpus: String = ds.corpus[..400]
-        .iter()
-        .map(|d| format!("{}\t{}\n", d.id, d.title))
-        .collect();
-    let queries: String = ds.queries[..40]
-        .iter()
-        .map(|q| format!("{}\t{}\n", q.id, q.text))
-        .collect();
-    std::fs::write(dir.join("corpus.tsv"), corpus).unwrap();
-    std::fs::write(dir.join("queries.tsv"), queries).unwrap();
+    let (c, q) = common::write_scifact_titles(&ds, &dir, 400, 40);
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let ok = |args: &[&str]| {
-        let out = common::sbert(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let (c, q, db) = (p("corpus.tsv"), p("queries.tsv"), p("db"));
+    let ok = common::sbert_ok;
+    let db = p("db");
     ok(&[
         "encode",
         "--corpus",

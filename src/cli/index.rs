@@ -197,7 +197,10 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
         ));
     }
     let mut index = AnnIndex::load(&dir)?;
-    let ids = index.ids().map(<[String]>::to_vec).ok_or_else(|| {
+    if let Some(ef) = expansion_search {
+        index.set_expansion_search(ef)?;
+    }
+    let ids = index.ids().ok_or_else(|| {
         sbert::Error::InvalidInput(format!(
             "{} keeps no document ids (build it with `sbert index build`)",
             dir.display()
@@ -208,9 +211,6 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
             "{} keeps no rescoring copy (build it with --rescore-precision int8)",
             dir.display()
         )));
-    }
-    if let Some(ef) = expansion_search {
-        index.set_expansion_search(ef)?;
     }
     let qs = super::runs::read_queries(&queries, &tag, &run)?;
     let model = dtype.load(&model_name)?;
@@ -232,7 +232,7 @@ fn search(args: SearchArgs) -> sbert::Result<()> {
         None => index.search(&q, top_k)?,
     };
     let seconds = start.elapsed().as_secs_f64();
-    let ranked = super::runs::ranked_by_ids(&qs, &hits, &ids);
+    let ranked = super::runs::ranked_by_ids(&qs, &hits, ids);
     sbert::datasets::trec::write_run(&run, &ranked, &tag)?;
     eprintln!(
         "ANN ({}): {} queries in {} documents in {seconds:.3} s; wrote {}",

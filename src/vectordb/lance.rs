@@ -268,17 +268,11 @@ impl LanceTable {
 
     /// The document ids of rows `0..len` (row order).
     pub fn ids(&self) -> Result<Vec<String>> {
-        let batches: Vec<RecordBatch> = self.runtime.block_on(async {
-            self.table
-                .query()
-                .select(lancedb::query::Select::columns(&["row", "id"]))
-                .execute()
-                .await
-                .map_err(engine(format!("reading {}", self.name)))?
-                .try_collect()
-                .await
-                .map_err(engine(format!("reading {}", self.name)))
-        })?;
+        let query = self
+            .table
+            .query()
+            .select(lancedb::query::Select::columns(&["row", "id"]));
+        let batches = self.batches(query, format!("reading {}", self.name))?;
         let mut rows: Vec<(u64, String)> = Vec::new();
         for b in &batches {
             let (r, i) = (
@@ -307,21 +301,15 @@ impl LanceTable {
                 continue;
             }
             let at = format!("searching {} for query {i}", self.name);
-            let batches: Vec<RecordBatch> = self.runtime.block_on(async {
-                self.table
-                    .query()
-                    .nearest_to(query)
-                    .map_err(engine(at.clone()))?
-                    .distance_type(lancedb::DistanceType::Dot)
-                    .select(lancedb::query::Select::columns(&["row"]))
-                    .limit(top_k)
-                    .execute()
-                    .await
-                    .map_err(engine(at.clone()))?
-                    .try_collect()
-                    .await
-                    .map_err(engine(at.clone()))
-            })?;
+            let nearest = self
+                .table
+                .query()
+                .nearest_to(query)
+                .map_err(engine(at.clone()))?
+                .distance_type(lancedb::DistanceType::Dot)
+                .select(lancedb::query::Select::columns(&["row"]))
+                .limit(top_k);
+            let batches = self.batches(nearest, at)?;
             let mut found = Vec::new();
             for b in &batches {
                 let rows = column::<UInt64Array>(b, "row")?;
@@ -340,6 +328,19 @@ impl LanceTable {
             q.texts().to_vec(),
             ScoreFunction::Dot,
         ))
+    }
+
+    /// Runs a query to completion: all its record batches.
+    fn batches(&self, query: impl ExecutableQuery, what: String) -> Result<Vec<RecordBatch>> {
+        self.runtime.block_on(async {
+            query
+                .execute()
+                .await
+                .map_err(engine(what.clone()))?
+                .try_collect()
+                .await
+                .map_err(engine(what))
+        })
     }
 
     /// Builds LanceDB's default vector index (IVF-PQ) on `vector`, for dot-product search; worth

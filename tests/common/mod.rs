@@ -255,3 +255,38 @@ pub fn run_from_json(v: &serde_json::Value) -> sbert::evaluation::Run {
         })
         .collect()
 }
+
+/// The first `docs` SciFact titles and `queries` test claims as `corpus.tsv` and `queries.tsv`
+/// (id<TAB>text) in `dir`, for command-line tests that need short real texts; returns both paths.
+pub fn write_scifact_titles(
+    ds: &sbert::datasets::RetrievalDataset,
+    dir: &Path,
+    docs: usize,
+    queries: usize,
+) -> (String, String) {
+    let corpus: String = ds.corpus[..docs]
+        .iter()
+        .map(|d| format!("{}\t{}\n", d.id, d.title))
+        .collect();
+    let qs: String = ds.queries[..queries]
+        .iter()
+        .map(|q| format!("{}\t{}\n", q.id, q.text))
+        .collect();
+    let (c, q) = (dir.join("corpus.tsv"), dir.join("queries.tsv"));
+    std::fs::write(&c, corpus).unwrap();
+    std::fs::write(&q, qs).unwrap();
+    let s = |p: PathBuf| p.to_string_lossy().into_owned();
+    (s(c), s(q))
+}
+
+/// Runs the `sbert` command line, asserts it succeeded (printing its stderr if not), and
+/// returns its standard output.
+pub fn sbert_ok(args: &[&str]) -> String {
+    let out = sbert(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
