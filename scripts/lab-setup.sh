@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "error: cargo not found (install Rust: https://rustup.rs)" >&2; exit 1; }
+bash scripts/ensure-cxx.sh   # the kernel builds sbert with USearch (C++)
 python3 scripts/fetch-data.py >/dev/null
 bash scripts/provision-model.sh
 bash scripts/provision-mpnet.sh

@@ -14,16 +14,7 @@ if [ ! -d ../shared/golden ] && [ -z "${SBERT_SHARED:-}" ]; then
   exit 1
 fi
 command -v cargo >/dev/null || { echo "error: cargo not found (install Rust: https://rustup.rs)" >&2; exit 1; }
-# USearch (the `ann` feature, on by default) is C++: cargo's build needs a C++17 compiler.
-if ! command -v c++ >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing Debian's g++ (USearch, sbert's ANN index, is compiled from C++)"
-    apt-get install -y -q g++ >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q g++ >/dev/null; }
-  else
-    echo "error: no C++ compiler (Debian: sudo apt-get install g++), or build without the ann feature" >&2
-    exit 1
-  fi
-fi
+bash scripts/ensure-cxx.sh
 if ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing Debian's chromium (for the notebook rendering check)"
