@@ -34,6 +34,33 @@ pub(crate) unsafe fn sgemm(
     scale: f32,
     parallel: bool,
 ) {
+    sgemm_strided(
+        m, n, k, dst, dst_rs, lhs, lhs_rs, 1, rhs, rhs_rs, rhs_cs, accumulate, scale, parallel,
+    )
+}
+
+/// [`sgemm`] with a column stride for `lhs` too (`lhs_cs`; a transposed left-hand side is
+/// `lhs_rs = 1, lhs_cs = its row length`), as training's weight gradients `dYᵀ·X` need.
+///
+/// # Safety
+/// Every addressed element must lie inside the allocations behind the pointers.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    lhs: *const f32,
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: *const f32,
+    rhs_rs: usize,
+    rhs_cs: usize,
+    accumulate: bool,
+    scale: f32,
+    parallel: bool,
+) {
     let par = if parallel && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
@@ -52,7 +79,7 @@ pub(crate) unsafe fn sgemm(
             dst_rs as isize,
             accumulate,
             lhs,
-            1,
+            lhs_cs as isize,
             lhs_rs as isize,
             rhs,
             rhs_cs as isize,
@@ -91,7 +118,7 @@ pub(crate) unsafe fn sgemm(
                 dst_rs as isize,
                 accumulate,
                 lhs,
-                1,
+                lhs_cs as isize,
                 lhs_rs as isize,
                 rhs,
                 rhs_cs as isize,

@@ -26,14 +26,14 @@ use crate::core::isa::Isa;
 use crate::core::qgemm::Activations;
 
 /// A read guard on a CPU f32 tensor, giving its contiguous data as a slice.
-struct W<'a> {
+pub(super) struct W<'a> {
     guard: candle_core::StorageRef<'a>,
     start: usize,
     len: usize,
 }
 
 impl<'a> W<'a> {
-    fn new(t: &'a Tensor) -> Result<Self> {
+    pub(super) fn new(t: &'a Tensor) -> Result<Self> {
         let (guard, layout) = t.storage_and_layout();
         let (start, end) = layout
             .contiguous_offsets()
@@ -54,7 +54,7 @@ impl<'a> W<'a> {
             len: end - start,
         })
     }
-    fn s(&self) -> &[f32] {
+    pub(super) fn s(&self) -> &[f32] {
         match &*self.guard {
             Storage::Cpu(c) => c
                 .as_slice::<f32>()
@@ -66,7 +66,7 @@ impl<'a> W<'a> {
 }
 
 /// `out[T×o] = x[T×i] · Wᵀ + b` with `W` `[o, i]`.
-fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+pub(super) fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
     let o = b.len();
     let i = if o == 0 { 0 } else { w.len() / o };
     if w.len() != o * i || x.len() < rows * i || out.len() < rows * o {
@@ -100,7 +100,7 @@ fn linear(x: &[f32], rows: usize, w: &[f32], b: &[f32], out: &mut [f32]) -> Resu
 }
 
 /// Splits `buf` into consecutive mutable pieces of `sizes[i]` elements.
-fn split_sizes<'a>(
+pub(super) fn split_sizes<'a>(
     mut buf: &'a mut [f32],
     sizes: impl Iterator<Item = usize>,
 ) -> Vec<&'a mut [f32]> {
@@ -114,7 +114,7 @@ fn split_sizes<'a>(
 }
 
 /// Rows of work per parallel task for row-wise ops.
-const ROWS_PER_TASK: usize = 32;
+pub(super) const ROWS_PER_TASK: usize = 32;
 
 /// Runs the encoder over `seqs` (token ids and type ids of each sequence, no padding) and returns
 /// the last hidden states of all tokens, concatenated: `[Σ len, hidden]`. Positions, token types

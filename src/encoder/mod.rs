@@ -9,10 +9,12 @@ pub mod batch;
 pub mod config;
 pub(crate) mod cpu;
 pub mod family;
+mod forward;
 pub(crate) mod kernels;
 pub mod layers;
 pub mod model;
 pub(crate) mod ops;
+pub(crate) mod train_cpu;
 pub mod weights;
 
 /// The encoder under its old module name (`sbert::encoder::bert::Bert`).

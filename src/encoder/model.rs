@@ -29,7 +29,7 @@ pub(super) struct Embeddings {
     /// Absent for DistilBERT and MPNet.
     pub(super) token_type_embeddings: Option<Embedding>,
     pub(super) layer_norm: LayerNorm,
-    dropout: f64,
+    pub(super) dropout: f64,
 }
 
 impl Embeddings {
@@ -89,8 +89,8 @@ pub(super) struct Layer {
     pub(super) num_heads: usize,
     pub(super) head_dim: usize,
     pub(super) act: HiddenAct,
-    hidden_dropout: f64,
-    attn_dropout: f64,
+    pub(super) hidden_dropout: f64,
+    pub(super) attn_dropout: f64,
 }
 
 impl Layer {
@@ -427,21 +427,8 @@ impl Encoder {
         Ok(Tensor::from_vec(flat, (b, s), input_ids.device())?)
     }
 
-    /// Runs the encoder. `input_ids`, `token_type_ids`, `attention_mask`: `[b, s]` u32.
-    /// Returns the last hidden state `[b, s, hidden]`. `train`: dropout and gradients.
-    pub fn forward_t(
-        &self,
-        input_ids: &Tensor,
-        token_type_ids: &Tensor,
-        attention_mask: &Tensor,
-        train: bool,
-    ) -> Result<Tensor> {
-        let mode = if train { Mode::TRAIN } else { Mode::INFERENCE };
-        self.forward_mode(input_ids, token_type_ids, attention_mask, mode)
-    }
-
-    /// Like [`Encoder::forward_t`] with an explicit [`Mode`].
-    pub fn forward_mode(
+    /// The forward pass on candle's ops (every device; gradients through candle's autograd).
+    pub(super) fn forward_candle(
         &self,
         input_ids: &Tensor,
         token_type_ids: &Tensor,
@@ -449,13 +436,6 @@ impl Encoder {
         mode: Mode,
     ) -> Result<Tensor> {
         let (b, s) = input_ids.dims2()?;
-        if s > self.max_input_length() {
-            return Err(Error::InvalidInput(format!(
-                "sequence of {s} tokens exceeds the {} positions of this {} model",
-                self.max_input_length(),
-                self.family
-            )));
-        }
         // Additive mask: 0 where attended, a very large negative number where padded (as PyTorch's finfo.min).
         let mask = attention_mask.to_dtype(DType::F32)?;
         let mask = ((mask.ones_like()? - mask)? * f32::MIN as f64)?.reshape((b, 1, 1, s))?;

@@ -266,7 +266,7 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-struct DropoutOp {
+pub(crate) struct DropoutOp {
     /// Per-call key: the mask of element `i` is `hash(key, i) < p`.
     key: u64,
     /// Drop probability, as a threshold on 24-bit uniform integers.
@@ -275,6 +275,33 @@ struct DropoutOp {
 }
 
 impl DropoutOp {
+    /// The mask of this thread's next dropout call with probability `p` (in `[0, 1)`): drawing
+    /// it advances the call counter, as [`dropout`] does.
+    pub(crate) fn next(p: f64) -> Self {
+        let (seed, call) = DROPOUT_STATE.with(|s| {
+            let (seed, call) = s.get();
+            s.set((seed, call + 1));
+            (seed, call)
+        });
+        DropoutOp {
+            key: splitmix64(seed ^ splitmix64(call)),
+            threshold: (p * (1u64 << 24) as f64).round() as u32,
+            scale: (1.0 / (1.0 - p)) as f32,
+        }
+    }
+
+    /// In place: `x[i] ·= (kept ? scale : 0)` for elements `offset..offset + x.len()`.
+    pub(crate) fn apply_in_place(&self, x: &mut [f32], offset: usize) {
+        for (i, x) in x.iter_mut().enumerate() {
+            let r = (splitmix64(self.key ^ (offset + i) as u64) >> 40) as u32;
+            *x = if r < self.threshold {
+                0.0
+            } else {
+                *x * self.scale
+            };
+        }
+    }
+
     /// `out[i] = x[i] · (kept ? scale : 0)` for elements `offset..offset + x.len()`.
     fn apply(&self, x: &[f32], out: &mut [f32], offset: usize) {
         for (i, (o, &x)) in out.iter_mut().zip(x).enumerate() {
@@ -327,18 +354,7 @@ pub(crate) fn dropout(x: &Tensor, p: f64) -> candle_core::Result<Tensor> {
     if !x.device().is_cpu() {
         return candle_nn::ops::dropout(x, p as f32);
     }
-    let (seed, call) = DROPOUT_STATE.with(|s| {
-        let (seed, call) = s.get();
-        s.set((seed, call + 1));
-        (seed, call)
-    });
-    let key = splitmix64(seed ^ splitmix64(call));
-    let op = DropoutOp {
-        key,
-        threshold: (p * (1u64 << 24) as f64).round() as u32,
-        scale: (1.0 / (1.0 - p)) as f32,
-    };
-    x.contiguous()?.apply_op1(op)
+    x.contiguous()?.apply_op1(DropoutOp::next(p))
 }
 
 #[cfg(test)]
