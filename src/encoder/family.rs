@@ -186,6 +186,12 @@ impl Family {
         matches!(self, Family::Roberta | Family::XlmRoberta | Family::MPNet)
     }
 
+    /// Whether training applies dropout to the attention output projection before its residual
+    /// (BERT, RoBERTa, XLM-R, MPNet); DistilBERT's `TransformerBlock` has none there.
+    pub fn dropout_after_attention_output(self) -> bool {
+        self != Family::DistilBert
+    }
+
     /// Whether attention adds MPNet's relative position bias.
     pub fn has_relative_bias(self) -> bool {
         self == Family::MPNet

@@ -91,10 +91,12 @@ pub(super) struct Layer {
     pub(super) act: HiddenAct,
     pub(super) hidden_dropout: f64,
     pub(super) attn_dropout: f64,
+    /// Dropout on the attention output projection (`hidden_dropout`, or 0 for DistilBERT).
+    pub(super) attn_output_dropout: f64,
 }
 
 impl Layer {
-    fn new(cfg: &EncoderConfig, keys: &LayerKeys, vb: VarBuilder) -> Result<Self> {
+    fn new(cfg: &EncoderConfig, family: Family, keys: &LayerKeys, vb: VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size;
         let eps = cfg.layer_norm_eps;
         Ok(Self {
@@ -111,6 +113,11 @@ impl Layer {
             act: cfg.hidden_act,
             hidden_dropout: cfg.hidden_dropout_prob,
             attn_dropout: cfg.attention_probs_dropout_prob,
+            attn_output_dropout: if family.dropout_after_attention_output() {
+                cfg.hidden_dropout_prob
+            } else {
+                0.0
+            },
         })
     }
 
@@ -147,7 +154,7 @@ impl Layer {
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
         let attn = dropout(
             &self.attn_output.forward(&ctx)?,
-            self.hidden_dropout,
+            self.attn_output_dropout,
             mode.dropout,
         )?;
         let x = self
@@ -219,7 +226,14 @@ impl Encoder {
         let embeddings = Embeddings::new(config, family, vb.pp("embeddings"))?;
         let keys = family.layer_keys();
         let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::new(config, &keys, vb.pp(format!("{}.{i}", family.layers_key()))))
+            .map(|i| {
+                Layer::new(
+                    config,
+                    family,
+                    &keys,
+                    vb.pp(format!("{}.{i}", family.layers_key())),
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         let relative_attention_bias = if family.has_relative_bias() {
             Some(candle_nn::embedding(

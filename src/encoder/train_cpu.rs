@@ -392,7 +392,7 @@ fn run_forward(
             });
 
         let mut y1 = lin(&layer.attn_output, &ctx, h)?;
-        let drop_attn = drop_mask(layer.hidden_dropout, dropout);
+        let drop_attn = drop_mask(layer.attn_output_dropout, dropout);
         apply_mask(&drop_attn, &mut y1, 0);
         add_into(&mut y1, &x_in);
         let (w1, b1) = (
@@ -1013,11 +1013,7 @@ mod tests {
     type Named = Vec<(String, Vec<f32>)>;
 
     /// `Σ out ⊙ R` over the real tokens (R fixed, random) and its gradients.
-    fn loss_and_grads(
-        enc: &Encoder,
-        varmap: &VarMap,
-        mode: Mode,
-    ) -> (f64, Named, Vec<f32>) {
+    fn loss_and_grads(enc: &Encoder, varmap: &VarMap, mode: Mode) -> (f64, Named, Vec<f32>) {
         let (ids, types, mask) = batch();
         let out = enc.forward_mode(&ids, &types, &mask, mode).unwrap();
         let r = Tensor::from_vec(uniform(out.elem_count(), 77), out.shape(), &Device::Cpu).unwrap();
