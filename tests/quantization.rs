@@ -190,6 +190,7 @@ fn search_equals_brute_force_on_awkward_sizes() {
                     top_k,
                     rescore: rescore.is_some(),
                     rescore_multiplier: rescore.unwrap_or(1),
+                    asymmetric: false,
                 };
                 let got = semantic_search_quantized(&queries, &q, &options).unwrap();
                 let want = brute_force(&queries, &q, &q, top_k, rescore);
@@ -207,6 +208,114 @@ fn search_equals_brute_force_on_awkward_sizes() {
             }
         }
     }
+}
+
+/// `q · (2b − 1)`: the query's dot product with row `i`'s bits as ±1 (in f64).
+fn signed_bits_dot(q: &[f32], corpus: &QuantizedEmbeddings, i: usize) -> f64 {
+    let bits = corpus.dequantize_row(i).unwrap(); // 0 / 1 per dimension
+    q.iter()
+        .zip(&bits)
+        .map(|(&a, &b)| f64::from(a) * (2.0 * f64::from(b) - 1.0))
+        .sum()
+}
+
+#[test]
+fn asymmetric_binary_search_ranks_by_the_full_precision_query() {
+    // Awkward sizes (dimensions that are not whole bytes, several scan blocks, top_k beyond the
+    // corpus), binary and ubinary, against the brute-force score q · (2b − 1): each hit's score is
+    // its brute-force score within the 5-bit tables' rounding, and no row left out beats the
+    // last hit kept by more than twice that.
+    for (n, d, top_k) in [(6001, 67, 7), (13, 130, 20), (700, 384, 10), (129, 3, 5)] {
+        let corpus = Embeddings::random_unit(n, d, 10 + n as u64).unwrap();
+        let queries = Embeddings::random_unit(7, d, 98).unwrap();
+        for precision in [Precision::Binary, Precision::Ubinary] {
+            let q = quantize_embeddings(&corpus, precision, None, None).unwrap();
+            let options = QuantizedSearchOptions::default()
+                .top_k(top_k)
+                .rescore(false)
+                .asymmetric(true);
+            let got = semantic_search_quantized(&queries, &q, &options).unwrap();
+            for (qi, hits) in got.iter().enumerate() {
+                let qv = queries.row(qi).unwrap();
+                // Each of the 2 · ⌈d / 8⌉ table entries is rounded by at most half of its step,
+                // a step being at most 4 · max|q_j| / 31; the score counts them twice.
+                let max_q = qv.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+                let tol = 2.0 * d.div_ceil(8) as f64 * 4.0 * max_q / 31.0 + 1e-4;
+                assert_eq!(hits.len(), top_k.min(n), "{precision} {n}×{d}");
+                assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+                for h in hits {
+                    let exact = signed_bits_dot(qv, &q, h.corpus_id);
+                    assert!(
+                        (f64::from(h.score) - exact).abs() <= tol,
+                        "{precision} {n}×{d} query {qi}: {} vs {exact}",
+                        h.score
+                    );
+                }
+                let kept: std::collections::HashSet<usize> =
+                    hits.iter().map(|h| h.corpus_id).collect();
+                let last = hits
+                    .iter()
+                    .map(|h| signed_bits_dot(qv, &q, h.corpus_id))
+                    .fold(f64::INFINITY, f64::min);
+                for i in (0..n).filter(|i| !kept.contains(i)) {
+                    let s = signed_bits_dot(qv, &q, i);
+                    assert!(
+                        s <= last + 2.0 * tol,
+                        "{precision} {n}×{d} query {qi}: row {i} ({s}) left out, last kept {last}"
+                    );
+                }
+            }
+            // Rescoring then works as for Hamming candidates: exact dot products with the bits.
+            let rescored = semantic_search_quantized(
+                &queries,
+                &q,
+                &options.clone().rescore(true).rescore_multiplier(3),
+            )
+            .unwrap();
+            for (qi, hits) in rescored.iter().enumerate() {
+                let qv = queries.row(qi).unwrap();
+                for h in hits {
+                    let bits = q.dequantize_row(h.corpus_id).unwrap();
+                    let dot: f64 = qv
+                        .iter()
+                        .zip(&bits)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum();
+                    assert!((f64::from(h.score) - dot).abs() <= 1e-5);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn asymmetric_binary_search_keeps_more_of_scifact_s_exact_hits() {
+    // all-MiniLM-L6-v2's SciFact abstracts (the first 1,500) and claims: binary search with int8
+    // rescoring ×4, the candidates ranked by Hamming distance (Python's way) or by the float32
+    // query. Measured: 0.880 by Hamming, 0.965 asymmetric.
+    let model = common::model();
+    let ds =
+        sbert::datasets::scifact::load_test(&common::shared().join("data/beir-scifact")).unwrap();
+    let opts = EncodeOptions::default();
+    let corpus = model.encode(&ds.corpus_texts()[..1500], &opts).unwrap();
+    let queries = model.encode(&ds.query_texts(), &opts).unwrap();
+    let exact = semantic_search(&queries, &corpus, &SearchOptions::default()).unwrap();
+    let binary = quantize_embeddings(&corpus, Precision::Binary, None, None).unwrap();
+    let int8 = quantize_embeddings(&corpus, Precision::Int8, None, None).unwrap();
+    let recall = |asymmetric: bool| {
+        let options = QuantizedSearchOptions::default()
+            .rescore_multiplier(4)
+            .asymmetric(asymmetric);
+        let found = semantic_search_quantized_rescored(&queries, &binary, &int8, &options).unwrap();
+        sbert::util::quantization::recall_of(&found, &exact, 10)
+    };
+    let (hamming, asymmetric) = (recall(false), recall(true));
+    println!("binary + int8 ×4 recall@10: Hamming {hamming:.4}, asymmetric {asymmetric:.4}");
+    assert!(asymmetric >= 0.95, "asymmetric ×4 recall@10 {asymmetric}");
+    assert!(
+        asymmetric >= hamming + 0.05,
+        "asymmetric {asymmetric} vs Hamming {hamming}"
+    );
 }
 
 #[test]

@@ -39,6 +39,10 @@ pub struct BenchSearchArgs {
     /// With --corpus-precision: rescore from a copy of the corpus in this precision (int8).
     #[arg(long)]
     pub rescore_precision: Option<sbert::util::Precision>,
+    /// With a binary --corpus-precision: rank the rows by the float32 query (`q · (2b − 1)`)
+    /// instead of by its sign bits.
+    #[arg(long)]
+    pub asymmetric: bool,
     /// Also run the f32 search and report the share of its hits the reduced-precision one found.
     #[arg(long)]
     pub recall: bool,
@@ -70,6 +74,7 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         rescore_multiplier,
         corpus_precision,
         rescore_precision,
+        asymmetric,
         recall,
         #[cfg(feature = "ann")]
         ann,
@@ -107,6 +112,11 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
             "--rescore-precision needs --corpus-precision".into(),
         ));
     }
+    if asymmetric && (ann || !corpus_precision.is_some_and(|p| p.is_binary())) {
+        return Err(sbert::Error::InvalidInput(
+            "--asymmetric needs a binary --corpus-precision (and no --ann)".into(),
+        ));
+    }
     let t = Instant::now();
     let quantized = corpus_precision
         .filter(|_| !ann)
@@ -119,7 +129,8 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
     let qopts = sbert::util::QuantizedSearchOptions::default()
         .top_k(top_k)
         .rescore(rescore_multiplier > 0)
-        .rescore_multiplier(rescore_multiplier.max(1));
+        .rescore_multiplier(rescore_multiplier.max(1))
+        .asymmetric(asymmetric);
     // An ANN graph: built before the timing (reported as build_s), searched in it.
     #[cfg(feature = "ann")]
     let (graph, build_s) = if ann {
@@ -178,7 +189,7 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
         "first_hit": hits.first().and_then(|h| h.first()).map(|h| (h.corpus_id, h.score)),
         "rescore_multiplier": rescore_multiplier, "recall_of_f32_hits": recall_at_k,
         "corpus_precision": corpus_precision.map(|p| p.name()), "quantize_s": quantize_s,
-        "rescore_precision": rescore_precision.map(|p| p.name()),
+        "rescore_precision": rescore_precision.map(|p| p.name()), "asymmetric": asymmetric,
         "corpus_mib": corpus_bytes as f64 / 1048576.0,
         "ann": ann, "ann_build_s": build_s,
     });
@@ -199,7 +210,12 @@ pub fn bench_search(args: BenchSearchArgs) -> sbert::Result<()> {
             );
         } else if let Some(p) = corpus_precision {
             println!(
-                "corpus stored as {p}: {:.1} MiB (f32 {:.1} MiB), quantized in {:.2} s",
+                "corpus stored as {p}{}: {:.1} MiB (f32 {:.1} MiB), quantized in {:.2} s",
+                if asymmetric {
+                    ", searched by the float32 query (asymmetric)"
+                } else {
+                    ""
+                },
                 corpus_bytes as f64 / 1048576.0,
                 (corpus_size * dim * 4) as f64 / 1048576.0,
                 quantize_s.unwrap_or(0.0)

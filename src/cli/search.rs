@@ -60,6 +60,11 @@ pub struct SearchArgs {
     /// searched, int8 rescored) instead of the searched values.
     #[arg(long)]
     pub rescore_precision: Option<sbert::util::Precision>,
+    /// With a binary --corpus-precision: rank the rows by the float32 query's dot product with
+    /// their bits as ±1 instead of by the query's sign bits (Hamming, Python's way); far more of
+    /// the true hits reach the rescoring.
+    #[arg(long)]
+    pub asymmetric: bool,
     /// The corpus's embeddings from a shard folder (`sbert encode --corpus C --output-dir DIR`,
     /// same model), memory-mapped and streamed instead of encoding the corpus.
     #[arg(long, conflicts_with = "corpus_precision")]
@@ -152,6 +157,7 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
         corpus_precision,
         rescore_multiplier,
         rescore_precision,
+        asymmetric,
         corpus_embeddings,
     } = args;
     let score_function: ScoreFunction = score.parse()?;
@@ -197,6 +203,11 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
             "--rescore-precision needs rescoring (--rescore-multiplier at least 1)".into(),
         ));
     }
+    if asymmetric && !corpus_precision.is_some_and(|p| p.is_binary()) {
+        return Err(sbert::Error::InvalidInput(
+            "--asymmetric needs a binary --corpus-precision (binary or ubinary)".into(),
+        ));
+    }
     let depth = if rerank.is_some() {
         top_k.max(rerank_top)
     } else {
@@ -223,7 +234,8 @@ pub fn search(args: SearchArgs) -> sbert::Result<()> {
                 &sbert::util::QuantizedSearchOptions::default()
                     .top_k(depth)
                     .rescore(rescore_multiplier > 0)
-                    .rescore_multiplier(rescore_multiplier.max(1)),
+                    .rescore_multiplier(rescore_multiplier.max(1))
+                    .asymmetric(asymmetric),
                 score_function,
                 &opts,
             )?,

@@ -5,6 +5,7 @@
 //! (`corpus_id` for search hits, `(i, j)` for pairs). Ranking is exact: chunking never changes a
 //! result, it only bounds memory.
 
+mod binary_scan;
 pub mod mining;
 pub mod pairs;
 pub mod quantization;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::binary_scan::asymmetric_candidates;
 use super::search::{hits_of, Hit, SearchResults};
 use super::similarity::ScoreFunction;
 use super::topk::{offer_scaled, Candidate, TopK};
@@ -443,6 +444,13 @@ pub struct QuantizedSearchOptions {
     pub rescore: bool,
     /// Candidates per hit that are rescored (default 2, Python's `rescore_multiplier`).
     pub rescore_multiplier: usize,
+    /// Binary / ubinary corpora: rank the rows by the full-precision query's dot product with
+    /// their bits as ±1 (`q · (2b − 1)`, through 8-bit lookup tables) instead of by the query's
+    /// sign bits (Hamming distance, Python's way; default false). The corpus is the same; the
+    /// first stage keeps many more of the true hits (SciFact, all-MiniLM-L6-v2, ×4 rescoring:
+    /// 0.95 of the exact top 10 against 0.86) for about three times its cost. int8 / uint8
+    /// corpora are always scored with the full-precision query, so this changes nothing there.
+    pub asymmetric: bool,
 }
 
 impl Default for QuantizedSearchOptions {
@@ -451,6 +459,7 @@ impl Default for QuantizedSearchOptions {
             top_k: 10,
             rescore: true,
             rescore_multiplier: 2,
+            asymmetric: false,
         }
     }
 }
@@ -471,6 +480,11 @@ impl QuantizedSearchOptions {
         self.rescore_multiplier = m;
         self
     }
+    /// Sets whether binary rows are ranked by the full-precision query (see the field).
+    pub fn asymmetric(mut self, asymmetric: bool) -> Self {
+        self.asymmetric = asymmetric;
+        self
+    }
 }
 
 /// Packed binary rows scored at once per query group (a block stays in the core's cache).
@@ -487,7 +501,9 @@ const QUERY_CHUNK: usize = 1024;
 /// - **binary / ubinary**: the queries' sign bits are compared with every row's, the score being
 ///   the number of equal bits (`dim − Hamming distance`, higher is better); with `rescore`, the
 ///   best `top_k × rescore_multiplier` are rescored by the f32 query's dot product with the row's
-///   0/1 bits (Python's rescoring) and the best `top_k` kept.
+///   0/1 bits (Python's rescoring) and the best `top_k` kept. With `asymmetric`, the rows are
+///   ranked by the f32 query's dot product with their bits as ±1 instead (see
+///   [`QuantizedSearchOptions::asymmetric`]); the rescoring is the same.
 /// - **int8 / uint8**: every row is dequantized (`(v [+ 128]) · step + min`, with the corpus's
 ///   ranges) and scored by the f32 query's dot product with it, block by block through the f32
 ///   GEMM — the score Python's rescoring gives its candidates, here given to every row, so no true
@@ -498,7 +514,8 @@ const QUERY_CHUNK: usize = 1024;
 /// Scores are dot products, so cosine search wants unit-length embeddings (`normalize_embeddings`
 /// before quantizing, as for Python's quantized search). Equal scores are ordered by lower
 /// `corpus_id`. Memory: the quantized corpus, one bounded heap per query and one block of scores.
-/// Cost: binary O(queries · corpus · dim / 64) popcounts; int8 O(queries · corpus · dim)
+/// Cost: binary O(queries · corpus · dim / 64) popcounts (asymmetric: O(queries · corpus · dim / 4)
+/// byte lookups, 64 rows per instruction); int8 O(queries · corpus · dim)
 /// multiply-adds (the f32 GEMM).
 pub fn semantic_search_quantized<Q: AsEmbeddings + ?Sized>(
     queries: &Q,
@@ -550,20 +567,28 @@ fn search<Q: AsEmbeddings + ?Sized>(
     } else {
         k
     };
-    let candidates = if corpus.precision.is_binary() {
+    let candidates: Vec<Vec<Hit>> = if corpus.precision.is_binary() && options.asymmetric {
+        let flip = if corpus.precision == Precision::Binary {
+            0x80
+        } else {
+            0
+        };
+        asymmetric_candidates(&q, &corpus.data, corpus.row_bytes(), flip, kept)
+    } else if corpus.precision.is_binary() {
         binary_candidates(&q, corpus, kept)
+            .into_iter()
+            .map(hits_of)
+            .collect()
     } else {
         dequantized_candidates(&q, corpus, kept)?
+            .into_iter()
+            .map(hits_of)
+            .collect()
     };
     let hits = if options.rescore {
-        rescore(
-            &q,
-            candidates.into_iter().map(hits_of).collect(),
-            rescore_from,
-            k,
-        )
+        rescore(&q, candidates, rescore_from, k)
     } else {
-        candidates.into_iter().map(hits_of).collect()
+        candidates
     };
     Ok(SearchResults {
         hits,
