@@ -445,10 +445,10 @@ pub struct QuantizedSearchOptions {
     /// Candidates per hit that are rescored (default 2, Python's `rescore_multiplier`).
     pub rescore_multiplier: usize,
     /// Binary / ubinary corpora: rank the rows by the full-precision query's dot product with
-    /// their bits as ±1 (`q · (2b − 1)`, through 8-bit lookup tables) instead of by the query's
+    /// their bits as ±1 (`q · (2b − 1)`, through 5-bit lookup tables) instead of by the query's
     /// sign bits (Hamming distance, Python's way; default false). The corpus is the same; the
     /// first stage keeps many more of the true hits (SciFact, all-MiniLM-L6-v2, ×4 rescoring:
-    /// 0.95 of the exact top 10 against 0.86) for about three times its cost. int8 / uint8
+    /// 0.95 of the exact top 10 against 0.86) for about twice its time. int8 / uint8
     /// corpora are always scored with the full-precision query, so this changes nothing there.
     pub asymmetric: bool,
 }
