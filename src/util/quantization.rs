@@ -64,6 +64,16 @@ impl Precision {
     pub fn is_signed(self) -> bool {
         matches!(self, Precision::Int8 | Precision::Binary)
     }
+
+    /// What XORs an unsigned byte (a uint8 value, or 8 packed bits) into its stored form and back:
+    /// int8 / binary store `byte − 128` as Python's int8, the same bit pattern as `byte ^ 0x80`.
+    pub(crate) fn sign_flip(self) -> u8 {
+        if self.is_signed() {
+            0x80
+        } else {
+            0
+        }
+    }
 }
 
 impl fmt::Display for Precision {
@@ -304,11 +314,7 @@ impl QuantizedEmbeddings {
     fn dequantize_into(&self, row: &[u8], out: &mut [f32]) {
         match (self.precision, &self.ranges) {
             (Precision::Binary | Precision::Ubinary, _) => {
-                let flip = if self.precision == Precision::Binary {
-                    0x80
-                } else {
-                    0
-                };
+                let flip = self.precision.sign_flip();
                 for (j, o) in out.iter_mut().enumerate() {
                     let byte = row[j / 8] ^ flip;
                     *o = f32::from((byte >> (7 - j % 8)) & 1);
@@ -416,10 +422,8 @@ fn quantize_row(
                     out[j / 8] |= 0x80 >> (j % 8);
                 }
             }
-            if precision == Precision::Binary {
-                // Python's int8: byte − 128, the same bit pattern as byte ^ 0x80.
-                out.iter_mut().for_each(|b| *b ^= 0x80);
-            }
+            let flip = precision.sign_flip();
+            out.iter_mut().for_each(|b| *b ^= flip);
         }
         (p, Some(r), Some(steps)) => {
             for j in 0..x.len() {
@@ -427,7 +431,7 @@ fn quantize_row(
                 // NaN clips to 0 as NumPy's cast of a clipped NaN is undefined; a NaN input is
                 // refused before search, so this only keeps the value in range.
                 let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 255.0) } as u8;
-                out[j] = if p == Precision::Int8 { v ^ 0x80 } else { v };
+                out[j] = v ^ p.sign_flip();
             }
         }
         _ => unreachable!("int8 / uint8 quantization always has ranges"),
@@ -568,22 +572,15 @@ fn search<Q: AsEmbeddings + ?Sized>(
         k
     };
     let candidates: Vec<Vec<Hit>> = if corpus.precision.is_binary() && options.asymmetric {
-        let flip = if corpus.precision == Precision::Binary {
-            0x80
-        } else {
-            0
-        };
+        let flip = corpus.precision.sign_flip();
         asymmetric_candidates(&q, &corpus.data, corpus.row_bytes(), flip, kept)
-    } else if corpus.precision.is_binary() {
-        binary_candidates(&q, corpus, kept)
-            .into_iter()
-            .map(hits_of)
-            .collect()
     } else {
-        dequantized_candidates(&q, corpus, kept)?
-            .into_iter()
-            .map(hits_of)
-            .collect()
+        let tops = if corpus.precision.is_binary() {
+            binary_candidates(&q, corpus, kept)
+        } else {
+            dequantized_candidates(&q, corpus, kept)?
+        };
+        tops.into_iter().map(hits_of).collect()
     };
     let hits = if options.rescore {
         rescore(&q, candidates, rescore_from, k)
