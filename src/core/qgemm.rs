@@ -283,17 +283,21 @@ impl PackedLinear {
         }
         let micro_kernel = kernel(isa, self.dtype);
         let block_rows = block.len() / n;
-        for p in 0..self.panels {
-            let (c0, cols) = (p * LANES, p * LANES..(p + 1) * LANES);
-            for t0 in (0..block_rows).step_by(MR) {
-                let tile = (r0 + t0) / MR;
-                let rows_of_tile = tile * MR..(tile + 1) * MR;
+        // Tile by tile, every panel: the tile's activations stay in L1 while the panels stream
+        // from L2, and the output is written row after row. Panel by panel instead stalled on the
+        // stores to 12 rows far apart (int8, 1,216 rows × 384 → 1,536 on 2 cores: 224 G MAC/s
+        // against 302 tile by tile).
+        for t0 in (0..block_rows).step_by(MR) {
+            let tile = (r0 + t0) / MR;
+            let rows_of_tile = tile * MR..(tile + 1) * MR;
+            for p in 0..self.panels {
+                let (c0, cols) = (p * LANES, p * LANES..(p + 1) * LANES);
                 let t = Tile {
                     x: &a.words[tile * groups * MR..(tile + 1) * groups * MR],
                     w: &self.words[p * groups * LANES..(p + 1) * groups * LANES],
                     groups,
                     row_scale: &a.scale[rows_of_tile.clone()],
-                    row_zero: &a.zero[rows_of_tile],
+                    row_zero: &a.zero[rows_of_tile.clone()],
                     col_scale: &self.scale[cols.clone()],
                     col_sum: &self.colsum[cols.clone()],
                     bias: &self.bias[cols.clone()],
