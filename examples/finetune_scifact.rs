@@ -117,6 +117,8 @@ fn main() -> sbert::Result<()> {
         max_steps: arg("--max-steps").and_then(|s| s.parse().ok()),
         output_path: Some(output.clone()),
         show_progress_bar: true,
+        // `--use-amp`: bf16 mixed precision where the CPU has bf16 instructions.
+        use_amp: args.iter().any(|a| a == "--use-amp"),
         ..FitConfig::default()
     };
     let t0 = std::time::Instant::now();

@@ -12,7 +12,8 @@ Encode (--model, all-MiniLM-L6-v2 by default, the first --limit lines of corpus_
 Search (`util.semantic_search` vs `sbert bench-search`, --search-queries × --search-corpus × 384,
 random unit vectors, top-10; sbert exact in f32, and scored in bf16 / int8 with the top 20 rescored
 in f32, with the share of the exact hits found) and fine-tuning (`model.fit` with MultipleNegativesRankingLoss vs
-`sbert bench-fit`, --fit-pairs pairs of consecutive corpus lines, batch 16, max_seq_length 128) too,
+`sbert bench-fit` in f32 and, where the path multiplies bf16, with --use-amp; --fit-pairs pairs of consecutive
+corpus lines, batch 16, max_seq_length 128) too,
 unless --no-encode / --no-search / --no-fit. Speed is compared only as the ratio measured here: the CPU decides.
 
     python3 scripts/bench_speed.py --python PY [--sbert target/release/sbert] [--limit 1000]
@@ -232,9 +233,15 @@ def main():
             r = run_json([a.python, "-c", PY_FIT, a.corpus, str(a.fit_pairs)], env)
             results["fit"].append({"who": "Python", "config": "model.fit f32", **r})
         for isa in isas:
-            r = run_json([a.sbert, "--isa", isa, "bench-fit", "--input", a.corpus, "--pairs", str(a.fit_pairs),
-                          "--json"], env)
-            results["fit"].append({"who": "sbert", "config": f"{isa} f32", "pairs_per_s": r["pairs_per_s"]})
+            # f32, then bf16 mixed precision (--use-amp) where this path multiplies bf16.
+            for amp in ([], ["--use-amp"]):
+                r = run_json([a.sbert, "--isa", isa, "bench-fit", "--input", a.corpus, "--pairs", str(a.fit_pairs),
+                              "--json", *amp], env)
+                if amp and r["dtype"] != "bf16":
+                    continue
+                config = f"{isa} f32" if not amp else f"{isa} bf16 mixed precision"
+                results["fit"].append({"who": "sbert", "config": config, "pairs_per_s": r["pairs_per_s"]})
+                print(f"  sbert fit {config}: {r['pairs_per_s']:.2f} pairs/s", flush=True)
 
     # Tables: ratios against Python's f32 and against Python's fastest set-up.
     print(f"\nMeasured on {results['cpu']}, 2 threads, one run.\n")

@@ -404,16 +404,78 @@ fn bench_search_reports_json() {
     assert_eq!(v["first_hit"][0], best.0);
 }
 
-#[test]
-fn fit_cli_trains_and_saves_a_loadable_model() {
-    let dir = temp_dir("cli-fit");
-    let model_dir = tiny_model_dir(true);
+/// 28 pairs of the tiny model's words, half positive, as `sbert fit` reads them: `dir/train.jsonl`.
+fn write_train_jsonl(dir: &std::path::Path) {
     let mut lines = String::new();
     for k in (5..60).step_by(4) {
         lines.push_str(&format!("{}\n", serde_json::json!({"texts": [format!("w{k} w{}", k + 1), format!("w{} w{}", k + 2, k + 3)], "label": 1.0})));
         lines.push_str(&format!("{}\n", serde_json::json!({"texts": [format!("w{k} w{}", k + 1), format!("w{} w{}", 90 - k / 2, 91 - k / 2)], "label": 0.0})));
     }
     std::fs::write(dir.join("train.jsonl"), lines).unwrap();
+}
+
+/// `sbert fit --use-amp` trains in bf16 mixed precision where the CPU multiplies bf16: the model
+/// differs from the f32 one of the same seed by bf16 rounding only; elsewhere it is the f32 model.
+#[test]
+fn fit_cli_use_amp_is_mixed_precision_where_the_cpu_has_bf16() {
+    let dir = temp_dir("cli-fit-amp");
+    let model_dir = tiny_model_dir(true);
+    write_train_jsonl(&dir);
+    let jsonl = dir.join("train.jsonl");
+    let train = |name: &str, amp: bool| {
+        let out = dir.join(name);
+        let mut args = vec![
+            "fit",
+            "--model",
+            model_dir.to_str().unwrap(),
+            "--train",
+            jsonl.to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--warmup-steps",
+            "1",
+            "--lr",
+            "1e-3",
+            "--max-steps",
+            "3",
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        if amp {
+            args.push("--use-amp");
+        }
+        let o = sbert(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        SentenceTransformer::load(out.to_str().unwrap())
+            .unwrap()
+            .encode(&["w10 w11", "w30 w31 w32"], &EncodeOptions::default())
+            .unwrap()
+    };
+    let (f32_model, amp_model) = (train("f32", false), train("amp", true));
+    let base = SentenceTransformer::load(model_dir.to_str().unwrap())
+        .unwrap()
+        .encode(&["w10 w11", "w30 w31 w32"], &EncodeOptions::default())
+        .unwrap();
+    for i in 0..2 {
+        let moved = max_abs_diff(&f32_model[i], &base[i]);
+        let apart = max_abs_diff(&amp_model[i], &f32_model[i]);
+        if sbert::cpu::Isa::current().uses_bf16() {
+            assert!(apart > 0.0, "--use-amp trained in f32");
+            assert!(
+                apart < 0.1 * moved,
+                "bf16 moved the model {apart}, training {moved}"
+            );
+        } else {
+            assert_eq!(apart, 0.0, "no bf16 here: --use-amp must train in f32");
+        }
+    }
+}
+
+#[test]
+fn fit_cli_trains_and_saves_a_loadable_model() {
+    let dir = temp_dir("cli-fit");
+    let model_dir = tiny_model_dir(true);
+    write_train_jsonl(&dir);
     let out = dir.join("model");
     let o = sbert(&[
         "fit",

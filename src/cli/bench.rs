@@ -241,6 +241,9 @@ pub struct BenchFitArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
+    /// Mixed precision (bf16 products, f32 weights) where the CPU has AVX512-BF16 or AMX.
+    #[arg(long)]
+    pub use_amp: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -253,6 +256,7 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
         pairs,
         batch_size,
         max_seq_length,
+        use_amp,
         json,
     } = args;
     let lines = sbert::data::read_lines(&input)?;
@@ -281,7 +285,14 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
         warmup_steps: 10,
         max_seq_length: Some(max_seq_length),
         show_progress_bar: false,
+        use_amp,
         ..Default::default()
+    };
+    // The products' format: bf16 where mixed precision takes effect.
+    let dtype = if use_amp && sbert::cpu::Isa::current().uses_bf16() {
+        Dtype::Bf16
+    } else {
+        Dtype::F32
     };
     let t0 = Instant::now();
     let log = sbert::train::fit(&mut m, &objectives, &config, None, |_| {
@@ -290,11 +301,11 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
         "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
-    let report = with_code_path(report, Dtype::F32);
+    let report = with_code_path(report, dtype);
     if json {
         print_json(&report)?;
     } else {
-        print_code_path(Dtype::F32);
+        print_code_path(dtype);
         println!("fit (MNRL): {pairs} pairs, batch {batch_size}, max_seq_length {max_seq_length}: {secs:.1} s, {:.2} pairs/s ({:.2} s/step), peak RSS {} MiB",
             pairs as f64 / secs, secs / log.steps.len().max(1) as f64, peak_rss_mib().map_or("?".into(), |m| format!("{m:.0}")));
     }

@@ -36,6 +36,9 @@ pub struct TrainingArgs {
     /// Checkpoints kept, oldest removed first (0: all).
     #[arg(long, default_value_t = 0)]
     pub checkpoint_limit: usize,
+    /// Mixed precision (bf16 products, f32 weights) where the CPU has AVX512-BF16 or AMX.
+    #[arg(long)]
+    pub use_amp: bool,
 }
 
 impl TrainingArgs {
@@ -57,6 +60,7 @@ impl TrainingArgs {
                 0
             },
             checkpoint_save_total_limit: self.checkpoint_limit,
+            use_amp: self.use_amp,
             ..Default::default()
         }
     }

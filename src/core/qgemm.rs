@@ -109,12 +109,34 @@ fn word_bf16(vals: &[f32]) -> u32 {
 impl PackedLinear {
     /// Packs `w` (`[n, k]`, row-major, as a PyTorch `Linear` stores it) and `bias` (`n`).
     pub(crate) fn new(w: &[f32], n: usize, k: usize, bias: &[f32], dtype: Dtype) -> Result<Self> {
+        if w.len() != n * k {
+            return Err(Error::Shape(format!(
+                "packing a linear layer: weight of {} values for {n}×{k}",
+                w.len()
+            )));
+        }
+        Self::new_strided(w, n, k, (k, 1), bias, dtype)
+    }
+
+    /// Packs the `n × k` weight whose element (channel `c`, input `i`) is `w[c·rs + i·cs]` for
+    /// `strides = (rs, cs)`: `(k, 1)` is a PyTorch `Linear`'s `[n, k]`, `(1, n)` its transpose
+    /// (a `[k, n]` matrix read as `n` channels). Panels are packed in parallel.
+    pub(crate) fn new_strided(
+        w: &[f32],
+        n: usize,
+        k: usize,
+        (rs, cs): (usize, usize),
+        bias: &[f32],
+        dtype: Dtype,
+    ) -> Result<Self> {
         if dtype == Dtype::F32 {
             return Err(Error::Internal("f32 layers are not packed".into()));
         }
-        if w.len() != n * k || bias.len() != n {
+        let last = (n.max(1) - 1) * rs + (k.max(1) - 1) * cs;
+        if (n > 0 && k > 0 && last >= w.len()) || bias.len() != n {
             return Err(Error::Shape(format!(
-                "packing a linear layer: weight of {} values for {n}×{k}, bias of {} for {n}",
+                "packing a linear layer: weight of {} values for {n}×{k} at strides ({rs}, {cs}), \
+                 bias of {} for {n}",
                 w.len(),
                 bias.len()
             )));
@@ -125,35 +147,59 @@ impl PackedLinear {
         let mut words = vec![0u32; panels * groups * LANES];
         let mut scale = vec![0f32; panels * LANES];
         let mut colsum = vec![0i32; panels * LANES];
-        // Channel c's words, group by group.
-        let mut channel_words = |c: usize, ws: &mut dyn Iterator<Item = u32>| {
-            let (p, lane) = (c / LANES, c % LANES);
-            for (g, word) in ws.enumerate() {
-                words[(p * groups + g) * LANES + lane] = word;
-            }
-        };
-        for c in 0..n {
-            let row = &w[c * k..(c + 1) * k];
-            if dtype == Dtype::Int8 {
-                let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let s = if amax > 0.0 && amax.is_finite() {
-                    amax / 127.0
-                } else {
-                    1.0
-                };
-                let q: Vec<i8> = row
-                    .iter()
-                    .map(|v| (v / s).round_ties_even().clamp(-127.0, 127.0) as i8)
-                    .collect();
-                scale[c] = s;
-                colsum[c] = q.iter().map(|&v| v as i32).sum();
-                channel_words(
-                    c,
-                    &mut q.chunks(pw).map(|ch| word_i8(ch.iter().map(|&v| v as u8))),
-                );
-            } else {
-                channel_words(c, &mut row.chunks(pw).map(word_bf16));
-            }
+        if groups > 0 {
+            words
+                .par_chunks_mut(groups * LANES)
+                .zip(scale.par_chunks_mut(LANES))
+                .zip(colsum.par_chunks_mut(LANES))
+                .enumerate()
+                .for_each(|(p, ((words, scale), colsum))| {
+                    let (c0, lanes) = (p * LANES, LANES.min(n - p * LANES));
+                    if dtype == Dtype::Bf16 && rs == 1 {
+                        // The panel's channels side by side in memory: a group's two inputs are
+                        // two runs of `lanes` values, its words one run.
+                        for (g, out) in words.chunks_exact_mut(LANES).enumerate() {
+                            let i = 2 * g;
+                            bf16_pairs(
+                                Isa::current(),
+                                &w[c0 + i * cs..][..lanes],
+                                (i + 1 < k).then(|| &w[c0 + (i + 1) * cs..][..lanes]),
+                                out,
+                            );
+                        }
+                        return;
+                    }
+                    // Channel c's words, group by group, into lane c % LANES of its panel.
+                    let mut row = vec![0f32; k];
+                    for lane in 0..lanes {
+                        let c = c0 + lane;
+                        row.iter_mut()
+                            .enumerate()
+                            .for_each(|(i, v)| *v = w[c * rs + i * cs]);
+                        let mut put = |ws: &mut dyn Iterator<Item = u32>| {
+                            for (g, word) in ws.enumerate() {
+                                words[g * LANES + lane] = word;
+                            }
+                        };
+                        if dtype == Dtype::Int8 {
+                            let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                            let s = if amax > 0.0 && amax.is_finite() {
+                                amax / 127.0
+                            } else {
+                                1.0
+                            };
+                            let q: Vec<i8> = row
+                                .iter()
+                                .map(|v| (v / s).round_ties_even().clamp(-127.0, 127.0) as i8)
+                                .collect();
+                            scale[lane] = s;
+                            colsum[lane] = q.iter().map(|&v| v as i32).sum();
+                            put(&mut q.chunks(pw).map(|ch| word_i8(ch.iter().map(|&v| v as u8))));
+                        } else {
+                            put(&mut row.chunks(pw).map(word_bf16));
+                        }
+                    }
+                });
         }
         Ok(Self {
             dtype,
@@ -315,6 +361,50 @@ impl PackedLinear {
     }
 }
 
+/// `out[m × n] = A · Bᵀ + bias` (`accumulate`: added to `out`) in `dtype` (bf16 or int8) with
+/// f32 (int8: i32) accumulation, for `A` `m × k` with element (r, i) at `a.0[r·a.1 + i·a.2]` and
+/// `B` `n × k` with element (c, i) at `b.0[c·b.1 + i·b.2]`: both converted on the call (`O(mk +
+/// nk)`), then [`PackedLinear::forward_converted`] on [`Isa::current`]. Training's mixed
+/// precision multiplies its weights and gradients with it.
+#[allow(clippy::type_complexity)]
+pub(crate) fn matmul_nt(
+    dtype: Dtype,
+    (m, n, k): (usize, usize, usize),
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    accumulate: bool,
+) -> Result<()> {
+    let zeros;
+    let bias = match bias {
+        Some(b) => b,
+        None => {
+            zeros = vec![0f32; n];
+            &zeros
+        }
+    };
+    let isa = Isa::current();
+    let w = PackedLinear::new_strided(b.0, n, k, (b.1, b.2), bias, dtype)?;
+    let x = Activations::new_strided_on(isa, dtype, a.0, m, k, (a.1, a.2))?;
+    if out.len() < m * n {
+        return Err(Error::Shape(format!(
+            "{dtype} product {m} × {k} · ({n} × {k})ᵀ into {} values",
+            out.len()
+        )));
+    }
+    if !accumulate {
+        return w.forward_converted(isa, &x, &mut out[..m * n]);
+    }
+    let mut y = vec![0f32; m * n];
+    w.forward_converted(isa, &x, &mut y)?;
+    out[..m * n]
+        .par_chunks_mut(4096)
+        .zip(y.par_chunks(4096))
+        .for_each(|(o, y)| o.iter_mut().zip(y).for_each(|(o, y)| *o += y));
+    Ok(())
+}
+
 thread_local! {
     /// Each worker's block of f32 rows for [`PackedLinear::forward_act_convert`].
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -359,6 +449,64 @@ impl Activations {
             let r0 = b * ROW_BLOCK;
             let block = &x[r0 * k..(r0 + ROW_BLOCK).min(rows) * k];
             convert_rows(isa, dtype, amx, block, k, words, scale, zero);
+        });
+        Ok(a)
+    }
+
+    /// Converts, for `isa`, the `rows × k` matrix whose element (row `r`, input `i`) is `x[r·rs + i·cs]`:
+    /// `(k, 1)` is row-major, `(1, rows)` the transpose of a `[k, rows]` matrix (as a weight
+    /// gradient's `dYᵀ` reads `dY`). Gathered block by block, then converted as [`Activations::new`].
+    pub(crate) fn new_strided_on(
+        isa: Isa,
+        dtype: Dtype,
+        x: &[f32],
+        rows: usize,
+        k: usize,
+        (rs, cs): (usize, usize),
+    ) -> Result<Self> {
+        if (rs, cs) == (k, 1) {
+            return Self::new_on(isa, dtype, x, rows, k);
+        }
+        if !isa.is_supported() {
+            return Err(Error::InvalidInput(format!(
+                "this CPU cannot run {isa} code"
+            )));
+        }
+        let last = (rows.max(1) - 1) * rs + (k.max(1) - 1) * cs;
+        if dtype == Dtype::F32 || (rows > 0 && k > 0 && last >= x.len()) {
+            return Err(Error::Shape(format!(
+                "converting {rows} × {k} activations at strides ({rs}, {cs}) to {dtype} from {} \
+                 values",
+                x.len()
+            )));
+        }
+        let mut a = Self::zeroed(isa, dtype, rows, k);
+        let amx = a.amx;
+        let groups = k.div_ceil(per_word(dtype));
+        a.par_blocks(|b, words, scale, zero| {
+            let r0 = b * ROW_BLOCK;
+            let n = ROW_BLOCK.min(rows - r0);
+            if dtype == Dtype::Bf16 && rs == 1 && !amx {
+                // A tile's rows side by side in memory: a group's two inputs are two runs of
+                // (up to) MR values, its words one run.
+                for t0 in (0..n).step_by(MR) {
+                    let len = MR.min(n - t0);
+                    let tile_words = &mut words[t0 / MR * groups * MR..][..groups * MR];
+                    for (g, out) in tile_words.chunks_exact_mut(MR).enumerate() {
+                        let i = 2 * g;
+                        let at = |i: usize| &x[r0 + t0 + i * cs..][..len];
+                        bf16_pairs(isa, at(i), (i + 1 < k).then(|| at(i + 1)), out);
+                    }
+                }
+                return;
+            }
+            let mut block = vec![0f32; n * k];
+            for i in 0..k {
+                for r in 0..n {
+                    block[r * k + i] = x[(r0 + r) * rs + i * cs];
+                }
+            }
+            convert_rows(isa, dtype, amx, &block, k, words, scale, zero);
         });
         Ok(a)
     }
@@ -472,6 +620,21 @@ fn quantize_row_impl(row: &[f32], words: &mut [u32]) -> (f32, i32) {
     (s, z as i32)
 }
 
+/// `out[j] = bf16(lo[j]) | bf16(hi[j]) << 16` (a missing `hi`: zeros), for `j < lo.len()`.
+#[inline(always)]
+fn bf16_pairs_impl(lo: &[f32], hi: Option<&[f32]>, out: &mut [u32]) {
+    match hi {
+        Some(hi) => out
+            .iter_mut()
+            .zip(lo.iter().zip(hi))
+            .for_each(|(o, (&l, &h))| *o = to_bf16(l) as u32 | (to_bf16(h) as u32) << 16),
+        None => out
+            .iter_mut()
+            .zip(lo)
+            .for_each(|(o, &l)| *o = to_bf16(l) as u32),
+    }
+}
+
 /// One row as bf16 pairs.
 #[inline(always)]
 fn bf16_row_impl(row: &[f32], words: &mut [u32]) {
@@ -486,6 +649,7 @@ fn bf16_row_impl(row: &[f32], words: &mut [u32]) {
 
 dispatch!(@on quantize_row, quantize_row_avx2, quantize_row_avx512, quantize_row_impl, (row: &[f32], words: &mut [u32]) -> (f32, i32));
 dispatch!(@on bf16_row, bf16_row_avx2, bf16_row_avx512, bf16_row_impl, (row: &[f32], words: &mut [u32]) -> ());
+dispatch!(@on bf16_pairs, bf16_pairs_avx2, bf16_pairs_avx512, bf16_pairs_impl, (lo: &[f32], hi: Option<&[f32]>, out: &mut [u32]) -> ());
 
 /// One micro tile: the products of [`MR`] activation rows (`x`, `groups × MR` words) with one
 /// panel (`w`, `groups × LANES` words), finished with the rows' int8 scales and zero points and the
@@ -976,6 +1140,95 @@ mod tests {
             }
         }
         out
+    }
+
+    fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        (0..cols * rows)
+            .map(|i| x[(i % rows) * cols + i / rows])
+            .collect()
+    }
+
+    /// A transposed source read down its columns (as training's gradients read theirs) packs and
+    /// converts to exactly the words of the row-major matrix, on every path and in both layouts.
+    #[test]
+    fn strided_sources_convert_like_row_major_ones() {
+        let mut rng = Rng::new(11);
+        for (n, k) in SHAPES {
+            let w = data(&mut rng, n * k, 0.0);
+            let b = data(&mut rng, n, 0.0);
+            let wt = transpose(&w, n, k);
+            for dtype in [Dtype::Bf16, Dtype::Int8] {
+                let p = PackedLinear::new(&w, n, k, &b, dtype).unwrap();
+                let q = PackedLinear::new_strided(&wt, n, k, (1, n), &b, dtype).unwrap();
+                assert_eq!(p.words, q.words, "{dtype} {n}×{k}");
+                assert_eq!((p.scale, p.colsum), (q.scale, q.colsum), "{dtype} {n}×{k}");
+                for rows in ROWS {
+                    let x = data(&mut rng, rows * k, 0.3);
+                    let xt = transpose(&x, rows, k);
+                    for isa in Isa::supported() {
+                        let a = Activations::new_on(isa, dtype, &x, rows, k).unwrap();
+                        let c = Activations::new_strided_on(isa, dtype, &xt, rows, k, (1, rows))
+                            .unwrap();
+                        let at = format!("{isa} {dtype} {rows}×{k}");
+                        assert_eq!((a.amx, &a.words), (c.amx, &c.words), "{at}");
+                        assert_eq!((&a.scale, &a.zero), (&c.scale, &c.zero), "{at}");
+                    }
+                }
+            }
+        }
+        // Reading past the source is refused, not a panic.
+        assert!(
+            PackedLinear::new_strided(&[0.0; 5], 2, 3, (1, 2), &[0.0; 2], Dtype::Bf16).is_err()
+        );
+        assert!(
+            Activations::new_strided_on(Isa::Scalar, Dtype::Bf16, &[0.0; 5], 2, 3, (1, 2)).is_err()
+        );
+    }
+
+    /// `matmul_nt` in bf16 is the f32-accumulated product of the bf16-rounded inputs, through
+    /// transposed operands, with and without a bias, written or added to what `out` holds.
+    #[test]
+    fn bf16_matmul_is_the_product_of_rounded_inputs() {
+        let mut rng = Rng::new(5);
+        let r = |v: f32| f32::from_bits((to_bf16(v) as u32) << 16) as f64;
+        for (m, n, k) in [(13, 37, 45), (97, 16, 5), (33, 50, 256), (1, 3, 1)] {
+            let a = data(&mut rng, m * k, 0.0);
+            let b = data(&mut rng, n * k, 0.0);
+            let bias = data(&mut rng, n, 0.0);
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, n, k));
+            let start = data(&mut rng, m * n, 0.0);
+            for (accumulate, with_bias) in [(false, true), (true, false)] {
+                let mut out = start.clone();
+                let dims = (m, n, k);
+                let bias_arg = with_bias.then_some(&bias[..]);
+                matmul_nt(
+                    Dtype::Bf16,
+                    dims,
+                    (&at, 1, m),
+                    (&bt, 1, n),
+                    bias_arg,
+                    &mut out,
+                    accumulate,
+                )
+                .unwrap();
+                for i in 0..m {
+                    for j in 0..n {
+                        let terms = (0..k).map(|l| r(a[i * k + l]) * r(b[j * k + l]));
+                        let (sum, mag) = terms.fold((0f64, 0f64), |(s, g), t| (s + t, g + t.abs()));
+                        let mut want = sum + if with_bias { bias[j] as f64 } else { 0.0 };
+                        if accumulate {
+                            want += start[i * n + j] as f64;
+                        }
+                        let got = out[i * n + j] as f64;
+                        let tol = 1e-5 * (mag + want.abs() + 1.0);
+                        assert!(
+                            (got - want).abs() <= tol,
+                            "{m}×{n}×{k} ({i}, {j}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

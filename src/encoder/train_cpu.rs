@@ -33,9 +33,38 @@ use super::model::Encoder;
 use super::ops::DropoutOp;
 use crate::core::compute::{compute_lock, sgemm, sgemm_strided};
 use crate::core::error::{Error, Result};
+use crate::core::isa::Isa;
+use crate::core::qgemm::matmul_nt;
+use crate::core::Dtype;
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
+    static AMP: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Mixed precision for the training forwards on this thread while it lives (what
+/// sentence-transformers' `use_amp` / PyTorch's `autocast(dtype=bfloat16)` do on a CPU): the
+/// linear layers' products — forward, input gradients and weight gradients — take bf16 inputs and
+/// accumulate in f32; weights, gradients, attention, LayerNorm, GELU and the optimizer stay f32.
+/// It takes effect where the CPU multiplies bf16 ([`Isa::uses_bf16`]: AVX512-BF16 or AMX);
+/// elsewhere training stays f32. Restores the previous setting when dropped.
+pub(crate) struct Autocast(bool);
+
+impl Autocast {
+    pub(crate) fn new(on: bool) -> Self {
+        Autocast(AMP.with(|a| a.replace(on)))
+    }
+}
+
+impl Drop for Autocast {
+    fn drop(&mut self) {
+        AMP.with(|a| a.set(self.0));
+    }
+}
+
+/// Whether a training forward on this thread now runs in mixed precision.
+pub(crate) fn amp_active() -> bool {
+    AMP.with(|a| a.get()) && Isa::current().uses_bf16()
 }
 
 /// Turns this path off (or back on) for training forwards on this thread; off, training runs on
@@ -147,6 +176,8 @@ struct Tape {
     e: Vec<f32>,
     drop_emb: Option<DropoutOp>,
     layers: Vec<LayerTape>,
+    /// Mixed precision ([`Autocast`]) in forward, hence in backward.
+    amp: bool,
 }
 
 fn drop_mask(p: f64, on: bool) -> Option<DropoutOp> {
@@ -239,7 +270,17 @@ pub(super) fn forward(
     let params = params(enc)?;
     let (tape, out) = {
         let _turn = compute_lock();
-        run_forward(enc, params, b, s, lens, offsets, rows, dropout)?
+        run_forward(
+            enc,
+            params,
+            b,
+            s,
+            lens,
+            offsets,
+            rows,
+            dropout,
+            amp_active(),
+        )?
     };
     let h = cfg.hidden_size;
     let mut padded = vec![0f32; b * s * h];
@@ -268,6 +309,7 @@ fn run_forward(
     offsets: Vec<usize>,
     rows: Vec<(u32, u32, u32)>,
     dropout: bool,
+    amp: bool,
 ) -> Result<(Tape, Vec<f32>)> {
     let cfg = enc.config();
     let h = cfg.hidden_size;
@@ -306,7 +348,21 @@ fn run_forward(
         let lin = |l: &super::Linear, input: &[f32], out_dim: usize| -> Result<Vec<f32>> {
             let mut out = vec![0f32; t * out_dim];
             let (w, bb) = (W::new(&l.weight)?, W::new(bias(l)?)?);
-            linear(input, t, w.s(), bb.s(), &mut out)?;
+            if amp {
+                let k = input.len() / t.max(1);
+                let dims = (t, out_dim, k);
+                matmul_nt(
+                    Dtype::Bf16,
+                    dims,
+                    (input, k, 1),
+                    (w.s(), k, 1),
+                    Some(bb.s()),
+                    &mut out,
+                    false,
+                )?;
+            } else {
+                linear(input, t, w.s(), bb.s(), &mut out)?;
+            }
             Ok(out)
         };
         let x_in = x;
@@ -441,6 +497,7 @@ fn run_forward(
         e,
         drop_emb,
         layers,
+        amp,
     };
     Ok((tape, x))
 }
@@ -489,17 +546,16 @@ fn column_sums(d: &[f32], cols: usize) -> Vec<f32> {
 }
 
 /// The backward pass of `y = x Wᵀ + b` (`x` `[t, i]`, `W` `[o, i]`, `dy` `[t, o]`): returns
-/// `(dW, db)` and writes (`accumulate`: adds) `dx = dy W` into `dx`.
+/// `(dW, db)` and writes (`accumulate`: adds) `dx = dy W` into `dx`; `amp`: both products in bf16.
 #[allow(clippy::too_many_arguments)]
 fn linear_grads(
     dy: &[f32],
     x: &[f32],
     w: &[f32],
-    t: usize,
-    o: usize,
-    i: usize,
+    (t, o, i): (usize, usize, usize),
     dx: &mut [f32],
     accumulate: bool,
+    amp: bool,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     if dy.len() != t * o || x.len() != t * i || w.len() != o * i || dx.len() != t * i {
         return Err(Error::Internal(
@@ -507,6 +563,29 @@ fn linear_grads(
         ));
     }
     let mut dw = vec![0f32; o * i];
+    if amp {
+        // dW = dYᵀ · X: rows of dYᵀ and channels of Xᵀ read down the columns of dY and X.
+        matmul_nt(
+            Dtype::Bf16,
+            (o, i, t),
+            (dy, 1, o),
+            (x, 1, i),
+            None,
+            &mut dw,
+            false,
+        )?;
+        // dX = dY · W: W's columns are the channels.
+        matmul_nt(
+            Dtype::Bf16,
+            (t, i, o),
+            (dy, o, 1),
+            (w, 1, i),
+            None,
+            dx,
+            accumulate,
+        )?;
+        return Ok((dw, column_sums(dy, o)));
+    }
     // SAFETY: sizes checked above. dW[o×i] = dYᵀ[o×t] · X[t×i] (dYᵀ read through strides);
     // dX[t×i] (+)= dY[t×o] · W[o×i].
     unsafe {
@@ -552,6 +631,7 @@ fn backward(enc: &Encoder, tape: &Tape, mut dx: Vec<f32>) -> Result<Vec<Vec<f32>
     let inter_dim = cfg.intermediate_size;
     let t = tape.rows.len();
     let first_layer = tape.params.len() - PER_LAYER * enc.layers.len();
+    let amp = tape.amp;
     let mut grads: Vec<Vec<f32>> = vec![Vec::new(); tape.params.len()];
     for (li, (layer, lt)) in enc.layers.iter().zip(&tape.layers).enumerate().rev() {
         let g = &mut grads[first_layer + li * PER_LAYER..first_layer + (li + 1) * PER_LAYER];
@@ -564,7 +644,15 @@ fn backward(enc: &Encoder, tape: &Tape, mut dx: Vec<f32>) -> Result<Vec<Vec<f32>
         apply_mask(&lt.drop_out, &mut d_out, 0);
         let mut d_act = vec![0f32; t * inter_dim];
         let wo = W::new(&layer.output.weight)?;
-        let (dw, db) = linear_grads(&d_out, &lt.act, wo.s(), t, h, inter_dim, &mut d_act, false)?;
+        let (dw, db) = linear_grads(
+            &d_out,
+            &lt.act,
+            wo.s(),
+            (t, h, inter_dim),
+            &mut d_act,
+            false,
+            amp,
+        )?;
         (g[12], g[13]) = (dw, db);
         drop(d_out);
         let mut d_inter = vec![0f32; t * inter_dim];
@@ -575,7 +663,15 @@ fn backward(enc: &Encoder, tape: &Tape, mut dx: Vec<f32>) -> Result<Vec<Vec<f32>
             .for_each(|((o, x), g)| gelu_backward(x, g, o));
         drop(d_act);
         let wi = W::new(&layer.intermediate.weight)?;
-        let (dw, db) = linear_grads(&d_inter, &lt.x1, wi.s(), t, inter_dim, h, &mut dx1, true)?;
+        let (dw, db) = linear_grads(
+            &d_inter,
+            &lt.x1,
+            wi.s(),
+            (t, inter_dim, h),
+            &mut dx1,
+            true,
+            amp,
+        )?;
         (g[10], g[11]) = (dw, db);
         drop(d_inter);
 
@@ -589,7 +685,7 @@ fn backward(enc: &Encoder, tape: &Tape, mut dx: Vec<f32>) -> Result<Vec<Vec<f32>
         apply_mask(&lt.drop_attn, &mut d_attn, 0);
         let mut d_ctx = vec![0f32; t * h];
         let wa = W::new(&layer.attn_output.weight)?;
-        let (dw, db) = linear_grads(&d_attn, &lt.ctx, wa.s(), t, h, h, &mut d_ctx, false)?;
+        let (dw, db) = linear_grads(&d_attn, &lt.ctx, wa.s(), (t, h, h), &mut d_ctx, false, amp)?;
         (g[6], g[7]) = (dw, db);
         drop(d_attn);
 
@@ -600,7 +696,7 @@ fn backward(enc: &Encoder, tape: &Tape, mut dx: Vec<f32>) -> Result<Vec<Vec<f32>
             .enumerate()
         {
             let w = W::new(&lin.weight)?;
-            let (dw, db) = linear_grads(d, &lt.x_in, w.s(), t, h, h, &mut dx_in, true)?;
+            let (dw, db) = linear_grads(d, &lt.x_in, w.s(), (t, h, h), &mut dx_in, true, amp)?;
             (g[2 * j], g[2 * j + 1]) = (dw, db);
         }
         dx = dx_in;
@@ -1052,6 +1148,46 @@ mod tests {
             .to_vec1::<f32>()
             .unwrap();
         (y.to_scalar::<f32>().unwrap() as f64, g, real)
+    }
+
+    /// Mixed precision gives the f32 path's values and gradients within bf16 rounding (it did
+    /// change them: the products ran in bf16); where the CPU has no bf16 instructions it is f32
+    /// exactly. The setting ends with its guard.
+    #[test]
+    fn mixed_precision_is_f32_within_bf16_rounding() {
+        let (enc, varmap) = tiny("bert");
+        let (l1, g1, o1) = loss_and_grads(&enc, &varmap, Mode::EVAL_GRAD);
+        let (l2, g2, o2) = {
+            let _amp = Autocast::new(true);
+            assert_eq!(amp_active(), Isa::current().uses_bf16());
+            loss_and_grads(&enc, &varmap, Mode::EVAL_GRAD)
+        };
+        assert!(!amp_active());
+        if !Isa::current().uses_bf16() {
+            assert_eq!((l1, &g1, &o1), (l2, &g2, &o2));
+            return;
+        }
+        let rel = |a: &[f32], b: &[f32]| {
+            let d: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+            let n: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+            (d / n.max(1e-30)).sqrt()
+        };
+        assert!(rel(&o2, &o1) <= 0.02, "outputs: {}", rel(&o2, &o1));
+        assert!((l1 - l2).abs() <= 0.02 * l1.abs().max(1.0), "{l1} vs {l2}");
+        assert_ne!(o1, o2, "the products ran in f32");
+        let largest = g1
+            .iter()
+            .flat_map(|(_, g)| g.iter())
+            .fold(0f32, |m, v| m.max(v.abs()));
+        for ((name, a), (_, b)) in g2.iter().zip(&g1) {
+            if name.ends_with("key.bias") {
+                // Zero but for rounding (softmax ignores a shift of a query's scores), both ways.
+                let big = a.iter().chain(b).fold(0f32, |m, v| m.max(v.abs()));
+                assert!(big <= 1e-3 * largest, "{name}: {big}");
+            } else if b.iter().any(|v| *v != 0.0) {
+                assert!(rel(a, b) <= 0.05, "{name}: {}", rel(a, b));
+            }
+        }
     }
 
     /// Without dropout, every family this path trains gives candle's values and gradients.

@@ -41,6 +41,12 @@ pub struct FitConfig {
     pub show_progress_bar: bool,
     /// Seed of shuffling and dropout-free determinism where possible.
     pub seed: u64,
+    /// Mixed precision, as Python's `use_amp` (bf16 on a CPU): the encoder's linear layers
+    /// multiply bf16 inputs with f32 accumulation in forward and backward, while weights,
+    /// gradients, the optimizer and everything else stay f32. Takes effect on the CPU training path
+    /// where the CPU has AVX512-BF16 or AMX (`sbert::cpu::Isa::uses_bf16`); elsewhere training
+    /// runs in f32. Default false.
+    pub use_amp: bool,
 }
 
 impl Default for FitConfig {
@@ -61,6 +67,7 @@ impl Default for FitConfig {
             checkpoint_save_total_limit: 0,
             show_progress_bar: true,
             seed: 42,
+            use_amp: false,
         }
     }
 }

@@ -201,6 +201,8 @@ pub(crate) fn fit_loop<M: ?Sized>(
         check_dir_writable(p, &MODEL_OWNERSHIP)?;
     }
     let vars = varmap.all_vars();
+    // Mixed precision for the training forwards (and so backwards) of this thread, until return.
+    let _amp = crate::encoder::train_cpu::Autocast::new(config.use_amp);
     // Dropout masks from the seed: the same seed gives the same run.
     crate::encoder::ops::seed_dropout(config.seed);
     let mut opt = GroupedAdamW::new(varmap, config.lr, config.weight_decay)?;
