@@ -147,6 +147,7 @@ impl PackedLinear {
         let mut words = vec![0u32; panels * groups * LANES];
         let mut scale = vec![0f32; panels * LANES];
         let mut colsum = vec![0i32; panels * LANES];
+        let isa = Isa::current();
         if groups > 0 {
             words
                 .par_chunks_mut(groups * LANES)
@@ -161,7 +162,7 @@ impl PackedLinear {
                         for (g, out) in words.chunks_exact_mut(LANES).enumerate() {
                             let i = 2 * g;
                             bf16_pairs(
-                                Isa::current(),
+                                isa,
                                 &w[c0 + i * cs..][..lanes],
                                 (i + 1 < k).then(|| &w[c0 + (i + 1) * cs..][..lanes]),
                                 out,
@@ -169,13 +170,20 @@ impl PackedLinear {
                         }
                         return;
                     }
-                    // Channel c's words, group by group, into lane c % LANES of its panel.
-                    let mut row = vec![0f32; k];
+                    // Channel c's words, group by group, into lane c % LANES of its panel; its
+                    // inputs read in place when contiguous, else gathered.
+                    let mut gathered = vec![0f32; if cs == 1 { 0 } else { k }];
                     for lane in 0..lanes {
                         let c = c0 + lane;
-                        row.iter_mut()
-                            .enumerate()
-                            .for_each(|(i, v)| *v = w[c * rs + i * cs]);
+                        let row: &[f32] = if cs == 1 {
+                            &w[c * rs..c * rs + k]
+                        } else {
+                            gathered
+                                .iter_mut()
+                                .enumerate()
+                                .for_each(|(i, v)| *v = w[c * rs + i * cs]);
+                            &gathered
+                        };
                         let mut put = |ws: &mut dyn Iterator<Item = u32>| {
                             for (g, word) in ws.enumerate() {
                                 words[g * LANES + lane] = word;
