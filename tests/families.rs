@@ -329,6 +329,7 @@ fn every_family_trains_both_ways() {
         })
         .unwrap_or_else(|e| panic!("{family}: fit: {e}"));
         assert_eq!(log.steps.len(), 3, "{family}: one step per epoch");
+        assert!(!log.mixed_precision, "{family}: f32 training reported bf16");
         let loss_after = clean_loss(&model);
         assert!(
             loss_after < loss_before,
@@ -394,6 +395,42 @@ fn every_family_trains_both_ways() {
 
 /// RoBERTa's byte-level BPE built from `vocab.json` + `merges.txt` (what older hub folders have
 /// instead of `tokenizer.json`) gives Python's ids.
+/// `use_amp` runs bf16 products where the CPU training path trains the family and the CPU
+/// multiplies bf16, and the log says so; MPNet (relative attention bias: candle's ops) and CPUs
+/// without bf16 train in f32 and report f32.
+#[test]
+fn use_amp_reports_the_precision_that_ran() {
+    use sbert::train::{fit, DataLoader, FitConfig, InputExample, Objective};
+    for family in FAMILIES {
+        let mut model = load(family);
+        let examples = vec![
+            InputExample::pair(
+                "A man is playing a guitar.",
+                "Someone plays an instrument.",
+                1.0,
+            ),
+            InputExample::pair("Where is Tokyo?", "Tokyo is the capital of Japan.", 1.0),
+        ];
+        let loss = MultipleNegativesRankingLoss::default();
+        let objectives = [Objective {
+            loader: DataLoader::new(examples, 2),
+            loss: &loss,
+        }];
+        let config = FitConfig {
+            warmup_steps: 0,
+            use_amp: true,
+            show_progress_bar: false,
+            ..FitConfig::default()
+        };
+        let log = fit(&mut model, &objectives, &config, None, |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("{family}: fit: {e}"));
+        let want = sbert::cpu::Isa::current().uses_bf16() && family != "mpnet";
+        assert_eq!(log.mixed_precision, want, "{family}");
+    }
+}
+
 #[test]
 fn roberta_tokenizer_from_vocab_json_and_merges() {
     let src = dir("roberta");

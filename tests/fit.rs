@@ -260,6 +260,7 @@ fn training_charts() {
         ],
         stopped_early: false,
         saved: None,
+        mixed_precision: false,
     };
     let loss = log.loss_chart(&["MNRL", "OCL"]);
     assert_eq!(loss.series.len(), 2);

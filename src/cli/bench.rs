@@ -288,17 +288,17 @@ pub fn bench_fit(args: BenchFitArgs) -> sbert::Result<()> {
         use_amp,
         ..Default::default()
     };
-    // The products' format: bf16 where mixed precision takes effect.
-    let dtype = if use_amp && sbert::cpu::Isa::current().uses_bf16() {
-        Dtype::Bf16
-    } else {
-        Dtype::F32
-    };
     let t0 = Instant::now();
     let log = sbert::train::fit(&mut m, &objectives, &config, None, |_| {
         std::ops::ControlFlow::Continue(())
     })?;
     let secs = t0.elapsed().as_secs_f64();
+    // The products' format: what ran (an f32-only path or family ignores --use-amp).
+    let dtype = if log.mixed_precision {
+        Dtype::Bf16
+    } else {
+        Dtype::F32
+    };
     let report = serde_json::json!({"pairs": pairs, "batch_size": batch_size, "max_seq_length": max_seq_length, "steps": log.steps.len(),
         "seconds": secs, "pairs_per_s": pairs as f64 / secs, "seconds_per_step": secs / log.steps.len().max(1) as f64, "peak_rss_mib": peak_rss_mib()});
     let report = with_code_path(report, dtype);

@@ -40,6 +40,7 @@ use crate::core::Dtype;
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
     static AMP: Cell<bool> = const { Cell::new(false) };
+    static AMP_FORWARDS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Mixed precision for the training forwards on this thread while it lives (what
@@ -65,6 +66,12 @@ impl Drop for Autocast {
 /// Whether a training forward on this thread now runs in mixed precision.
 pub(crate) fn amp_active() -> bool {
     AMP.with(|a| a.get()) && Isa::current().uses_bf16()
+}
+
+/// How many training forwards this thread has run in mixed precision (what did run: a family
+/// this path does not train, as MPNet, stays f32 under [`Autocast`]).
+pub(crate) fn amp_forwards() -> usize {
+    AMP_FORWARDS.with(|n| n.get())
 }
 
 /// Turns this path off (or back on) for training forwards on this thread; off, training runs on
@@ -268,20 +275,14 @@ pub(super) fn forward(
         })
         .collect();
     let params = params(enc)?;
+    let amp = amp_active();
     let (tape, out) = {
         let _turn = compute_lock();
-        run_forward(
-            enc,
-            params,
-            b,
-            s,
-            lens,
-            offsets,
-            rows,
-            dropout,
-            amp_active(),
-        )?
+        run_forward(enc, params, b, s, lens, offsets, rows, dropout, amp)?
     };
+    if amp {
+        AMP_FORWARDS.with(|n| n.set(n.get() + 1));
+    }
     let h = cfg.hidden_size;
     let mut padded = vec![0f32; b * s * h];
     for (r, (&off, &len)) in tape.offsets.iter().zip(&tape.lens).enumerate() {

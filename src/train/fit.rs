@@ -203,6 +203,7 @@ pub(crate) fn fit_loop<M: ?Sized>(
     let vars = varmap.all_vars();
     // Mixed precision for the training forwards (and so backwards) of this thread, until return.
     let _amp = crate::encoder::train_cpu::Autocast::new(config.use_amp);
+    let amp_forwards = crate::encoder::train_cpu::amp_forwards();
     // Dropout masks from the seed: the same seed gives the same run.
     crate::encoder::ops::seed_dropout(config.seed);
     let mut opt = GroupedAdamW::new(varmap, config.lr, config.weight_decay)?;
@@ -351,6 +352,7 @@ pub(crate) fn fit_loop<M: ?Sized>(
             break;
         }
     }
+    log.mixed_precision = crate::encoder::train_cpu::amp_forwards() > amp_forwards;
     if let Some(out) = &config.output_path {
         if log.saved.is_none() {
             if evaluator.is_some() {

@@ -32,6 +32,9 @@ pub struct TrainLog {
     pub stopped_early: bool,
     /// What was saved to `output_path` (None without one).
     pub saved: Option<SavedModel>,
+    /// True when training forwards ran in bf16 mixed precision (`FitConfig::use_amp` on the CPU
+    /// training path of a CPU that multiplies bf16); false when every product was f32.
+    pub mixed_precision: bool,
 }
 
 /// The model `fit` left at `output_path`.
