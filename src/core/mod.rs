@@ -2,7 +2,8 @@
 //!
 //! The error type, [`Embeddings`], the seeded [`Rng`], atomic file writes and JSON reading,
 //! `.npy` and `model.safetensors` files, the instruction set in use ([`isa`]), and the one GEMM entry
-//! point with the compute lock, and the packed bf16 / int8 linear layers ([`qgemm`]) for a [`Dtype`].
+//! point with the compute lock, the packed bf16 / int8 linear layers ([`qgemm`]) for a [`Dtype`], and
+//! the per-thread pool of buffers that inference batches reuse ([`recycle`]).
 
 pub mod compute;
 pub mod dtype;
@@ -13,6 +14,7 @@ pub mod isa;
 pub mod npy;
 pub mod pth;
 pub(crate) mod qgemm;
+pub(crate) mod recycle;
 pub mod rng;
 pub mod safetensors;
 pub mod shards;

@@ -28,6 +28,7 @@ use super::compute::lanes16;
 use super::dtype::Dtype;
 use super::error::{Error, Result};
 use super::isa::{dispatch, Isa};
+use super::recycle;
 
 /// Output channels per panel (one 512-bit register of 32-bit lanes).
 const LANES: usize = 16;
@@ -287,7 +288,7 @@ impl PackedLinear {
         act: impl Fn(&mut [f32]) + Sync,
     ) -> Result<Activations> {
         self.check(isa, a)?;
-        let mut next = Activations::zeroed(isa, self.dtype, a.rows, self.n);
+        let mut next = Activations::room(isa, self.dtype, a.rows, self.n);
         let (n, rows, next_amx) = (self.n, a.rows, next.amx);
         next.par_blocks(|b, words, scale, zero| {
             let r0 = b * ROW_BLOCK;
@@ -451,7 +452,7 @@ impl Activations {
                 "this CPU cannot run {isa} code"
             )));
         }
-        let mut a = Self::zeroed(isa, dtype, rows, k);
+        let mut a = Self::room(isa, dtype, rows, k);
         let amx = a.amx;
         a.par_blocks(|b, words, scale, zero| {
             let r0 = b * ROW_BLOCK;
@@ -488,7 +489,7 @@ impl Activations {
                 x.len()
             )));
         }
-        let mut a = Self::zeroed(isa, dtype, rows, k);
+        let mut a = Self::room(isa, dtype, rows, k);
         let amx = a.amx;
         let groups = k.div_ceil(per_word(dtype));
         a.par_blocks(|b, words, scale, zero| {
@@ -519,20 +520,35 @@ impl Activations {
         Ok(a)
     }
 
-    /// Room for `rows × k` values in the layout `isa` multiplies, all zero (zero rows pad it).
-    fn zeroed(isa: Isa, dtype: Dtype, rows: usize, k: usize) -> Self {
+    /// Room for `rows × k` values in the layout `isa` multiplies, recycled from this thread's
+    /// earlier batches ([`recycle`]): scales, zero points and the padding rows' words are zero;
+    /// the real rows' words hold stale values that the caller converts over, every one.
+    fn room(isa: Isa, dtype: Dtype, rows: usize, k: usize) -> Self {
         let amx = amx_fits(isa, dtype, k);
         let unit = if amx { AMX_ROWS } else { MR };
         let padded = rows.div_ceil(unit) * unit;
-        Self {
+        let groups = k.div_ceil(per_word(dtype));
+        let mut a = Self {
             dtype,
             rows,
             k,
             amx,
-            words: vec![0u32; padded * k.div_ceil(per_word(dtype))],
-            scale: vec![0f32; padded],
-            zero: vec![0i32; padded],
-        }
+            words: recycle::take(padded * groups),
+            scale: recycle::take(padded),
+            zero: recycle::take(padded),
+        };
+        // Zero rows pad the last unit: AMX rows are one after another; tiles interleave their
+        // rows, so the whole last tile is zeroed (its real rows are converted over).
+        let pad_from = if amx {
+            rows * groups
+        } else {
+            padded.saturating_sub(MR) * groups
+        };
+        a.words[pad_from..].fill(0);
+        // One value per row: cleared whole (bf16 rows keep a zero scale and zero point).
+        a.scale.fill(0.0);
+        a.zero.fill(0);
+        a
     }
 
     /// Runs `f(b, words, scale, zero)` in parallel on the storage of each block `b` of
@@ -549,6 +565,14 @@ impl Activations {
             .zip(self.zero.par_chunks_mut(ROW_BLOCK))
             .enumerate()
             .for_each(|(b, ((w, s), z))| f(b, w, s, z));
+    }
+}
+
+impl Drop for Activations {
+    fn drop(&mut self) {
+        recycle::give(std::mem::take(&mut self.words));
+        recycle::give(std::mem::take(&mut self.scale));
+        recycle::give(std::mem::take(&mut self.zero));
     }
 }
 
@@ -1095,6 +1119,7 @@ mod amx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::recycle::Recycle;
     use crate::core::Rng;
 
     /// Awkward shapes: channels not a multiple of 16 (an odd number of panels), inputs not a
@@ -1357,6 +1382,37 @@ mod tests {
                         l2.forward_converted(isa, &got, &mut o2).unwrap();
                         assert_eq!(o1, o2);
                     }
+                }
+            }
+        }
+    }
+
+    /// Activations built in recycled storage (stale values of a larger matrix) equal those built
+    /// in fresh, zeroed storage, padding included.
+    #[test]
+    fn recycled_activations_equal_fresh_ones() {
+        let mut rng = Rng::new(11);
+        let fresh = || {
+            u32::with_pool(|p| p.clear());
+            f32::with_pool(|p| p.clear());
+            i32::with_pool(|p| p.clear());
+        };
+        for dtype in [Dtype::Int8, Dtype::Bf16] {
+            for isa in Isa::supported() {
+                for (rows, k) in [(13, 64), (1, 45), (40, 128)] {
+                    let big = data(&mut rng, 193 * 256, 0.3);
+                    drop(Activations::new_on(isa, dtype, &big, 193, 256).unwrap());
+                    let x = data(&mut rng, rows * k, 0.3);
+                    let stale = Activations::new_on(isa, dtype, &x, rows, k).unwrap();
+                    let (words, scale, zero) =
+                        (stale.words.clone(), stale.scale.clone(), stale.zero.clone());
+                    drop(stale);
+                    fresh();
+                    let clean = Activations::new_on(isa, dtype, &x, rows, k).unwrap();
+                    assert!(
+                        words == clean.words && scale == clean.scale && zero == clean.zero,
+                        "{isa} {dtype} {rows}×{k}"
+                    );
                 }
             }
         }

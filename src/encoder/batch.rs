@@ -91,19 +91,8 @@ impl Encoder {
             self.config().pad_token_id as u32,
             device,
         )?;
-        let seqs: Vec<(&[u32], &[u32])> = encodings
-            .iter()
-            .map(|e| (e.get_ids(), e.get_type_ids()))
-            .collect();
-        let hidden = super::cpu::forward(self, &seqs)?;
+        let hidden = self.forward_ragged(encodings)?;
         let (b, s, h) = (encodings.len(), batch.seq_len, self.config().hidden_size);
-        let total: usize = encodings.iter().map(|e| e.len()).sum();
-        if hidden.len() != total * h {
-            return Err(Error::Internal(format!(
-                "fast CPU path returned {} values for {total} tokens × {h}",
-                hidden.len()
-            )));
-        }
         let mut padded = vec![0f32; b * s * h];
         let mut at = 0;
         for (r, e) in encodings.iter().enumerate() {
@@ -112,5 +101,24 @@ impl Encoder {
             at += l;
         }
         Ok((Tensor::from_vec(padded, (b, s, h), device)?, batch))
+    }
+
+    /// Inference on the CPU without padding: the last hidden states of every encoding's tokens,
+    /// one sequence after another (`Σ len × hidden` values), from [`super::cpu::forward`].
+    pub fn forward_ragged(&self, encodings: &[&tokenizers::Encoding]) -> Result<Vec<f32>> {
+        let seqs: Vec<(&[u32], &[u32])> = encodings
+            .iter()
+            .map(|e| (e.get_ids(), e.get_type_ids()))
+            .collect();
+        let hidden = super::cpu::forward(self, &seqs)?;
+        let h = self.config().hidden_size;
+        let total: usize = encodings.iter().map(|e| e.len()).sum();
+        if hidden.len() != total * h {
+            return Err(Error::Internal(format!(
+                "fast CPU path returned {} values for {total} tokens × {h}",
+                hidden.len()
+            )));
+        }
+        Ok(hidden)
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! - **No padding at all.** The sequences of a batch are concatenated into one `[T, hidden]`
 //!   matrix (`T` = real tokens), so every projection is one large matrix product with no wasted rows,
-//!   and attention runs per sequence over exactly its own tokens (no mask needed).
+//!   attention runs per sequence over exactly its own tokens (no mask needed), and pooling reads the
+//!   result as it is (`Pooling::forward_ragged`).
+//! - **No fresh pages per batch**: Q, K, V, the context and the converted activations are
+//!   recycled from the last batch ([`crate::core::recycle`]).
 //! - **Direct GEMM** (the `gemm` crate that candle uses) with the bias pre-loaded in the output, so
 //!   bias-add costs nothing; attention products read Q/K/V heads through strides, with no transposes.
 //! - **Fused, vectorised epilogues**: residual + LayerNorm in one pass, GELU (erf) and softmax with
@@ -24,6 +27,7 @@ use crate::core::compute::{compute_lock, sgemm};
 use crate::core::error::{Error, Result};
 use crate::core::isa::Isa;
 use crate::core::qgemm::Activations;
+use crate::core::recycle;
 
 /// A read guard on a CPU f32 tensor, giving its contiguous data as a slice.
 pub(super) struct W<'a> {
@@ -209,11 +213,12 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
     x.par_chunks_mut(h * ROWS_PER_TASK)
         .for_each(|c| layer_norm(c, None, lnw.s(), lnb.s(), eps));
 
-    let mut q = vec![0f32; t * h];
-    let mut k = vec![0f32; t * h];
-    let mut v = vec![0f32; t * h];
-    let mut ctx = vec![0f32; t * h];
-    // The f32 intermediate activations, where a layer runs in f32 (allocated on first use).
+    // Q, K, V, the attention context and (where a layer runs in f32) the intermediate
+    // activations: recycled from the last batch, every value written before it is read.
+    let mut q = recycle::take::<f32>(t * h);
+    let mut k = recycle::take::<f32>(t * h);
+    let mut v = recycle::take::<f32>(t * h);
+    let mut ctx = recycle::take::<f32>(t * h);
     let mut inter = Vec::new();
     // MPNet: the relative bias of every distance, per head, computed once for all layers.
     let longest = lens.iter().copied().max().unwrap_or(0);
@@ -336,7 +341,9 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
                 po.forward_converted(isa, &a, &mut q)?;
             }
             _ => {
-                inter.resize(t * cfg.intermediate_size, 0.0);
+                if inter.is_empty() {
+                    inter = recycle::take(t * cfg.intermediate_size);
+                }
                 lin(&layer.intermediate, &x, &mut inter)?;
                 inter
                     .par_chunks_mut(cfg.intermediate_size * 8)
@@ -352,6 +359,9 @@ pub(crate) fn forward(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f
         x.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(q.par_chunks(h * ROWS_PER_TASK))
             .for_each(|(xc, oc)| layer_norm(xc, Some(oc), w2.s(), b2.s(), eps));
+    }
+    for buf in [q, k, v, ctx, inter] {
+        recycle::give(buf);
     }
     Ok(x)
 }

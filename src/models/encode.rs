@@ -332,11 +332,16 @@ impl SentenceTransformer {
         for batch in order.chunks(opts.batch_size) {
             let b = batch.len();
             let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let (tokens, padded_batch) = self
-                .transformer()
-                .encoder
-                .forward_batch(&encs, &self.device)?;
-            let emb = self.forward_from_tokens(tokens, &padded_batch.mask)?;
+            let encoder = &self.transformer().encoder;
+            let emb = if self.device.is_cpu() {
+                // The fast CPU path pools its unpadded output directly.
+                let hidden = encoder.forward_ragged(&encs)?;
+                let lens: Vec<usize> = encs.iter().map(|e| e.len()).collect();
+                self.forward_from_ragged(&hidden, &lens)?
+            } else {
+                let (tokens, padded_batch) = encoder.forward_batch(&encs, &self.device)?;
+                self.forward_from_tokens(tokens, &padded_batch.mask)?
+            };
             let emb = emb
                 .to_device(&Device::Cpu)?
                 .flatten_all()?

@@ -170,6 +170,33 @@ impl Pooling {
         self.config.word_embedding_dimension * self.modes.len()
     }
 
+    /// [`Pooling::forward`] on unpadded token embeddings: `hidden` holds the `lens[i]` token
+    /// rows (`h` values each) of every sequence one after another, as the fast CPU path returns
+    /// them. Returns `b × (h · modes)` values, what [`Pooling::forward`] gives for the same
+    /// sequences right-padded (a sequence without tokens pools as its padding would: zeros,
+    /// `-1e9` for max).
+    pub fn forward_ragged(&self, hidden: &[f32], lens: &[usize], h: usize) -> Result<Vec<f32>> {
+        let total: usize = lens.iter().sum();
+        if hidden.len() != total * h {
+            return Err(Error::Shape(format!(
+                "pooling {} token rows of {h} values from {} values",
+                total,
+                hidden.len()
+            )));
+        }
+        let dim = h * self.modes.len();
+        let mut out = vec![0f32; lens.len() * dim];
+        let mut at = 0;
+        for (&len, row) in lens.iter().zip(out.chunks_mut(dim.max(1))) {
+            let seq = &hidden[at * h..(at + len) * h];
+            at += len;
+            for (mode, o) in self.modes.iter().zip(row.chunks_mut(h.max(1))) {
+                pool_one(*mode, seq, len, h, o);
+            }
+        }
+        Ok(out)
+    }
+
     /// `tokens`: `[b, s, h]`; `mask`: `[b, s]` (u32 or f32). Returns `[b, h · modes]`.
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let mask = mask.to_dtype(DType::F32)?;
@@ -223,5 +250,104 @@ impl Pooling {
         } else {
             Ok(Tensor::cat(&outs, D::Minus1)?)
         }
+    }
+}
+
+/// One sequence's `len` token rows (`seq`, `h` values each) pooled by `mode` into `out` (`h`
+/// values, zero on entry), with the arithmetic of [`Pooling::forward`]: sums in token order, then
+/// one division.
+fn pool_one(mode: PoolingMode, seq: &[f32], len: usize, h: usize, out: &mut [f32]) {
+    let rows = || seq.chunks_exact(h);
+    // Σ tokens, or with `weighted` Σ (position + 1) · token.
+    let add = |out: &mut [f32], weighted: bool| {
+        for (i, r) in rows().enumerate() {
+            let w = if weighted { (i + 1) as f32 } else { 1.0 };
+            out.iter_mut().zip(r).for_each(|(o, v)| *o += v * w);
+        }
+    };
+    match mode {
+        PoolingMode::Cls => {
+            if len > 0 {
+                out.copy_from_slice(&seq[..h]);
+            }
+        }
+        PoolingMode::LastToken => {
+            if len > 0 {
+                out.copy_from_slice(&seq[(len - 1) * h..]);
+            }
+        }
+        PoolingMode::Max => {
+            out.fill(if len == 0 { -1e9 } else { f32::NEG_INFINITY });
+            for r in rows() {
+                out.iter_mut().zip(r).for_each(|(o, &v)| *o = o.max(v));
+            }
+        }
+        PoolingMode::Mean | PoolingMode::MeanSqrtLen => {
+            add(out, false);
+            let n = len as f32;
+            let denom = if mode == PoolingMode::Mean {
+                n.max(1e-9)
+            } else {
+                n.sqrt()
+            };
+            out.iter_mut().for_each(|o| *o /= denom);
+        }
+        PoolingMode::WeightedMean => {
+            add(out, true);
+            let denom = ((len * (len + 1) / 2) as f32).max(1e-9);
+            out.iter_mut().for_each(|o| *o /= denom);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Rng;
+    use candle_core::Device;
+
+    /// The unpadded pooling against the padded one (candle's ops, the training and GPU path), every
+    /// mode at once, sequences of different lengths.
+    #[test]
+    fn ragged_pooling_equals_padded_pooling() -> Result<()> {
+        let (h, lens) = (8, [3usize, 1, 5, 2]);
+        let s = *lens.iter().max().unwrap();
+        let mut rng = Rng::new(7);
+        let hidden: Vec<f32> = (0..lens.iter().sum::<usize>() * h)
+            .map(|_| rng.normal() as f32)
+            .collect();
+        let (mut padded, mut mask) = (vec![0f32; lens.len() * s * h], vec![0u32; lens.len() * s]);
+        let mut at = 0;
+        for (b, &l) in lens.iter().enumerate() {
+            padded[b * s * h..(b * s + l) * h].copy_from_slice(&hidden[at * h..(at + l) * h]);
+            mask[b * s..b * s + l].fill(1);
+            at += l;
+        }
+        let mut config = PoolingConfig::new(h, PoolingMode::Cls);
+        config.pooling_mode_max_tokens = true;
+        config.pooling_mode_mean_tokens = true;
+        config.pooling_mode_mean_sqrt_len_tokens = true;
+        config.pooling_mode_weightedmean_tokens = Some(true);
+        config.pooling_mode_lasttoken = Some(true);
+        let pooling = Pooling::new(config)?;
+        assert_eq!(pooling.modes().len(), 6);
+        let dev = Device::Cpu;
+        let want = pooling
+            .forward(
+                &Tensor::from_vec(padded, (lens.len(), s, h), &dev)?,
+                &Tensor::from_vec(mask, (lens.len(), s), &dev)?,
+            )?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let got = pooling.forward_ragged(&hidden, &lens, h)?;
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "value {i}: {g} vs {w}"
+            );
+        }
+        assert!(pooling.forward_ragged(&hidden[1..], &lens, h).is_err());
+        Ok(())
     }
 }

@@ -317,17 +317,30 @@ impl SentenceTransformer {
 
 impl SentenceTransformer {
     pub(crate) fn forward_from_tokens(&self, tokens: Tensor, mask: &Tensor) -> Result<Tensor> {
-        let tokens = Some(tokens);
+        self.forward_pooled(|p| p.forward(&tokens, mask))
+    }
+
+    /// [`Self::forward_from_tokens`] on the unpadded token embeddings of the fast CPU path
+    /// (`lens[i]` rows of `hidden` per sequence, one after another): no padded copy, no mask.
+    pub(crate) fn forward_from_ragged(&self, hidden: &[f32], lens: &[usize]) -> Result<Tensor> {
+        let h = self.transformer().encoder.config().hidden_size;
+        self.forward_pooled(|p| {
+            let pooled = p.forward_ragged(hidden, lens, h)?;
+            Ok(Tensor::from_vec(
+                pooled,
+                (lens.len(), p.output_dim()),
+                &self.device,
+            )?)
+        })
+    }
+
+    /// The pipeline after the Transformer, its Pooling module's output made by `pool`.
+    fn forward_pooled(&self, pool: impl Fn(&Pooling) -> Result<Tensor>) -> Result<Tensor> {
         let mut sentence: Option<Tensor> = None;
         for m in &self.modules {
             match m {
                 Module::Transformer(_) => {}
-                Module::Pooling(p) => {
-                    let tok = tokens
-                        .as_ref()
-                        .ok_or_else(|| Error::Internal("Pooling before Transformer".into()))?;
-                    sentence = Some(p.forward(tok, mask)?);
-                }
+                Module::Pooling(p) => sentence = Some(pool(p)?),
                 Module::Dense(d) => sentence = Some(d.forward(self.sentence_of(&sentence)?)?),
                 Module::Normalize(n) => sentence = Some(n.forward(self.sentence_of(&sentence)?)?),
             }
