@@ -27,6 +27,34 @@ fn tiny_bert_mean_pooled_matches_pytorch() {
     }
 }
 
+/// Encodes from several threads at once — the forward runs inside rayon's pool, and a pool thread
+/// waiting inside one forward must never pick up another (it would wait on the compute turn it
+/// holds): every thread finishes within two minutes, each with the golden embeddings.
+#[test]
+fn concurrent_encodes_finish_with_the_golden_embeddings() {
+    let model = std::sync::Arc::new(load(false));
+    let (texts, want) = tiny_golden_batch();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..4 {
+        let (model, texts, tx) = (model.clone(), texts.clone(), tx.clone());
+        // Not scoped: a thread that never finishes must not keep the test from failing.
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                let opts = EncodeOptions::default().batch_size(1 + i % 3);
+                tx.send(model.encode(&texts, &opts).unwrap()).unwrap();
+            }
+        });
+    }
+    for n in 0..4 * 20 {
+        let emb = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("encode {n} of 80 did not finish ({e}): a deadlock"));
+        for (k, w) in want.iter().enumerate() {
+            assert!(max_abs_diff(&emb[k], w) <= 1e-5, "row {k}");
+        }
+    }
+}
+
 #[test]
 fn normalize_module_without_folder_normalizes() {
     let model = load(true);

@@ -34,9 +34,20 @@ use super::recycle;
 const LANES: usize = 16;
 /// Rows per micro tile; activations are padded with zero rows to a whole tile.
 const MR: usize = 12;
-/// Rows per parallel task (a multiple of [`MR`] and of [`AMX_ROWS`]); a task runs every panel over
-/// its rows.
+/// Rows per parallel task where activations are laid out for AMX (a multiple of [`MR`] and of
+/// [`AMX_ROWS`]); a task runs every panel over its rows.
 const ROW_BLOCK: usize = 8 * MR;
+/// Rows per parallel task otherwise: finer, so that two threads split a batch's ~1,200 rows evenly.
+const TASK_ROWS: usize = 2 * MR;
+
+/// Rows per parallel task over activations laid out for AMX (`amx`) or in tiles.
+fn task_rows(amx: bool) -> usize {
+    if amx {
+        ROW_BLOCK
+    } else {
+        TASK_ROWS
+    }
+}
 /// Rows per AMX step (two `A` tiles of 16 rows); AMX activations are padded to a multiple of it.
 const AMX_ROWS: usize = 32;
 /// Words per AMX tile row (64 bytes).
@@ -270,10 +281,11 @@ impl PackedLinear {
         if rows == 0 {
             return Ok(());
         }
+        let rb = task_rows(a.amx);
         out[..rows * n]
-            .par_chunks_mut(ROW_BLOCK * n)
+            .par_chunks_mut(rb * n)
             .enumerate()
-            .for_each(|(b, block)| self.block(isa, a, b * ROW_BLOCK, block));
+            .for_each(|(b, block)| self.block(isa, a, b * rb, block));
         Ok(())
     }
 
@@ -290,11 +302,11 @@ impl PackedLinear {
         self.check(isa, a)?;
         let mut next = Activations::room(isa, self.dtype, a.rows, self.n);
         let (n, rows, next_amx) = (self.n, a.rows, next.amx);
-        next.par_blocks(|b, words, scale, zero| {
-            let r0 = b * ROW_BLOCK;
-            let block_rows = ROW_BLOCK.min(rows - r0);
+        let rb = task_rows(a.amx || next_amx);
+        next.par_blocks(rb, |r0, words, scale, zero| {
+            let block_rows = rb.min(rows - r0);
             SCRATCH.with_borrow_mut(|buf| {
-                buf.resize(ROW_BLOCK * n, 0.0);
+                buf.resize(rb * n, 0.0);
                 let block = &mut buf[..block_rows * n];
                 self.block(isa, a, r0, block);
                 act(block);
@@ -326,7 +338,7 @@ impl PackedLinear {
     }
 
     /// Rows `r0 .. r0 + block.len() / n` of `a · Wᵀ + b` into `block` (`r0` a multiple of
-    /// [`ROW_BLOCK`]; [`PackedLinear::check`] passed).
+    /// [`task_rows`] for `a`'s layout; [`PackedLinear::check`] passed).
     fn block(&self, isa: Isa, a: &Activations, r0: usize, block: &mut [f32]) {
         let (n, groups) = (self.n, self.groups);
         #[cfg(target_arch = "x86_64")]
@@ -454,11 +466,48 @@ impl Activations {
         }
         let mut a = Self::room(isa, dtype, rows, k);
         let amx = a.amx;
-        a.par_blocks(|b, words, scale, zero| {
-            let r0 = b * ROW_BLOCK;
-            let block = &x[r0 * k..(r0 + ROW_BLOCK).min(rows) * k];
+        let rb = task_rows(amx);
+        a.par_blocks(rb, |r0, words, scale, zero| {
+            let block = &x[r0 * k..(r0 + rb).min(rows) * k];
             convert_rows(isa, dtype, amx, block, k, words, scale, zero);
         });
+        Ok(a)
+    }
+
+    /// Runs `f(r0, block)` on the rows of `x` (`rows × k`) block by block in parallel — a block
+    /// of rows from row `r0`, to change in place — and converts each block on [`Isa::current`]'s
+    /// code while it is in cache: one pass where a row-wise op (a LayerNorm) and
+    /// [`Activations::new`] took two.
+    pub(crate) fn new_after(
+        dtype: Dtype,
+        x: &mut [f32],
+        rows: usize,
+        k: usize,
+        f: impl Fn(usize, &mut [f32]) + Sync,
+    ) -> Result<Self> {
+        let isa = Isa::current();
+        if dtype == Dtype::F32 || x.len() < rows * k {
+            return Err(Error::Shape(format!(
+                "converting {rows} × {k} activations to {dtype} from {} values",
+                x.len()
+            )));
+        }
+        let mut a = Self::room(isa, dtype, rows, k);
+        let (amx, rb) = (a.amx, task_rows(a.amx));
+        let groups = a.groups();
+        if rows == 0 || groups == 0 {
+            return Ok(a);
+        }
+        x[..rows * k]
+            .par_chunks_mut(rb * k)
+            .zip(a.words.par_chunks_mut(rb * groups))
+            .zip(a.scale.par_chunks_mut(rb))
+            .zip(a.zero.par_chunks_mut(rb))
+            .enumerate()
+            .for_each(|(b, (((block, words), scale), zero))| {
+                f(b * rb, block);
+                convert_rows(isa, dtype, amx, block, k, words, scale, zero);
+            });
         Ok(a)
     }
 
@@ -492,9 +541,9 @@ impl Activations {
         let mut a = Self::room(isa, dtype, rows, k);
         let amx = a.amx;
         let groups = k.div_ceil(per_word(dtype));
-        a.par_blocks(|b, words, scale, zero| {
-            let r0 = b * ROW_BLOCK;
-            let n = ROW_BLOCK.min(rows - r0);
+        let rb = task_rows(amx);
+        a.par_blocks(rb, |r0, words, scale, zero| {
+            let n = rb.min(rows - r0);
             if dtype == Dtype::Bf16 && rs == 1 && !amx {
                 // A tile's rows side by side in memory: a group's two inputs are two runs of
                 // (up to) MR values, its words one run.
@@ -551,20 +600,30 @@ impl Activations {
         a
     }
 
-    /// Runs `f(b, words, scale, zero)` in parallel on the storage of each block `b` of
-    /// [`ROW_BLOCK`] rows (both layouts keep a block's rows together: [`ROW_BLOCK`] is a multiple
-    /// of [`MR`] and of [`AMX_ROWS`], and the padding adds no block).
-    fn par_blocks(&mut self, f: impl Fn(usize, &mut [u32], &mut [f32], &mut [i32]) + Sync) {
-        let groups = self.k.div_ceil(per_word(self.dtype));
+    /// Words per row.
+    fn groups(&self) -> usize {
+        self.k.div_ceil(per_word(self.dtype))
+    }
+
+    /// Runs `f(r0, words, scale, zero)` in parallel on the storage of each block of `rb` rows
+    /// from row `r0` (`rb` a multiple of this layout's unit, [`MR`] or [`AMX_ROWS`], as
+    /// [`task_rows`] gives: both layouts keep a block's rows together, and the padding adds no
+    /// block).
+    fn par_blocks(
+        &mut self,
+        rb: usize,
+        f: impl Fn(usize, &mut [u32], &mut [f32], &mut [i32]) + Sync,
+    ) {
+        let groups = self.groups();
         if self.rows == 0 || groups == 0 {
             return;
         }
         self.words
-            .par_chunks_mut(ROW_BLOCK * groups)
-            .zip(self.scale.par_chunks_mut(ROW_BLOCK))
-            .zip(self.zero.par_chunks_mut(ROW_BLOCK))
+            .par_chunks_mut(rb * groups)
+            .zip(self.scale.par_chunks_mut(rb))
+            .zip(self.zero.par_chunks_mut(rb))
             .enumerate()
-            .for_each(|(b, ((w, s), z))| f(b, w, s, z));
+            .for_each(|(b, ((w, s), z))| f(b * rb, w, s, z));
     }
 }
 
@@ -1385,6 +1444,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `new_after` (a row-wise op, then the conversion, block by block) changes `x` as the op
+    /// does and converts exactly what `new` converts from the changed rows.
+    #[test]
+    fn converting_after_a_row_op_equals_the_two_steps() {
+        let mut rng = Rng::new(12);
+        let op = |r0: usize, rows: &mut [f32], k: usize| {
+            for (i, row) in rows.chunks_mut(k).enumerate() {
+                row.iter_mut()
+                    .for_each(|v| *v = *v * 0.5 + (r0 + i) as f32 * 0.01);
+            }
+        };
+        for dtype in [Dtype::Int8, Dtype::Bf16] {
+            for (rows, k) in [(1, 64), (13, 45), (100, 384)] {
+                let x = data(&mut rng, rows * k, 0.3);
+                let mut want_x = x.clone();
+                op(0, &mut want_x, k);
+                let want = Activations::new(dtype, &want_x, rows, k).unwrap();
+                let mut got_x = x.clone();
+                let got = Activations::new_after(dtype, &mut got_x, rows, k, |r0, b| op(r0, b, k))
+                    .unwrap();
+                assert_eq!(got_x, want_x, "{dtype} {rows}×{k}");
+                assert!(
+                    got.words == want.words && got.scale == want.scale && got.zero == want.zero,
+                    "{dtype} {rows}×{k}"
+                );
+            }
+        }
+        assert!(Activations::new_after(Dtype::F32, &mut [0.0; 4], 1, 4, |_, _| {}).is_err());
+        assert!(Activations::new_after(Dtype::Int8, &mut [0.0; 3], 1, 4, |_, _| {}).is_err());
     }
 
     /// Activations built in recycled storage (stale values of a larger matrix) equal those built
