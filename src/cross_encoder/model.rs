@@ -202,8 +202,23 @@ impl CrossEncoder {
 
     /// Logits of a batch of encoded pairs (inference; no padding on the CPU).
     fn logits(&self, encs: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
-        let (hidden, _) = self.encoder.forward_batch(encs, &self.device)?;
-        let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        let cls = if self.device.is_cpu() {
+            // The first row of each pair straight from the unpadded output.
+            let hidden = self.encoder.forward_ragged(encs)?;
+            let h = self.encoder.config().hidden_size;
+            let mut first = vec![0f32; encs.len() * h];
+            let mut at = 0;
+            for (row, e) in first.chunks_exact_mut(h).zip(encs) {
+                if e.len() > 0 {
+                    row.copy_from_slice(&hidden[at * h..(at + 1) * h]);
+                }
+                at += e.len();
+            }
+            Tensor::from_vec(first, (encs.len(), h), &self.device)?
+        } else {
+            let (hidden, _) = self.encoder.forward_batch(encs, &self.device)?;
+            hidden.narrow(1, 0, 1)?.squeeze(1)?
+        };
         Ok(self.head(&cls, false)?.to_vec2::<f32>()?)
     }
 
