@@ -48,6 +48,7 @@ fn task_rows(amx: bool) -> usize {
         TASK_ROWS
     }
 }
+
 /// Rows per AMX step (two `A` tiles of 16 rows); AMX activations are padded to a multiple of it.
 const AMX_ROWS: usize = 32;
 /// Words per AMX tile row (64 bytes).
