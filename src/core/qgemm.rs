@@ -454,12 +454,7 @@ impl Activations {
     }
 
     fn new_on(isa: Isa, dtype: Dtype, x: &[f32], rows: usize, k: usize) -> Result<Self> {
-        if dtype == Dtype::F32 || x.len() < rows * k {
-            return Err(Error::Shape(format!(
-                "converting {rows} × {k} activations to {dtype} from {} values",
-                x.len()
-            )));
-        }
+        check_source(dtype, x, rows, k)?;
         if !isa.is_supported() {
             return Err(Error::InvalidInput(format!(
                 "this CPU cannot run {isa} code"
@@ -487,12 +482,7 @@ impl Activations {
         f: impl Fn(usize, &mut [f32]) + Sync,
     ) -> Result<Self> {
         let isa = Isa::current();
-        if dtype == Dtype::F32 || x.len() < rows * k {
-            return Err(Error::Shape(format!(
-                "converting {rows} × {k} activations to {dtype} from {} values",
-                x.len()
-            )));
-        }
+        check_source(dtype, x, rows, k)?;
         let mut a = Self::room(isa, dtype, rows, k);
         let (amx, rb) = (a.amx, task_rows(a.amx));
         let groups = a.groups();
@@ -634,6 +624,17 @@ impl Drop for Activations {
         recycle::give(std::mem::take(&mut self.scale));
         recycle::give(std::mem::take(&mut self.zero));
     }
+}
+
+/// Errors unless `x` holds the `rows × k` values of activations to convert to `dtype` (bf16 or int8).
+fn check_source(dtype: Dtype, x: &[f32], rows: usize, k: usize) -> Result<()> {
+    if dtype == Dtype::F32 || x.len() < rows * k {
+        return Err(Error::Shape(format!(
+            "converting {rows} × {k} activations to {dtype} from {} values",
+            x.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Converts the rows of `x` (`k` values each) into one block's storage: `words` from the block's

@@ -11,7 +11,7 @@ use super::head::Head;
 use crate::core::fs::read_json;
 use crate::core::{Dtype, Error, Result};
 use crate::display::{impl_display, shorten, Progress, Section, Tabular, MAX_ROWS};
-use crate::encoder::{load_weights, Encoder, EncoderConfig};
+use crate::encoder::{load_weights, split_ragged, Encoder, EncoderConfig};
 use crate::models::tokenizer::{load_model_tokenizer, model_max_length, set_truncation};
 use crate::models::LoadOptions;
 
@@ -207,12 +207,11 @@ impl CrossEncoder {
             let hidden = self.encoder.forward_ragged(encs)?;
             let h = self.encoder.config().hidden_size;
             let mut first = vec![0f32; encs.len() * h];
-            let mut at = 0;
-            for (row, e) in first.chunks_exact_mut(h).zip(encs) {
-                if e.len() > 0 {
-                    row.copy_from_slice(&hidden[at * h..(at + 1) * h]);
+            let seqs = split_ragged(&hidden, encs.iter().map(|e| e.len()), h);
+            for (row, seq) in first.chunks_exact_mut(h).zip(seqs) {
+                if !seq.is_empty() {
+                    row.copy_from_slice(&seq[..h]);
                 }
-                at += e.len();
             }
             Tensor::from_vec(first, (encs.len(), h), &self.device)?
         } else {

@@ -52,6 +52,22 @@ pub fn pad_batch(
     })
 }
 
+/// Each sequence's rows of unpadded hidden states — `lens` rows of `h` values, one sequence after
+/// another, as [`Encoder::forward_ragged`] returns them. A sequence past the end of `hidden` gets
+/// what is left of it (callers check the total first).
+pub fn split_ragged<'a>(
+    hidden: &'a [f32],
+    lens: impl IntoIterator<Item = usize> + 'a,
+    h: usize,
+) -> impl Iterator<Item = &'a [f32]> + 'a {
+    let mut rest = hidden;
+    lens.into_iter().map(move |len| {
+        let (seq, tail) = rest.split_at(len.saturating_mul(h).min(rest.len()));
+        rest = tail;
+        seq
+    })
+}
+
 impl Encoder {
     /// A batch of encodings right-padded (each cut to `max_len` tokens, its final token kept) and
     /// run through candle's ops in `mode` — what training uses (gradients, dropout) and inference
@@ -94,11 +110,9 @@ impl Encoder {
         let hidden = self.forward_ragged(encodings)?;
         let (b, s, h) = (encodings.len(), batch.seq_len, self.config().hidden_size);
         let mut padded = vec![0f32; b * s * h];
-        let mut at = 0;
-        for (r, e) in encodings.iter().enumerate() {
-            let l = e.len();
-            padded[r * s * h..(r * s + l) * h].copy_from_slice(&hidden[at * h..(at + l) * h]);
-            at += l;
+        let seqs = split_ragged(&hidden, encodings.iter().map(|e| e.len()), h);
+        for (row, seq) in padded.chunks_exact_mut(s * h).zip(seqs) {
+            row[..seq.len()].copy_from_slice(seq);
         }
         Ok((Tensor::from_vec(padded, (b, s, h), device)?, batch))
     }

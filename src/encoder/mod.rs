@@ -23,7 +23,7 @@ pub mod bert {
     pub use super::model::{Bert, Encoder, Mode};
 }
 
-pub use batch::{pad_batch, PaddedBatch};
+pub use batch::{pad_batch, split_ragged, PaddedBatch};
 pub use config::{BertConfig, EncoderConfig, HiddenAct};
 pub use family::Family;
 pub(crate) use layers::Linear;

@@ -4,6 +4,7 @@ use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::core::{Error, Result};
+use crate::encoder::split_ragged;
 
 /// How token embeddings are pooled. Maps to the boolean `pooling_mode_*` flags of `1_Pooling/config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,10 +187,8 @@ impl Pooling {
         }
         let dim = h * self.modes.len();
         let mut out = vec![0f32; lens.len() * dim];
-        let mut at = 0;
-        for (&len, row) in lens.iter().zip(out.chunks_mut(dim.max(1))) {
-            let seq = &hidden[at * h..(at + len) * h];
-            at += len;
+        let seqs = split_ragged(hidden, lens.iter().copied(), h);
+        for ((&len, seq), row) in lens.iter().zip(seqs).zip(out.chunks_mut(dim.max(1))) {
             for (mode, o) in self.modes.iter().zip(row.chunks_mut(h.max(1))) {
                 pool_one(*mode, seq, len, h, o);
             }
