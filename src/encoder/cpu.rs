@@ -24,12 +24,12 @@
 use candle_core::{Storage, Tensor};
 use rayon::prelude::*;
 
-use super::kernels::{gelu, layer_norm, softmax};
+use super::kernels::{gelu, layer_norm, softmax_strided};
 use super::model::{Encoder, Linear};
 use crate::core::compute::{compute_lock, sgemm};
 use crate::core::error::{Error, Result};
 use crate::core::isa::Isa;
-use crate::core::qgemm::Activations;
+use crate::core::qgemm::{Activations, PackedLinear};
 use crate::core::recycle;
 use crate::core::Dtype;
 
@@ -145,6 +145,27 @@ fn norm_then_convert(
             Ok(None)
         }
     }
+}
+
+/// `y = a · Wᵀ + b` on the packed layer `p`, then `x = LayerNorm(x + y)` and `x` converted to
+/// `next` ([`norm_then_convert`]), in one parallel step ([`PackedLinear::forward_then_convert`]):
+/// each block of rows normalised and converted right after it is computed, `y` never stored.
+fn linear_norm_convert(
+    p: &PackedLinear,
+    a: &Activations,
+    x: &mut [f32],
+    h: usize,
+    (w, b, eps): (&[f32], &[f32], f32),
+    next: Option<Dtype>,
+) -> Result<Option<Activations>> {
+    p.forward_then_convert(
+        Isa::current(),
+        a,
+        x,
+        h,
+        |_, rows, res| layer_norm(rows, Some(res), w, b, eps),
+        next,
+    )
 }
 
 /// The dtype of layer `i`'s packed Q, K and V (which read one converted input), if they are.
@@ -303,9 +324,11 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                     Some(a) => a,
                     None => Activations::new(pq.dtype(), &x, t, h)?,
                 };
-                pq.forward_converted(isa, &a, &mut q)?;
-                pk.forward_converted(isa, &a, &mut k)?;
-                pv.forward_converted(isa, &a, &mut v)?;
+                PackedLinear::forward_each(
+                    isa,
+                    &a,
+                    vec![(pq, &mut q), (pk, &mut k), (pv, &mut v)],
+                )?;
             }
             _ => {
                 lin(&layer.query, &x, &mut q)?;
@@ -325,18 +348,20 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                 if len == 0 {
                     return;
                 }
-                let mut scores = vec![0f32; len * len];
+                // Rows padded to whole 16-lane vectors, so softmax runs in place.
+                let stride = len.div_ceil(16) * 16;
+                let mut scores = vec![0f32; len * stride];
                 for head in 0..nh {
                     let col = head * d;
                     // SAFETY: Q, K, V hold t×h values; rows off..off+len and columns col..col+d are in range;
-                    // ctx_seq holds len×h values; scores holds len×len.
+                    // ctx_seq holds len×h values; scores holds len rows of `stride` ≥ len.
                     unsafe {
                         sgemm(
                             len,
                             len,
                             d,
                             scores.as_mut_ptr(),
-                            len,
+                            stride,
                             qr.as_ptr().add(off * h + col),
                             h,
                             kr.as_ptr().add(off * h + col),
@@ -350,14 +375,15 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                     if let Some(bias) = bias {
                         // bias[key − query + longest − 1]
                         let row_bias = &bias[head];
-                        for (i, row) in scores.chunks_mut(len).enumerate() {
+                        for (i, row) in scores.chunks_mut(stride).enumerate() {
                             let from = longest - 1 - i;
-                            row.iter_mut()
+                            row[..len]
+                                .iter_mut()
                                 .zip(&row_bias[from..from + len])
                                 .for_each(|(s, b)| *s += b);
                         }
                     }
-                    softmax(&mut scores, len);
+                    softmax_strided(&mut scores, len, stride);
                     unsafe {
                         sgemm(
                             len,
@@ -366,7 +392,7 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                             ctx_seq.as_mut_ptr().add(col),
                             h,
                             scores.as_ptr(),
-                            len,
+                            stride,
                             vr.as_ptr().add(off * h + col),
                             h,
                             1,
@@ -378,30 +404,42 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                 }
             });
 
-        // Output projection, residual, LayerNorm.
-        lin(&layer.attn_output, &ctx, &mut q)?;
+        // Output projection, then x = LN(x + attn), the residual added inside the fused kernel;
+        // converted for the feed-forward as it is written, where that runs packed.
         let (w1, b1) = (
             W::new(&layer.attn_norm.weight)?,
             W::new(&layer.attn_norm.bias)?,
         );
-        let eps = layer.attn_norm.eps as f32;
-        // x = LN(x + attn), the residual added inside the fused kernel; converted for the
-        // feed-forward as it is written, where that runs packed.
+        let norm1 = (w1.s(), b1.s(), layer.attn_norm.eps as f32);
         let ffn_dtype = match (&layer.intermediate.packed, &layer.output.packed) {
             (Some(pi), Some(po)) if pi.dtype() == po.dtype() => Some(pi.dtype()),
             _ => None,
         };
-        let ffn_in = norm_then_convert(&mut x, t, h, Some(&q), (w1.s(), b1.s(), eps), ffn_dtype)?;
+        let ffn_in = match &layer.attn_output.packed {
+            Some(p) => {
+                let a = Activations::new(p.dtype(), &ctx, t, h)?;
+                linear_norm_convert(p, &a, &mut x, h, norm1, ffn_dtype)?
+            }
+            None => {
+                lin(&layer.attn_output, &ctx, &mut q)?;
+                norm_then_convert(&mut x, t, h, Some(&q), norm1, ffn_dtype)?
+            }
+        };
 
-        // Feed-forward.
+        // Feed-forward, then x = LN(x + ffn), converted for the next layer's Q/K/V.
         let act = layer.act;
-        match (&layer.intermediate.packed, &layer.output.packed, ffn_in) {
+        let (w2, b2) = (
+            W::new(&layer.output_norm.weight)?,
+            W::new(&layer.output_norm.bias)?,
+        );
+        let norm2 = (w2.s(), b2.s(), layer.output_norm.eps as f32);
+        let next = qkv_dtype(bert, li + 1);
+        qkv_in = match (&layer.intermediate.packed, &layer.output.packed, ffn_in) {
             // bf16 / int8: the activation applied and the result converted for the output layer
             // block by block, while in cache (the wide f32 intermediate is never stored whole).
             (Some(pi), Some(po), Some(a)) => {
-                let isa = Isa::current();
-                let a = pi.forward_act_convert(isa, &a, |rows| gelu(rows, act))?;
-                po.forward_converted(isa, &a, &mut q)?;
+                let a = pi.forward_act_convert(Isa::current(), &a, |rows| gelu(rows, act))?;
+                linear_norm_convert(po, &a, &mut x, h, norm2, next)?
             }
             _ => {
                 if inter.is_empty() {
@@ -412,15 +450,9 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                     .par_chunks_mut(cfg.intermediate_size * 8)
                     .for_each(|c| gelu(c, act));
                 lin(&layer.output, &inter, &mut q)?;
+                norm_then_convert(&mut x, t, h, Some(&q), norm2, next)?
             }
-        }
-        let (w2, b2) = (
-            W::new(&layer.output_norm.weight)?,
-            W::new(&layer.output_norm.bias)?,
-        );
-        let eps = layer.output_norm.eps as f32;
-        let next = qkv_dtype(bert, li + 1);
-        qkv_in = norm_then_convert(&mut x, t, h, Some(&q), (w2.s(), b2.s(), eps), next)?;
+        };
     }
     for buf in [q, k, v, ctx, inter] {
         recycle::give(buf);

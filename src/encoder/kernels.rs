@@ -85,6 +85,21 @@ fn softmax_impl(xs: &mut [f32], len: usize) {
     }
 }
 
+/// Softmax of the first `len` values of each `stride`-long row of `xs` (`stride` a multiple of
+/// 16, at least `len`), in place: the rest of each row is set to −∞ first (whose `exp_approx` is
+/// exactly 0), so every row runs as whole 16-lane vectors with no copy, and ends as zeros.
+/// The same values as [`softmax_impl`] on the unpadded rows.
+#[inline(always)]
+fn softmax_strided_impl(xs: &mut [f32], len: usize, stride: usize) {
+    if len == 0 || stride < len {
+        return;
+    }
+    for row in xs.chunks_exact_mut(stride) {
+        row[len..].fill(f32::NEG_INFINITY);
+        softmax_row(row);
+    }
+}
+
 /// The longest row [`softmax_impl`] pads (longer rows run unpadded).
 const SOFTMAX_PADDED: usize = 1024;
 
@@ -182,6 +197,7 @@ fn layer_norm_backward_impl(
 
 dispatch!(gelu, gelu_avx2, gelu_avx512, gelu_impl, (xs: &mut [f32], act: HiddenAct));
 dispatch!(softmax, softmax_avx2, softmax_avx512, softmax_impl, (xs: &mut [f32], len: usize));
+dispatch!(softmax_strided, softmax_strided_avx2, softmax_strided_avx512, softmax_strided_impl, (xs: &mut [f32], len: usize, stride: usize));
 dispatch!(layer_norm, layer_norm_avx2, layer_norm_avx512, layer_norm_impl, (x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32));
 dispatch!(gelu_backward, gelu_backward_avx2, gelu_backward_avx512, gelu_backward_impl, (x: &[f32], g: &[f32], out: &mut [f32]));
 dispatch!(softmax_backward, softmax_backward_avx2, softmax_backward_avx512, softmax_backward_impl, (y: &[f32], g: &[f32], out: &mut [f32], len: usize, scale: f32));
@@ -224,6 +240,50 @@ mod tests {
             let erfc = (-x * x).exp() / (x.abs() * std::f64::consts::PI.sqrt())
                 * (1.0 - 1.0 / (2.0 * x * x) + 3.0 / (4.0 * x.powi(4)));
             (1.0 - erfc).copysign(x)
+        }
+    }
+
+    /// Rows padded to a stride give the unpadded softmax's values exactly, and zeros past the
+    /// row, whatever the padding held (a previous head's scores), on every path.
+    #[test]
+    fn strided_softmax_equals_the_unpadded_one() {
+        use crate::core::isa::Isa;
+        for len in (1..=40usize).chain([1030]) {
+            let stride = len.div_ceil(16) * 16;
+            let xs: Vec<f32> = (0..3 * len)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.7)
+                .collect();
+            for isa in Isa::supported() {
+                let mut want = xs.clone();
+                let mut got: Vec<f32> = xs
+                    .chunks(len)
+                    .flat_map(|row| {
+                        row.iter()
+                            .copied()
+                            .chain(std::iter::repeat(5.0))
+                            .take(stride)
+                    })
+                    .collect();
+                // SAFETY: each build runs only on a CPU that has its level.
+                match isa {
+                    Isa::Scalar => {
+                        softmax_impl(&mut want, len);
+                        softmax_strided_impl(&mut got, len, stride);
+                    }
+                    Isa::Avx2 => unsafe {
+                        softmax_avx2(&mut want, len);
+                        softmax_strided_avx2(&mut got, len, stride);
+                    },
+                    Isa::Avx512 | Isa::Amx => unsafe {
+                        softmax_avx512(&mut want, len);
+                        softmax_strided_avx512(&mut got, len, stride);
+                    },
+                }
+                for (w, g) in want.chunks(len).zip(got.chunks(stride)) {
+                    assert_eq!(&g[..len], w, "{isa} len {len}");
+                    assert!(g[len..].iter().all(|&v| v == 0.0), "{isa} len {len}");
+                }
+            }
         }
     }
 
