@@ -24,9 +24,9 @@
 use candle_core::{Storage, Tensor};
 use rayon::prelude::*;
 
-use super::kernels::{gelu, layer_norm, softmax_strided};
+use super::kernels::{gelu, layer_norm, softmax_columns};
 use super::model::{Encoder, Linear};
-use crate::core::compute::{compute_lock, sgemm};
+use crate::core::compute::{compute_lock, sgemm, sgemm_strided};
 use crate::core::error::{Error, Result};
 use crate::core::isa::Isa;
 use crate::core::qgemm::{Activations, PackedLinear};
@@ -301,8 +301,17 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     let mut inter = Vec::new();
     // MPNet: the relative bias of every distance, per head, computed once for all layers.
     let longest = lens.iter().copied().max().unwrap_or(0);
-    let bias = bert.relative_bias_table(longest)?;
-    let bias = bias.as_ref();
+    // Reversed, so that the scores laid out key by key read it forwards.
+    let rev_bias = bert.relative_bias_table(longest)?.map(|heads| {
+        heads
+            .into_iter()
+            .map(|mut b| {
+                b.reverse();
+                b
+            })
+            .collect::<Vec<_>>()
+    });
+    let rev_bias = rev_bias.as_ref();
     for (li, layer) in bert.layers.iter().enumerate() {
         let lin = |l: &Linear, input: &[f32], out: &mut [f32]| -> Result<()> {
             if let Some(p) = &l.packed {
@@ -348,7 +357,8 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                 if len == 0 {
                     return;
                 }
-                // Rows padded to whole 16-lane vectors, so softmax runs in place.
+                // The scores key by key (`[keys, queries]`, rows padded to whole 16-lane
+                // vectors), so softmax runs down the columns with no reductions across lanes.
                 let stride = len.div_ceil(16) * 16;
                 let mut scores = vec![0f32; len * stride];
                 for head in 0..nh {
@@ -362,9 +372,9 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                             d,
                             scores.as_mut_ptr(),
                             stride,
-                            qr.as_ptr().add(off * h + col),
-                            h,
                             kr.as_ptr().add(off * h + col),
+                            h,
+                            qr.as_ptr().add(off * h + col),
                             1,
                             h,
                             false,
@@ -372,26 +382,29 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                             false,
                         );
                     }
-                    if let Some(bias) = bias {
-                        // bias[key − query + longest − 1]
-                        let row_bias = &bias[head];
-                        for (i, row) in scores.chunks_mut(stride).enumerate() {
-                            let from = longest - 1 - i;
+                    if let Some(bias) = rev_bias {
+                        // bias[key − query + longest − 1], the table reversed: key j's row reads
+                        // rev[longest − 1 − j + query].
+                        let rev = &bias[head];
+                        for (j, row) in scores.chunks_mut(stride).enumerate() {
+                            let from = longest - 1 - j;
                             row[..len]
                                 .iter_mut()
-                                .zip(&row_bias[from..from + len])
+                                .zip(&rev[from..from + len])
                                 .for_each(|(s, b)| *s += b);
                         }
                     }
-                    softmax_strided(&mut scores, len, stride);
+                    softmax_columns(&mut scores, len, stride);
+                    // The probabilities of query q are column q: read transposed.
                     unsafe {
-                        sgemm(
+                        sgemm_strided(
                             len,
                             d,
                             len,
                             ctx_seq.as_mut_ptr().add(col),
                             h,
                             scores.as_ptr(),
+                            1,
                             stride,
                             vr.as_ptr().add(off * h + col),
                             h,
