@@ -13,7 +13,7 @@
 //! - **Direct GEMM** (the `gemm` crate that candle uses) with the bias pre-loaded in the output, so
 //!   bias-add costs nothing; attention products read Q/K/V heads through strides, with no transposes.
 //! - **Fused, vectorised epilogues**: residual + LayerNorm in one pass, GELU (erf) and softmax with
-//!   polynomial `exp`/`erf` compiled for AVX-512 and for AVX2+FMA, chosen at run time
+//!   a polynomial `exp` and a rational `erf` compiled for AVX-512 and for AVX2+FMA, chosen at run time
 //!   ([`crate::core::isa::Isa`]).
 //!
 //! - **Reduced precision on request**: after [`Encoder::set_dtype`] the linear layers run the

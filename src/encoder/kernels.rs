@@ -1,5 +1,5 @@
 //! The fused, vectorised kernels of the encoder, forward and backward: GELU, softmax and
-//! residual + LayerNorm over rows of f32, with polynomial `exp`/`erf` that vectorise. Each is
+//! residual + LayerNorm over rows of f32, with a polynomial `exp` and a rational `erf` that vectorise. Each is
 //! compiled three times, for AVX-512, for AVX2+FMA and for the baseline, and the one for
 //! [`Isa::current`] runs.
 //!
@@ -35,16 +35,26 @@ fn exp_approx(x_in: f32) -> f32 {
     }
 }
 
-/// `erf(x)` (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7 — the formula PyTorch's vectorised CPU erf uses).
+/// `erf(x)`: a rational minimax approximation on [−4, 4] (beyond, erf is ±1 in f32) — Eigen's
+/// and XLA's float `erf`, within 5e-7 in f32 (tested) — with no `exp`: half the operations of the
+/// Abramowitz & Stegun form PyTorch's vectorised CPU erf uses (within 1.5e-7 before f32 rounding).
 #[inline(always)]
 fn erf_approx(x: f32) -> f32 {
-    let a = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
-        + 0.254_829_6)
-        * t;
-    let y = 1.0 - poly * exp_approx(-a * a);
-    y.copysign(x)
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10f32;
+    p = p * x2 + 2.770_681_4e-8;
+    p = p * x2 - 2.101_024e-6;
+    p = p * x2 - 5.692_506_4e-5;
+    p = p * x2 - 7.349_906_3e-4;
+    p = p * x2 - 2.954_600_1e-3;
+    p = p * x2 - 1.609_603_3e-2;
+    let mut q = -1.456_607_2e-5f32;
+    q = q * x2 - 2.133_740_6e-4;
+    q = q * x2 - 1.682_827e-3;
+    q = q * x2 - 7.373_329_4e-3;
+    q = q * x2 - 1.426_474e-2;
+    x * p / q
 }
 
 #[inline(always)]
@@ -246,8 +256,8 @@ mod tests {
             worst_erf = worst_erf.max((erf_approx(y) as f64 - libm_erf(y as f64)).abs());
         }
         assert!(worst_exp < 3e-7, "exp relative error {worst_exp}");
-        // A&S 7.1.26 is within 1.5e-7 in exact arithmetic; f32 evaluation adds a few ulp.
-        assert!(worst_erf < 1e-6, "erf abs error {worst_erf}");
+        // The rational form evaluated in f32: worst 4.4e-7 on this grid.
+        assert!(worst_erf < 5e-7, "erf abs error {worst_erf}");
     }
 
     /// erf by its Taylor series / continued fraction, in f64 (reference only).
