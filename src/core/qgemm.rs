@@ -339,7 +339,7 @@ impl PackedLinear {
         Ok(())
     }
 
-    /// `y = a · Wᵀ + b`, then `then(r0, x_rows, y_rows)` on the same rows of `x` (`rows × k`,
+    /// `y = a · Wᵀ + b`, then `then(x_rows, y_rows)` on the same rows of `x` (`rows × k`,
     /// changed in place: a residual + LayerNorm reading `y`), and those rows of `x` converted to
     /// `next` (the activations of the layers that read `x` next) — all in one parallel step, each
     /// task's rows while they are in cache. `y` itself is never stored whole: each task's rows
@@ -350,7 +350,7 @@ impl PackedLinear {
         a: &Activations,
         x: &mut [f32],
         k: usize,
-        then: impl Fn(usize, &mut [f32], &[f32]) + Sync,
+        then: impl Fn(&mut [f32], &[f32]) + Sync,
         next: Option<Dtype>,
     ) -> Result<Option<Activations>> {
         self.check(isa, a)?;
@@ -378,7 +378,7 @@ impl PackedLinear {
                 buf.resize(rb * n, 0.0);
                 let y = &mut buf[..xb.len() / k * n];
                 self.block(isa, a, b * rb, y);
-                then(b * rb, xb, y);
+                then(xb, y);
             })
         };
         let x = &mut x[..rows * k];

@@ -163,7 +163,7 @@ fn linear_norm_convert(
         a,
         x,
         h,
-        |_, rows, res| layer_norm(rows, Some(res), w, b, eps),
+        |rows, res| layer_norm(rows, Some(res), w, b, eps),
         next,
     )
 }
@@ -301,17 +301,8 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
     let mut inter = Vec::new();
     // MPNet: the relative bias of every distance, per head, computed once for all layers.
     let longest = lens.iter().copied().max().unwrap_or(0);
-    // Reversed, so that the scores laid out key by key read it forwards.
-    let rev_bias = bert.relative_bias_table(longest)?.map(|heads| {
-        heads
-            .into_iter()
-            .map(|mut b| {
-                b.reverse();
-                b
-            })
-            .collect::<Vec<_>>()
-    });
-    let rev_bias = rev_bias.as_ref();
+    let bias = bert.relative_bias_table(longest)?;
+    let bias = bias.as_ref();
     for (li, layer) in bert.layers.iter().enumerate() {
         let lin = |l: &Linear, input: &[f32], out: &mut [f32]| -> Result<()> {
             if let Some(p) = &l.packed {
@@ -382,15 +373,15 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                             false,
                         );
                     }
-                    if let Some(bias) = rev_bias {
-                        // bias[key − query + longest − 1], the table reversed: key j's row reads
-                        // rev[longest − 1 − j + query].
-                        let rev = &bias[head];
+                    if let Some(bias) = bias {
+                        // bias[query − key + longest − 1]: key j's row reads it from
+                        // longest − 1 − j on.
+                        let row_bias = &bias[head];
                         for (j, row) in scores.chunks_mut(stride).enumerate() {
                             let from = longest - 1 - j;
                             row[..len]
                                 .iter_mut()
-                                .zip(&rev[from..from + len])
+                                .zip(&row_bias[from..from + len])
                                 .for_each(|(s, b)| *s += b);
                         }
                     }

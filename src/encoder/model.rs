@@ -396,7 +396,9 @@ impl Encoder {
     }
 
     /// MPNet's relative bias of a square `[len, len]` attention, per head: `[heads][2·len − 1]`,
-    /// indexed as [`Encoder::distance_buckets`].
+    /// the bias of query `q` and key `j` at `q − j + len − 1` ([`Encoder::distance_buckets`]
+    /// reversed: the fast CPU path lays its scores out key by key, and reads each key's row of
+    /// biases forwards).
     pub(super) fn relative_bias_table(&self, len: usize) -> Result<Option<Vec<Vec<f32>>>> {
         let Some(table) = &self.relative_attention_bias else {
             return Ok(None);
@@ -404,7 +406,7 @@ impl Encoder {
         let w = table.embeddings().to_vec2::<f32>()?;
         let buckets = self.distance_buckets(len);
         let out = (0..self.config.num_attention_heads)
-            .map(|h| buckets.iter().map(|&b| w[b][h]).collect())
+            .map(|h| buckets.iter().rev().map(|&b| w[b][h]).collect())
             .collect();
         Ok(Some(out))
     }
