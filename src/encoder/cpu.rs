@@ -24,9 +24,10 @@
 use candle_core::{Storage, Tensor};
 use rayon::prelude::*;
 
-use super::kernels::{gelu, layer_norm, softmax_columns};
+use super::attention::{attend, Sequence};
+use super::kernels::{gelu, layer_norm};
 use super::model::{Encoder, Linear};
-use crate::core::compute::{compute_lock, sgemm, sgemm_strided};
+use crate::core::compute::{compute_lock, sgemm};
 use crate::core::error::{Error, Result};
 use crate::core::isa::Isa;
 use crate::core::qgemm::{Activations, PackedLinear};
@@ -338,74 +339,24 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
         }
 
         // Attention, one sequence per task, heads in turn; scores never leave the sequence.
-        let (nh, d) = (layer.num_heads, layer.head_dim);
-        let scale = 1.0 / (d as f32).sqrt();
+        let isa = Isa::current();
         let (qr, kr, vr) = (&q, &k, &v);
         split_sizes(&mut ctx, lens.iter().map(|l| l * h))
             .into_par_iter()
             .zip(offsets.par_iter().zip(lens.par_iter()))
             .for_each(|(ctx_seq, (&off, &len))| {
-                if len == 0 {
-                    return;
-                }
-                // The scores key by key (`[keys, queries]`, rows padded to whole 16-lane
-                // vectors), so softmax runs down the columns with no reductions across lanes.
-                let stride = len.div_ceil(16) * 16;
-                let mut scores = vec![0f32; len * stride];
-                for head in 0..nh {
-                    let col = head * d;
-                    // SAFETY: Q, K, V hold t×h values; rows off..off+len and columns col..col+d are in range;
-                    // ctx_seq holds len×h values; scores holds len rows of `stride` ≥ len.
-                    unsafe {
-                        sgemm(
-                            len,
-                            len,
-                            d,
-                            scores.as_mut_ptr(),
-                            stride,
-                            kr.as_ptr().add(off * h + col),
-                            h,
-                            qr.as_ptr().add(off * h + col),
-                            1,
-                            h,
-                            false,
-                            scale,
-                            false,
-                        );
-                    }
-                    if let Some(bias) = bias {
-                        // bias[query − key + longest − 1]: key j's row reads it from
-                        // longest − 1 − j on.
-                        let row_bias = &bias[head];
-                        for (j, row) in scores.chunks_mut(stride).enumerate() {
-                            let from = longest - 1 - j;
-                            row[..len]
-                                .iter_mut()
-                                .zip(&row_bias[from..from + len])
-                                .for_each(|(s, b)| *s += b);
-                        }
-                    }
-                    softmax_columns(&mut scores, len, stride);
-                    // The probabilities of query q are column q: read transposed.
-                    unsafe {
-                        sgemm_strided(
-                            len,
-                            d,
-                            len,
-                            ctx_seq.as_mut_ptr().add(col),
-                            h,
-                            scores.as_ptr(),
-                            1,
-                            stride,
-                            vr.as_ptr().add(off * h + col),
-                            h,
-                            1,
-                            false,
-                            1.0,
-                            false,
-                        );
-                    }
-                }
+                let rows = off * h..(off + len) * h;
+                let seq = Sequence {
+                    q: &qr[rows.clone()],
+                    k: &kr[rows.clone()],
+                    v: &vr[rows],
+                    len,
+                    h,
+                    heads: layer.num_heads,
+                    head_dim: layer.head_dim,
+                    bias: bias.map(|b| (b.as_slice(), longest)),
+                };
+                attend(isa, &seq, ctx_seq);
             });
 
         // Output projection, then x = LN(x + attn), the residual added inside the fused kernel;

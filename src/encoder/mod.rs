@@ -5,6 +5,7 @@
 //! Imports only [`crate::core`]. Knows nothing of tokenizer files, pooling or sentence-transformers
 //! pipelines (that is [`crate::models`]).
 
+mod attention;
 pub mod batch;
 pub mod config;
 pub(crate) mod cpu;
