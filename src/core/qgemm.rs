@@ -1099,22 +1099,21 @@ mod x86 {
     }
 
     /// The 16 bytes of inputs `16c .. 16c + 16` of a row (`m`: those that exist; 0 past the row):
-    /// `round_even(clamp(v·inv, ±512)) + z`, then max 0 and min 255 — the portable code's steps
-    /// in its order, with NaN turned into 0 as there.
+    /// `round_even(clamp(v·inv, ±512)) + z`, then max 0 and min 255 — the portable code's values:
+    /// the rounding by `vcvtps2dq` (to nearest even, as `round_even`), `+ z`, max 0 in integers
+    /// and min 255 by the saturating narrowing; NaN becomes 0 as there (it converts to i32::MIN).
     #[inline(always)]
-    unsafe fn bytes16(p: *const f32, c: usize, m: u16, inv: f32, z: f32) -> __m128i {
+    unsafe fn bytes16(p: *const f32, c: usize, m: u16, inv: f32, z: i32) -> __m128i {
         let v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p.add(16 * c)), _mm512_set1_ps(inv));
         let v = _mm512_min_ps(
             _mm512_set1_ps(512.0),
             _mm512_max_ps(_mm512_set1_ps(-512.0), v),
         );
-        let magic = _mm512_set1_ps(12_582_912.0);
-        let v = _mm512_add_ps(
-            _mm512_sub_ps(_mm512_add_ps(v, magic), magic),
-            _mm512_set1_ps(z),
+        let q = _mm512_add_epi32(
+            _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v),
+            _mm512_set1_epi32(z),
         );
-        let v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.0));
-        _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(m, _mm512_cvttps_epi32(v)))
+        _mm512_cvtusepi32_epi8(_mm512_maskz_max_epi32(m, q, _mm512_setzero_si512()))
     }
 
     /// [`super::quantize_row`] of `N` rows (1, or 4 that are consecutive in a tile) on AVX-512,
@@ -1148,8 +1147,9 @@ mod x86 {
         let whole = k / 16;
         for c in 0..whole {
             let at = w.add(4 * c * stride);
-            let b: [__m128i; N] =
-                std::array::from_fn(|r| bytes16(rows[r].as_ptr(), c, u16::MAX, sz[r].2, sz[r].1));
+            let b: [__m128i; N] = std::array::from_fn(|r| {
+                bytes16(rows[r].as_ptr(), c, u16::MAX, sz[r].2, sz[r].1 as i32)
+            });
             if N == 4 {
                 // Rows × words → words × rows.
                 let t0 = _mm_unpacklo_epi32(b[0], b[1]);
@@ -1170,7 +1170,13 @@ mod x86 {
         if whole * 16 < k {
             for (r, row) in rows.iter().enumerate() {
                 let mut four = [0u32; 4];
-                let b = bytes16(row.as_ptr(), whole, tail(k, 16 * whole), sz[r].2, sz[r].1);
+                let b = bytes16(
+                    row.as_ptr(),
+                    whole,
+                    tail(k, 16 * whole),
+                    sz[r].2,
+                    sz[r].1 as i32,
+                );
                 _mm_storeu_si128(four.as_mut_ptr().cast(), b);
                 for (j, &v) in four.iter().enumerate().take(groups - 4 * whole) {
                     *w.add((4 * whole + j) * stride + r) = v;
