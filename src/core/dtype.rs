@@ -2,8 +2,10 @@
 //!
 //! `f32` is exact (Python parity); `bf16` and `int8` trade a little accuracy for speed on CPUs
 //! that have instructions for them (AVX512-BF16 `vdpbf16ps`, AVX512-VNNI `vpdpbusd`), with exact
-//! fallbacks of the same math elsewhere. Only the encoder's linear layers change format; embeddings,
-//! attention, LayerNorm, GELU and pooling stay f32, as in ONNX Runtime's dynamic quantization.
+//! fallbacks of the same math elsewhere. The encoder's linear layers change format (as in ONNX
+//! Runtime's dynamic quantization), and on CPUs with AVX512-BF16 attention's two products (Q·Kᵀ,
+//! P·V) run in bf16 with f32 accumulation in either format; embeddings, softmax, LayerNorm, GELU
+//! and pooling stay f32.
 
 use std::fmt;
 use std::str::FromStr;

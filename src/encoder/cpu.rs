@@ -339,7 +339,8 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
         }
 
         // Attention, one sequence per task, heads in turn; scores never leave the sequence.
-        let isa = Isa::current();
+        // In a reduced-precision dtype the attention products may run in bf16 too.
+        let (isa, bf16) = (Isa::current(), qkv_dtype(bert, li).is_some());
         let (qr, kr, vr) = (&q, &k, &v);
         split_sizes(&mut ctx, lens.iter().map(|l| l * h))
             .into_par_iter()
@@ -355,6 +356,7 @@ fn forward_in_pool(bert: &Encoder, seqs: &[(&[u32], &[u32])]) -> Result<Vec<f32>
                     heads: layer.num_heads,
                     head_dim: layer.head_dim,
                     bias: bias.map(|b| (b.as_slice(), longest)),
+                    bf16,
                 };
                 attend(isa, &seq, ctx_seq);
             });
