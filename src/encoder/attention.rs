@@ -170,6 +170,58 @@ mod x86 {
     /// Queries per step of the scores kernel, in 16-lane vectors.
     const QUERY_VECTORS: usize = 3;
 
+    /// What the two products multiply: f32 values ([`F32`]), or bf16 pairs in 32-bit words
+    /// ([`Bf16`]); the kernels below are written once for both.
+    trait Format {
+        type Word: Copy;
+        type Vector: Copy;
+        /// Values of the summed dimension per word.
+        const PER_WORD: usize;
+        unsafe fn load(p: *const Self::Word) -> Self::Vector;
+        unsafe fn splat(p: *const Self::Word) -> Self::Vector;
+        /// `acc + a · b` (bf16: both products of each pair).
+        unsafe fn mul_add(acc: __m512, a: Self::Vector, b: Self::Vector) -> __m512;
+    }
+
+    struct F32;
+    struct Bf16;
+
+    impl Format for F32 {
+        type Word = f32;
+        type Vector = __m512;
+        const PER_WORD: usize = 1;
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn splat(p: *const f32) -> __m512 {
+            _mm512_set1_ps(*p)
+        }
+        #[inline(always)]
+        unsafe fn mul_add(acc: __m512, a: __m512, b: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, acc)
+        }
+    }
+
+    impl Format for Bf16 {
+        type Word = u32;
+        type Vector = __m512bh;
+        const PER_WORD: usize = 2;
+        #[inline(always)]
+        unsafe fn load(p: *const u32) -> __m512bh {
+            std::mem::transmute(_mm512_loadu_si512(p.cast()))
+        }
+        #[inline(always)]
+        unsafe fn splat(p: *const u32) -> __m512bh {
+            std::mem::transmute(_mm512_set1_epi32(*p as i32))
+        }
+        #[inline(always)]
+        unsafe fn mul_add(acc: __m512, a: __m512bh, b: __m512bh) -> __m512 {
+            _mm512_dpbf16_ps(acc, a, b)
+        }
+    }
+
     /// # Safety
     /// AVX-512F; `d` a multiple of 16 up to 128; `scores` ≥ len·stride + SLACK values, `qt` ≥
     /// heads·d·(stride + len), `ctx` ≥ len·h, the inputs ≥ len·h.
@@ -182,22 +234,20 @@ mod x86 {
         qt: &mut [f32],
         ctx: &mut [f32],
     ) {
-        let (len, h) = (s.len, s.h);
-        transpose_scaled(
-            s.q,
-            len,
-            h,
-            s.heads * d,
-            stride,
-            1.0 / (d as f32).sqrt(),
-            qt,
-        );
+        let (len, h, hd) = (s.len, s.h, s.heads * d);
+        debug_assert!(qt.len() >= hd * (stride + len));
+        let q_t = qt.as_mut_ptr();
+        transposed_queries(s, d, stride, |c0, i0, cols| {
+            for (c, col) in cols.into_iter().enumerate() {
+                _mm512_storeu_ps(q_t.add((c0 + c) * stride + i0), col);
+            }
+        });
         // The values head by head (`[heads][len][d]`): rows `h` apart share a few cache sets
         // (3 KB apart in a 768-wide model) and evicted each other between blocks of queries.
         // Vector by vector to a computed place (a plain row copy becomes a `memcpy` call per row).
-        let vh = qt.as_mut_ptr().add(s.heads * d * stride);
+        let vh = q_t.add(hd * stride);
         for j in 0..len {
-            for c in (0..s.heads * d).step_by(16) {
+            for c in (0..hd).step_by(16) {
                 let (head, within) = (c / d, c % d);
                 let x = _mm512_loadu_ps(s.v.as_ptr().add(j * h + c));
                 _mm512_storeu_ps(vh.add((head * len + j) * d + within), x);
@@ -205,65 +255,60 @@ mod x86 {
         }
         for head in 0..s.heads {
             let col = head * d;
-            scores_kernel(
+            let out = scores.as_mut_ptr();
+            scores_kernel::<F32>(
                 s.k.as_ptr().add(col),
                 h,
-                qt.as_ptr().add(col * stride),
+                q_t.add(col * stride),
                 stride,
                 len,
                 d,
-                scores.as_mut_ptr(),
+                out,
             );
             add_bias(s, head, scores, stride);
             softmax_columns(&mut scores[..len * stride], len, stride);
-            let vh = qt.as_ptr().add(s.heads * d * stride + head * len * d);
-            let (p, v, out, h) = (scores.as_ptr(), vh, ctx.as_mut_ptr().add(col), (d, h));
-            match d / 16 {
-                1 => context::<1, 24>(p, stride, len, v, h, out),
-                2 => context::<2, 12>(p, stride, len, v, h, out),
-                3 => context::<3, 8>(p, stride, len, v, h, out),
-                4 => context::<4, 6>(p, stride, len, v, h, out),
-                5 => context::<5, 4>(p, stride, len, v, h, out),
-                6 => context::<6, 4>(p, stride, len, v, h, out),
-                7 => context::<7, 3>(p, stride, len, v, h, out),
-                _ => context::<8, 3>(p, stride, len, v, h, out),
-            }
+            let v = vh.add(head * len * d);
+            context::<F32>(
+                scores.as_ptr(),
+                stride,
+                len,
+                v,
+                d,
+                h,
+                ctx.as_mut_ptr().add(col),
+            );
         }
     }
 
-    /// `qt[c·stride + i] = q[i·h + c] · scale` for every column `c < cols` (a multiple of 16) and
-    /// query `i < len`; zero for `len ≤ i < stride` (their scores stay finite, and are never
-    /// read). In blocks of 16 × 16 through registers.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn transpose_scaled(
-        q: &[f32],
-        len: usize,
-        h: usize,
-        cols: usize,
+    /// The queries transposed, in 16 × 16 blocks through registers: `put(c0, i0, cols)` receives
+    /// columns `c0 .. c0 + 16` of Q · 1/√d over queries `i0 .. i0 + 16` (zero for `len ≤ i <
+    /// stride`: their scores stay finite, and are never read), for every block.
+    #[inline(always)]
+    unsafe fn transposed_queries(
+        s: &Sequence<'_>,
+        d: usize,
         stride: usize,
-        scale: f32,
-        qt: &mut [f32],
+        mut put: impl FnMut(usize, usize, [__m512; 16]),
     ) {
-        debug_assert!(
-            cols.is_multiple_of(16) && cols <= h && q.len() >= len * h && qt.len() >= cols * stride
-        );
-        let scale = _mm512_set1_ps(scale);
+        let (len, h, hd) = (s.len, s.h, s.heads * d);
+        debug_assert!(hd.is_multiple_of(16) && hd <= h && s.q.len() >= len * h);
+        let scale = _mm512_set1_ps(1.0 / (d as f32).sqrt());
         for i0 in (0..stride).step_by(16) {
             let rows = len.saturating_sub(i0).min(16);
-            for c0 in (0..cols).step_by(16) {
+            for c0 in (0..hd).step_by(16) {
                 let block: [__m512; 16] = std::array::from_fn(|i| {
                     if i < rows {
-                        _mm512_loadu_ps(q.as_ptr().add((i0 + i) * h + c0))
+                        _mm512_loadu_ps(s.q.as_ptr().add((i0 + i) * h + c0))
                     } else {
                         _mm512_setzero_ps()
                     }
                 });
-                for (c, col) in transpose16(block).into_iter().enumerate() {
-                    _mm512_storeu_ps(
-                        qt.as_mut_ptr().add((c0 + c) * stride + i0),
-                        _mm512_mul_ps(col, scale),
-                    );
+                // A plain loop: `array::map`'s closure is compiled without AVX-512, and called.
+                let mut cols = transpose16(block);
+                for col in cols.iter_mut() {
+                    *col = _mm512_mul_ps(*col, scale);
                 }
+                put(c0, i0, cols);
             }
         }
     }
@@ -313,30 +358,33 @@ mod x86 {
         })
     }
 
-    /// `scores[j·stride + i] = Σ_c k[j·h + c] · qt[c·stride + i]` for keys `j < len` and every
-    /// query lane `i < stride`: [`KEYS`] keys × up to [`QUERY_VECTORS`] vectors per step.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn scores_kernel(
-        k: *const f32,
-        h: usize,
-        qt: *const f32,
+    /// `scores[j·stride + i] = Σ_w keys[j·key_stride + w] · qt[w·stride + i]` over the `d`
+    /// values of a head for keys `j < len` and every query lane `i < stride`: [`KEYS`] keys × up
+    /// to [`QUERY_VECTORS`] vectors per step.
+    #[inline(always)]
+    unsafe fn scores_kernel<F: Format>(
+        keys: *const F::Word,
+        key_stride: usize,
+        qt: *const F::Word,
         stride: usize,
         len: usize,
         d: usize,
         out: *mut f32,
     ) {
+        let words = d / F::PER_WORD;
         for j0 in (0..len).step_by(KEYS) {
             let rows = KEYS.min(len - j0);
             // Past the last key, the last key again (computed, not stored).
-            let keys: [*const f32; KEYS] =
-                std::array::from_fn(|r| k.add((j0 + r).min(len - 1) * h));
+            let kr: [*const F::Word; KEYS] =
+                std::array::from_fn(|r| keys.add((j0 + r).min(len - 1) * key_stride));
             let out = out.add(j0 * stride);
             let mut i0 = 0;
             while i0 < stride {
+                let (q, o) = (qt.add(i0), out.add(i0));
                 match ((stride - i0) / 16).min(QUERY_VECTORS) {
-                    3 => scores_step::<3>(&keys, rows, qt.add(i0), stride, d, out.add(i0)),
-                    2 => scores_step::<2>(&keys, rows, qt.add(i0), stride, d, out.add(i0)),
-                    _ => scores_step::<1>(&keys, rows, qt.add(i0), stride, d, out.add(i0)),
+                    3 => scores_step::<F, 3>(&kr, rows, q, stride, words, o),
+                    2 => scores_step::<F, 2>(&kr, rows, q, stride, words, o),
+                    _ => scores_step::<F, 1>(&kr, rows, q, stride, words, o),
                 }
                 i0 += 16 * QUERY_VECTORS;
             }
@@ -344,22 +392,21 @@ mod x86 {
     }
 
     #[inline(always)]
-    unsafe fn scores_step<const NZ: usize>(
-        keys: &[*const f32; KEYS],
+    unsafe fn scores_step<F: Format, const NZ: usize>(
+        keys: &[*const F::Word; KEYS],
         rows: usize,
-        qt: *const f32,
+        qt: *const F::Word,
         stride: usize,
-        d: usize,
+        words: usize,
         out: *mut f32,
     ) {
         let mut acc = [[_mm512_setzero_ps(); NZ]; KEYS];
-        for c in 0..d {
-            let qv: [__m512; NZ] =
-                std::array::from_fn(|z| _mm512_loadu_ps(qt.add(c * stride + 16 * z)));
+        for w in 0..words {
+            let qv: [F::Vector; NZ] = std::array::from_fn(|z| F::load(qt.add(w * stride + 16 * z)));
             for (r, a) in acc.iter_mut().enumerate() {
-                let kv = _mm512_set1_ps(*keys[r].add(c));
+                let kv = F::splat(keys[r].add(w));
                 for z in 0..NZ {
-                    a[z] = _mm512_fmadd_ps(kv, qv[z], a[z]);
+                    a[z] = F::mul_add(a[z], kv, qv[z]);
                 }
             }
         }
@@ -370,29 +417,52 @@ mod x86 {
         }
     }
 
-    /// `out[i·ho + c] = Σ_j p[j·stride + i] · v[j·hv + c]` for queries `i < len` and the head's
-    /// `16·DZ` columns: `IR` queries per step.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn context<const DZ: usize, const IR: usize>(
-        p: *const f32,
+    /// `out[i·ho + c] = Σ_j p[j][i] · v[j][c]` for queries `i < len` and the head's `d` columns,
+    /// with the probabilities `p` in rows of `stride` (bf16: rows in pairs) and the head's values
+    /// in rows of `d` (likewise): `16·DZ` columns × `IR` queries per step.
+    #[inline(always)]
+    unsafe fn context<F: Format>(
+        p: *const F::Word,
         stride: usize,
         len: usize,
-        v: *const f32,
-        (hv, ho): (usize, usize),
+        v: *const F::Word,
+        d: usize,
+        ho: usize,
+        out: *mut f32,
+    ) {
+        match d / 16 {
+            1 => context_step::<F, 1, 24>(p, stride, len, v, d, ho, out),
+            2 => context_step::<F, 2, 12>(p, stride, len, v, d, ho, out),
+            3 => context_step::<F, 3, 8>(p, stride, len, v, d, ho, out),
+            4 => context_step::<F, 4, 6>(p, stride, len, v, d, ho, out),
+            5 => context_step::<F, 5, 4>(p, stride, len, v, d, ho, out),
+            6 => context_step::<F, 6, 4>(p, stride, len, v, d, ho, out),
+            7 => context_step::<F, 7, 3>(p, stride, len, v, d, ho, out),
+            _ => context_step::<F, 8, 3>(p, stride, len, v, d, ho, out),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn context_step<F: Format, const DZ: usize, const IR: usize>(
+        p: *const F::Word,
+        stride: usize,
+        len: usize,
+        v: *const F::Word,
+        d: usize,
+        ho: usize,
         out: *mut f32,
     ) {
         for i0 in (0..len).step_by(IR) {
             let rows = IR.min(len - i0);
             let mut acc = [[_mm512_setzero_ps(); DZ]; IR];
-            for j in 0..len {
-                let vv: [__m512; DZ] =
-                    std::array::from_fn(|z| _mm512_loadu_ps(v.add(j * hv + 16 * z)));
+            for g in 0..len.div_ceil(F::PER_WORD) {
+                let vv: [F::Vector; DZ] = std::array::from_fn(|z| F::load(v.add(g * d + 16 * z)));
                 // Past the last query: lanes of the padded row (or the slack), never stored.
-                let pj = p.add(j * stride + i0);
+                let pg = p.add(g * stride + i0);
                 for (r, a) in acc.iter_mut().enumerate() {
-                    let pv = _mm512_set1_ps(*pj.add(r));
+                    let pv = F::splat(pg.add(r));
                     for z in 0..DZ {
-                        a[z] = _mm512_fmadd_ps(pv, vv[z], a[z]);
+                        a[z] = F::mul_add(a[z], pv, vv[z]);
                     }
                 }
             }
@@ -415,6 +485,31 @@ mod x86 {
             4, 19, 3, 18, 2, 17, 1, 16, 0,
         );
         _mm512_permutexvar_epi16(order, both)
+    }
+
+    /// Rows `2g` and `2g + 1` of `rows` (`len` rows `row_stride` apart; a missing last row is 0)
+    /// as bf16 pairs: `put(g, c, words)` receives the 16 words of columns `c .. c + 16`, for
+    /// every `c < cols` in steps of 16.
+    #[inline(always)]
+    unsafe fn row_pairs(
+        rows: *const f32,
+        len: usize,
+        row_stride: usize,
+        cols: usize,
+        mut put: impl FnMut(usize, usize, __m512i),
+    ) {
+        for g in 0..len.div_ceil(2) {
+            let (r0, r1) = (2 * g, 2 * g + 1);
+            for c in (0..cols).step_by(16) {
+                let lo = _mm512_loadu_ps(rows.add(r0 * row_stride + c));
+                let hi = if r1 < len {
+                    _mm512_loadu_ps(rows.add(r1 * row_stride + c))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                put(g, c, pairs16(lo, hi));
+            }
+        }
     }
 
     /// [`attend`] with both products in bf16 (`vdpbf16ps`, f32 accumulation): half the
@@ -446,28 +541,13 @@ mod x86 {
         let kp = qp.add(hd / 2 * stride);
         let vp = kp.add(len * hd / 2);
         let pp = vp.add(hd * half);
-        let scale = _mm512_set1_ps(1.0 / (d as f32).sqrt());
-        // Q: 16 × 16 blocks transposed, then each two columns paired.
-        for i0 in (0..stride).step_by(16) {
-            let rows = len.saturating_sub(i0).min(16);
-            for c0 in (0..hd).step_by(16) {
-                let block: [__m512; 16] = std::array::from_fn(|i| {
-                    if i < rows {
-                        _mm512_loadu_ps(s.q.as_ptr().add((i0 + i) * h + c0))
-                    } else {
-                        _mm512_setzero_ps()
-                    }
-                });
-                let cols = transpose16(block);
-                for m in 0..8 {
-                    let (lo, hi) = (
-                        _mm512_mul_ps(cols[2 * m], scale),
-                        _mm512_mul_ps(cols[2 * m + 1], scale),
-                    );
-                    _mm512_storeu_si512(qp.add((c0 / 2 + m) * stride + i0).cast(), pairs16(lo, hi));
-                }
+        // Q: each two transposed columns paired.
+        transposed_queries(s, d, stride, |c0, i0, cols| {
+            for m in 0..8 {
+                let words = pairs16(cols[2 * m], cols[2 * m + 1]);
+                _mm512_storeu_si512(qp.add((c0 / 2 + m) * stride + i0).cast(), words);
             }
-        }
+        });
         // K: each row to bf16 in place order (adjacent values are a pair).
         for j in 0..len {
             for c in (0..hd).step_by(16) {
@@ -479,140 +559,22 @@ mod x86 {
             }
         }
         // V: head by head, rows in pairs.
-        for g in 0..half {
-            let (r0, r1) = (2 * g, 2 * g + 1);
-            for c in (0..hd).step_by(16) {
-                let lo = _mm512_loadu_ps(s.v.as_ptr().add(r0 * h + c));
-                let hi = if r1 < len {
-                    _mm512_loadu_ps(s.v.as_ptr().add(r1 * h + c))
-                } else {
-                    _mm512_setzero_ps()
-                };
-                let (head, within) = (c / d, c % d);
-                _mm512_storeu_si512(
-                    vp.add((head * half + g) * d + within).cast(),
-                    pairs16(lo, hi),
-                );
-            }
-        }
+        row_pairs(s.v.as_ptr(), len, h, hd, |g, c, words| {
+            let (head, within) = (c / d, c % d);
+            _mm512_storeu_si512(vp.add((head * half + g) * d + within).cast(), words);
+        });
         for head in 0..heads {
             let col = head * d;
-            let keys = kp.add(col / 2);
-            let queries = qp.add(col / 2 * stride);
-            for j0 in (0..len).step_by(KEYS) {
-                let rows = KEYS.min(len - j0);
-                let kr: [*const u32; KEYS] =
-                    std::array::from_fn(|r| keys.add((j0 + r).min(len - 1) * hd / 2).cast_const());
-                let out = scores.as_mut_ptr().add(j0 * stride);
-                let mut i0 = 0;
-                while i0 < stride {
-                    match ((stride - i0) / 16).min(QUERY_VECTORS) {
-                        3 => {
-                            scores_bf16::<3>(&kr, rows, queries.add(i0), stride, d / 2, out.add(i0))
-                        }
-                        2 => {
-                            scores_bf16::<2>(&kr, rows, queries.add(i0), stride, d / 2, out.add(i0))
-                        }
-                        _ => {
-                            scores_bf16::<1>(&kr, rows, queries.add(i0), stride, d / 2, out.add(i0))
-                        }
-                    }
-                    i0 += 16 * QUERY_VECTORS;
-                }
-            }
+            let (keys, queries) = (kp.add(col / 2), qp.add(col / 2 * stride));
+            scores_kernel::<Bf16>(keys, hd / 2, queries, stride, len, d, scores.as_mut_ptr());
             add_bias(s, head, scores, stride);
             softmax_columns(&mut scores[..len * stride], len, stride);
             // P: rows in pairs.
-            for g in 0..half {
-                let (r0, r1) = (2 * g, 2 * g + 1);
-                for i in (0..stride).step_by(16) {
-                    let lo = _mm512_loadu_ps(scores.as_ptr().add(r0 * stride + i));
-                    let hi = if r1 < len {
-                        _mm512_loadu_ps(scores.as_ptr().add(r1 * stride + i))
-                    } else {
-                        _mm512_setzero_ps()
-                    };
-                    _mm512_storeu_si512(pp.add(g * stride + i).cast(), pairs16(lo, hi));
-                }
-            }
-            let (p, v, out) = (
-                pp.cast_const(),
-                vp.add(head * half * d).cast_const(),
-                ctx.as_mut_ptr().add(col),
-            );
-            match d / 16 {
-                1 => context_bf16::<1, 24>(p, stride, len, v, d, h, out),
-                2 => context_bf16::<2, 12>(p, stride, len, v, d, h, out),
-                3 => context_bf16::<3, 8>(p, stride, len, v, d, h, out),
-                4 => context_bf16::<4, 6>(p, stride, len, v, d, h, out),
-                5 => context_bf16::<5, 4>(p, stride, len, v, d, h, out),
-                6 => context_bf16::<6, 4>(p, stride, len, v, d, h, out),
-                7 => context_bf16::<7, 3>(p, stride, len, v, d, h, out),
-                _ => context_bf16::<8, 3>(p, stride, len, v, d, h, out),
-            }
-        }
-    }
-
-    /// [`scores_step`] on bf16 pairs: `g` pairs per key.
-    #[inline(always)]
-    unsafe fn scores_bf16<const NZ: usize>(
-        keys: &[*const u32; KEYS],
-        rows: usize,
-        qp: *const u32,
-        stride: usize,
-        g: usize,
-        out: *mut f32,
-    ) {
-        let mut acc = [[_mm512_setzero_ps(); NZ]; KEYS];
-        for w in 0..g {
-            let qv: [__m512bh; NZ] = std::array::from_fn(|z| {
-                std::mem::transmute(_mm512_loadu_si512(qp.add(w * stride + 16 * z).cast()))
+            row_pairs(scores.as_ptr(), len, stride, stride, |g, i, words| {
+                _mm512_storeu_si512(pp.add(g * stride + i).cast(), words);
             });
-            for (r, a) in acc.iter_mut().enumerate() {
-                let kv: __m512bh = std::mem::transmute(_mm512_set1_epi32(*keys[r].add(w) as i32));
-                for z in 0..NZ {
-                    a[z] = _mm512_dpbf16_ps(a[z], kv, qv[z]);
-                }
-            }
-        }
-        for (r, a) in acc.iter().enumerate().take(rows) {
-            for (z, v) in a.iter().enumerate() {
-                _mm512_storeu_ps(out.add(r * stride + 16 * z), *v);
-            }
-        }
-    }
-
-    /// [`context`] on bf16 pairs of rows: `out[i·ho + c] = Σ_j P[j][i] · V[j][c]`.
-    #[inline(always)]
-    unsafe fn context_bf16<const DZ: usize, const IR: usize>(
-        pp: *const u32,
-        stride: usize,
-        len: usize,
-        vp: *const u32,
-        d: usize,
-        ho: usize,
-        out: *mut f32,
-    ) {
-        for i0 in (0..len).step_by(IR) {
-            let rows = IR.min(len - i0);
-            let mut acc = [[_mm512_setzero_ps(); DZ]; IR];
-            for g in 0..len.div_ceil(2) {
-                let vv: [__m512bh; DZ] = std::array::from_fn(|z| {
-                    std::mem::transmute(_mm512_loadu_si512(vp.add(g * d + 16 * z).cast()))
-                });
-                let pg = pp.add(g * stride + i0);
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let pv: __m512bh = std::mem::transmute(_mm512_set1_epi32(*pg.add(r) as i32));
-                    for z in 0..DZ {
-                        a[z] = _mm512_dpbf16_ps(a[z], pv, vv[z]);
-                    }
-                }
-            }
-            for (r, a) in acc.iter().enumerate().take(rows) {
-                for (z, x) in a.iter().enumerate() {
-                    _mm512_storeu_ps(out.add((i0 + r) * ho + 16 * z), *x);
-                }
-            }
+            let v = vp.add(head * half * d);
+            context::<Bf16>(pp, stride, len, v, d, h, ctx.as_mut_ptr().add(col));
         }
     }
 }
@@ -678,11 +640,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_path_equals_the_definition() {
-        let mut rng = Rng::new(3);
-        for &(heads, d) in &[(2, 16), (3, 32), (2, 48), (2, 64), (1, 128), (2, 8)] {
-            for &len in &[1, 2, 7, 16, 17, 38, 48, 49, 100] {
+    /// Random sequences (N(0, 1.5²) values) of every `(heads, head_dim)` in `shapes` and length
+    /// in `lens`, with and without a relative bias, each handed to `check` with its label.
+    fn each_case(
+        seed: u64,
+        shapes: &[(usize, usize)],
+        lens: &[usize],
+        bf16: bool,
+        mut check: impl FnMut(&Sequence<'_>, &str),
+    ) {
+        let mut rng = Rng::new(seed);
+        for &(heads, d) in shapes {
+            for &len in lens {
                 for with_bias in [false, true] {
                     let h = heads * d;
                     let mut data = |n: usize| -> Vec<f32> {
@@ -700,23 +669,40 @@ mod tests {
                         heads,
                         head_dim: d,
                         bias: with_bias.then_some((table.as_slice(), longest)),
-                        bf16: false,
+                        bf16,
                     };
-                    let mut want = vec![0f64; len * h];
-                    oracle(&s, &mut want, false);
-                    for isa in Isa::supported() {
-                        let mut got = vec![f32::NAN; len * h];
-                        attend(isa, &s, &mut got);
-                        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                            assert!(
-                                (*g as f64 - w).abs() < 2e-5 * (1.0 + w.abs()),
-                                "{isa} heads {heads} d {d} len {len} bias {with_bias}: [{i}] {g} vs {w}"
-                            );
-                        }
-                    }
+                    check(
+                        &s,
+                        &format!("heads {heads} d {d} len {len} bias {with_bias}"),
+                    );
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_path_equals_the_definition() {
+        let shapes = [(2, 16), (3, 32), (2, 48), (2, 64), (1, 128), (2, 8)];
+        each_case(
+            3,
+            &shapes,
+            &[1, 2, 7, 16, 17, 38, 48, 49, 100],
+            false,
+            |s, case| {
+                let mut want = vec![0f64; s.len * s.h];
+                oracle(s, &mut want, false);
+                for isa in Isa::supported() {
+                    let mut got = vec![f32::NAN; s.len * s.h];
+                    attend(isa, s, &mut got);
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (*g as f64 - w).abs() < 2e-5 * (1.0 + w.abs()),
+                            "{isa} {case}: [{i}] {g} vs {w}"
+                        );
+                    }
+                }
+            },
+        );
     }
 
     #[test]
@@ -724,43 +710,27 @@ mod tests {
         if !Isa::current().uses_bf16() {
             return;
         }
-        let mut rng = Rng::new(4);
-        for &(heads, d) in &[(2, 16), (3, 32), (2, 48), (2, 64), (1, 128)] {
-            for &len in &[1, 2, 3, 7, 16, 17, 38, 49, 100] {
-                for with_bias in [false, true] {
-                    let h = heads * d;
-                    let mut data = |n: usize| -> Vec<f32> {
-                        (0..n).map(|_| rng.normal() as f32 * 1.5).collect()
-                    };
-                    let (q, k, v) = (data(len * h), data(len * h), data(len * h));
-                    let longest = len + 3;
-                    let table: Vec<Vec<f32>> = (0..heads).map(|_| data(2 * longest - 1)).collect();
-                    let s = Sequence {
-                        q: &q,
-                        k: &k,
-                        v: &v,
-                        len,
-                        h,
-                        heads,
-                        head_dim: d,
-                        bias: with_bias.then_some((table.as_slice(), longest)),
-                        bf16: true,
-                    };
-                    let mut want = vec![0f64; len * h];
-                    oracle(&s, &mut want, true);
-                    let mut got = vec![f32::NAN; len * h];
-                    attend(Isa::current(), &s, &mut got);
-                    // P's rounding moves a context value by at most 2⁻⁹ · Σ P |V| ≤ 2⁻⁹ · max |V|.
-                    let vmax = v.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
-                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                        assert!(
-                            (*g as f64 - w).abs() <= vmax / 512.0 + 1e-5,
-                            "heads {heads} d {d} len {len} bias {with_bias}: [{i}] {g} vs {w}"
-                        );
-                    }
+        let shapes = [(2, 16), (3, 32), (2, 48), (2, 64), (1, 128)];
+        each_case(
+            4,
+            &shapes,
+            &[1, 2, 3, 7, 16, 17, 38, 49, 100],
+            true,
+            |s, case| {
+                let mut want = vec![0f64; s.len * s.h];
+                oracle(s, &mut want, true);
+                let mut got = vec![f32::NAN; s.len * s.h];
+                attend(Isa::current(), s, &mut got);
+                // P's rounding moves a context value by at most 2⁻⁹ · Σ P |V| ≤ 2⁻⁹ · max |V|.
+                let vmax = s.v.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (*g as f64 - w).abs() <= vmax / 512.0 + 1e-5,
+                        "{case}: [{i}] {g} vs {w}"
+                    );
                 }
-            }
-        }
+            },
+        );
     }
 
     #[cfg(target_arch = "x86_64")]
