@@ -35,6 +35,25 @@ fn exp_approx(x_in: f32) -> f32 {
     }
 }
 
+/// [`erf_approx`]'s numerator, `x · P(x²)`, and denominator, `Q(x²)`: coefficients from the
+/// highest power down (shared with the AVX-512 GELU).
+const ERF_P: [f32; 7] = [
+    -2.726_142_3e-10,
+    2.770_681_4e-8,
+    -2.101_024e-6,
+    -5.692_506_4e-5,
+    -7.349_906_3e-4,
+    -2.954_600_1e-3,
+    -1.609_603_3e-2,
+];
+const ERF_Q: [f32; 5] = [
+    -1.456_607_2e-5,
+    -2.133_740_6e-4,
+    -1.682_827e-3,
+    -7.373_329_4e-3,
+    -1.426_474e-2,
+];
+
 /// `erf(x)`: a rational minimax approximation on [−4, 4] (beyond, erf is ±1 in f32) — Eigen's
 /// and XLA's float `erf`, within 5e-7 in f32 (tested) — with no `exp`: half the operations of the
 /// Abramowitz & Stegun form PyTorch's vectorised CPU erf uses (within 1.5e-7 before f32 rounding).
@@ -42,18 +61,14 @@ fn exp_approx(x_in: f32) -> f32 {
 fn erf_approx(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
-    let mut p = -2.726_142_3e-10f32;
-    p = p * x2 + 2.770_681_4e-8;
-    p = p * x2 - 2.101_024e-6;
-    p = p * x2 - 5.692_506_4e-5;
-    p = p * x2 - 7.349_906_3e-4;
-    p = p * x2 - 2.954_600_1e-3;
-    p = p * x2 - 1.609_603_3e-2;
-    let mut q = -1.456_607_2e-5f32;
-    q = q * x2 - 2.133_740_6e-4;
-    q = q * x2 - 1.682_827e-3;
-    q = q * x2 - 7.373_329_4e-3;
-    q = q * x2 - 1.426_474e-2;
+    let mut p = ERF_P[0];
+    for &k in &ERF_P[1..] {
+        p = p * x2 + k;
+    }
+    let mut q = ERF_Q[0];
+    for &k in &ERF_Q[1..] {
+        q = q * x2 + k;
+    }
     x * p / q
 }
 
@@ -248,6 +263,7 @@ pub(crate) fn gelu(xs: &mut [f32], act: HiddenAct) {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::{ERF_P, ERF_Q};
     use std::arch::x86_64::*;
 
     /// GELU (erf) of 16 values: [`super::erf_approx`]'s polynomials by FMA, `1 / q` by `vrcp14ps`
@@ -259,24 +275,12 @@ mod x86 {
         let x = _mm512_min_ps(_mm512_set1_ps(4.0), _mm512_max_ps(_mm512_set1_ps(-4.0), x));
         let x2 = _mm512_mul_ps(x, x);
         let c = _mm512_set1_ps;
-        let mut p = c(-2.726_142_3e-10);
-        for k in [
-            2.770_681_4e-8,
-            -2.101_024e-6,
-            -5.692_506_4e-5,
-            -7.349_906_3e-4,
-            -2.954_600_1e-3,
-            -1.609_603_3e-2,
-        ] {
+        let mut p = c(ERF_P[0]);
+        for &k in &ERF_P[1..] {
             p = _mm512_fmadd_ps(p, x2, c(k));
         }
-        let mut q = c(-1.456_607_2e-5);
-        for k in [
-            -2.133_740_6e-4,
-            -1.682_827e-3,
-            -7.373_329_4e-3,
-            -1.426_474e-2,
-        ] {
+        let mut q = c(ERF_Q[0]);
+        for &k in &ERF_Q[1..] {
             q = _mm512_fmadd_ps(q, x2, c(k));
         }
         // |q| ≥ 0.0142 on [−4, 4]: the reciprocal is never of zero.
